@@ -1,0 +1,3 @@
+from raybot.cli import main
+
+main()

@@ -1,0 +1,367 @@
+"""One turn of a conversation: thread state + intent + retrieval -> a composed, cited answer.
+
+The flow is kb -> index -> retrieve -> answer -> thread: :class:`Assistant` loads the index
+once (lazily), reads the thread's state (current topic, sections shown, last offer), decides
+what the message asks for (:mod:`raybot.intents`), composes the answer from entries
+(:mod:`raybot.answer`) and appends the turn to the thread store.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from raybot import answer as compose
+from raybot import intents
+from raybot.answer import Answer, Composed
+from raybot.errors import StoreError, UsageError
+from raybot.retrieve import Hit, Query, prepare_query
+from raybot.threads import Thread, ThreadStore, Turn, check_thread_id, new_thread_id
+
+#: Calibrated on tests/data/dev_questions.jsonl (see README "Quality"): below this
+#: confidence raybot says the knowledge base does not cover the question.
+IN_SCOPE_MIN = 0.5
+DENSE_LOW, DENSE_HIGH = 0.30, 0.62
+
+
+def confidence(hit: Hit | None) -> float:
+    """Map the best entry's similarity and exact identifier hits to 0..1."""
+    if hit is None:
+        return 0.0
+    conf = (hit.dense - DENSE_LOW) / (DENSE_HIGH - DENSE_LOW)
+    if hit.exact:
+        conf = max(conf, 0.55 + 0.1 * min(len(hit.exact), 3))
+    return float(min(max(conf, 0.0), 1.0))
+
+
+@dataclass
+class TopicState:
+    entry: str | None = None
+    shown: set[str] = field(default_factory=set)
+    offer: dict[str, str] | None = None
+    in_scope: bool = True
+    confidence: float = 0.0
+    recent_entries: list[str] = field(default_factory=list)
+
+
+def topic_state(thread: Thread | None) -> TopicState:
+    st = TopicState()
+    if not thread or not thread.turns:
+        return st
+    last = thread.turns[-1]
+    st.offer = last.offer
+    st.in_scope = last.in_scope
+    st.confidence = last.confidence
+    st.entry = last.topic
+    for turn in reversed(thread.turns):
+        if turn.topic != st.entry:
+            break
+        if st.entry:
+            st.shown.update(turn.sections.get(st.entry, []))
+        for e in turn.entries:
+            if e not in st.recent_entries:
+                st.recent_entries.append(e)
+    return st
+
+
+class Assistant:
+    def __init__(self, retriever=None, store: ThreadStore | None = None, *, kb_dir=None, index_dir=None):
+        self._retriever = retriever
+        self._store = store
+        self._kb_dir = kb_dir
+        self._index_dir = index_dir
+        self.notes: list[str] = []
+
+    @property
+    def retriever(self):
+        if self._retriever is None:
+            from raybot.retrieve import open_retriever
+
+            self._retriever = open_retriever(self._kb_dir, self._index_dir, notes=self.notes)
+        return self._retriever
+
+    @property
+    def entries(self) -> dict[str, dict[str, Any]]:
+        return self.retriever.entries
+
+    # -- threads --------------------------------------------------------------------
+    def _load_thread(self, thread_id: str | None, continue_: bool) -> tuple[str, Thread | None]:
+        if thread_id is not None:
+            check_thread_id(thread_id)
+        if self._store is None:
+            return thread_id or new_thread_id(), None
+        try:
+            if continue_ and thread_id is None:
+                thread = self._store.load(None)
+                return thread.id, thread
+            if thread_id is not None:
+                if self._store.exists(thread_id):
+                    return thread_id, self._store.load(thread_id)
+                return thread_id, None
+        except StoreError as exc:
+            self._store_failed(exc)
+            return thread_id or new_thread_id(), None
+        finally:
+            self._collect_store_notes()
+        return new_thread_id(), None
+
+    def _collect_store_notes(self) -> None:
+        if self._store is not None:
+            self.notes.extend(self._store.notes)
+            self._store.notes.clear()
+
+    def _store_failed(self, exc: StoreError) -> None:
+        self.notes.append(f"{exc.message} — answering without thread history.")
+        self._store = None
+
+    def _save(self, thread_id: str, ans: Answer) -> None:
+        if self._store is None:
+            return
+        turn = Turn(
+            question=ans.question, answer=ans.answer, intent=ans.intent, in_scope=ans.in_scope,
+            confidence=ans.confidence, topic=ans.topic, entries=ans.entries, sections=ans.sections,
+            offer=ans.offer,
+        )
+        try:
+            self._store.add_turn(thread_id, turn)
+            self._collect_store_notes()
+        except StoreError as exc:
+            self._store_failed(exc)
+        except Exception as exc:  # sqlite3.Error and friends: never lose the answer itself
+            import sqlite3
+
+            if not isinstance(exc, sqlite3.Error):
+                raise
+            self.notes.append(f"The turn could not be saved to the thread store ({exc}).")
+
+    # -- the turn -------------------------------------------------------------------
+    def ask(self, question: str, *, thread_id: str | None = None, continue_: bool = False) -> Answer:
+        if question is None or not question.strip():
+            raise UsageError("the question is empty", hint='ask something, e.g. raybot ask "why is ray::IDLE using memory?"',
+                             reference="empty-question")
+        self.notes = []
+        query = prepare_query(question)
+        if not re.search(r"\w", query.text):
+            raise UsageError("the question has no words in it", hint="ask a question in words",
+                             reference="empty-question")
+        self.notes.extend(query.notes)
+        tid, thread = self._load_thread(thread_id, continue_)
+        state = topic_state(thread)
+        intent = intents.classify(
+            query.text,
+            has_topic=state.entry is not None or state.offer is not None,
+            has_code=query.has_code,
+            strong_signals=len([s for s in query.signals if "_" in s or s.endswith("error") or s.isdigit()]),
+        )
+        ans = self._dispatch(tid, query, intent, state)
+        ans.notes = list(self.notes)
+        self._save(tid, ans)
+        ans.notes = list(self.notes)
+        return ans
+
+    def _dispatch(self, tid: str, query: Query, intent: intents.Intent, state: TopicState) -> Answer:
+        kind = intent.kind
+        if kind == "affirm":
+            return self._affirm(tid, query, state)
+        if kind == "section" and state.entry:
+            return self._deliver(tid, query, state, state.entry, intent.section or "Details", kind)
+        if kind == "versions" and state.entry:
+            return self._versions(tid, query, state)
+        if kind == "issues":
+            return self._issues(tid, query, intent)
+        if kind == "compare":
+            return self._compare(tid, query, state)
+        if kind == "contextual" and state.entry:
+            return self._retrieve(tid, query, state, contextual=True)
+        if kind == "new_topic" and intent.text:
+            query = prepare_query(intent.text)
+        return self._retrieve(tid, query, TopicState(), contextual=False, intent=kind)
+
+    def _answer(self, tid: str, query: Query, composed: Composed, *, intent: str, in_scope: bool,
+                conf: float, topic: str | None, hits: list[Hit] | None = None) -> Answer:
+        return Answer(
+            thread_id=tid, question=query.raw, answer=composed.markdown, in_scope=in_scope,
+            confidence=conf, entries=composed.entries, sources=composed.sources,
+            follow_ups=[composed.offer["text"]] if composed.offer else [], intent=intent, topic=topic,
+            sections=composed.sections, offer=composed.offer,
+            hits=[h.to_dict() for h in hits or []],
+        )
+
+    def _code_findings_md(self, query: Query) -> tuple[str, list[str]]:
+        if not query.has_code:
+            return "", []
+        from raybot.codecheck import check
+
+        findings = check(query.text)
+        if not findings:
+            return "", []
+        lines = ["**In the code you pasted:**"]
+        for f in findings:
+            lines.append(f"- line {f.line}: {f.message} *Fix:* {f.fix} (see `{f.entry}`)")
+        return "\n".join(lines), [f.entry for f in findings if f.entry in self.entries]
+
+    def _retrieve(self, tid: str, query: Query, state: TopicState, *, contextual: bool,
+                  intent: str = "question") -> Answer:
+        boost: dict[str, float] = {}
+        search_query = query
+        if contextual and state.entry in self.entries:
+            topic = self.entries[state.entry]
+            boost[state.entry] = 0.03
+            for rel in topic["related"]:
+                boost[rel] = boost.get(rel, 0) + 0.02
+            if re.search(r"\b(fix|workaround|avoid|solve|prevent|resolve)\b", query.text, re.I):
+                for rel in topic["related"]:
+                    if self.entries.get(rel, {}).get("kind") == "fix":
+                        boost[rel] += 0.03
+            search_query = Query(
+                query.raw, query.text + " " + " ".join(query.signals),
+                f"{query.dense_text} ({topic['title']})", query.signals, query.notes, query.has_code,
+            )
+        hits = self.retriever.search(search_query, k=5, boost=boost or None)
+        top = hits[0] if hits else None
+        # Confidence is judged on the question alone, not on the thread's boost.
+        conf = confidence(top) if not contextual else max(confidence(top), min(state.confidence, 0.9))
+        findings_md, finding_entries = self._code_findings_md(query)
+        if finding_entries and conf < IN_SCOPE_MIN:
+            conf = max(conf, 0.6)
+        if top is None or conf < IN_SCOPE_MIN:
+            closest = [self.entries[h.entry] for h in hits[:3] if h.dense >= DENSE_LOW - 0.05]
+            composed = compose.compose_out_of_scope(query.text, closest)
+            return self._answer(tid, query, composed, intent=intent, in_scope=False, conf=conf, topic=None, hits=hits)
+
+        entry_id = top.entry
+        if finding_entries and top.entry not in finding_entries and not top.exact:
+            entry_id = finding_entries[0]
+        entry = self.entries[entry_id]
+        shown = state.shown if (contextual and entry_id == state.entry) else set()
+        sections = ["Answer", "Details"]
+        if contextual and entry_id == state.entry:
+            want = intents.wanted_section(query.text) or next(
+                (s for s in ("Steps", "Details", "Example", "Caveats") if s in entry["sections"] and s not in shown),
+                "Answer",
+            )
+            sections = [want]
+        elif query.has_code and "Example" in entry["sections"] and entry["kind"] == "fix":
+            sections = ["Answer", "Example"]
+        see_also = []
+        for h in hits[1:3]:
+            if h.entry != entry_id and h.score >= hits[0].score * 0.92 and h.dense >= DENSE_HIGH - 0.05:
+                see_also.append(self.entries[h.entry])
+                break
+        related = [self.entries[r] for r in entry["related"] if r in self.entries]
+        composed = compose.compose_entry(
+            entry, sections=sections, shown_before=shown, see_also=see_also, related=related,
+            lead=findings_md or None,
+        )
+        return self._answer(tid, query, composed, intent=intent, in_scope=True, conf=conf, topic=entry_id, hits=hits)
+
+    def _deliver(self, tid: str, query: Query, state: TopicState, entry_id: str, section: str,
+                 intent: str, lead: str | None = None) -> Answer:
+        entry = self.entries.get(entry_id)
+        if entry is None:  # the entry vanished from the kb since the offer was made
+            return self._retrieve(tid, query, TopicState(), contextual=False)
+        if section == "Answer":  # an offered related topic: start it
+            composed = compose.compose_entry(
+                entry, sections=["Answer", "Details"],
+                related=[self.entries[r] for r in entry["related"] if r in self.entries],
+            )
+            return self._answer(tid, query, composed, intent=intent, in_scope=True,
+                                conf=max(state.confidence, 0.6), topic=entry_id)
+        target = entry
+        if section not in entry["sections"]:
+            # The topic has no such section: use the closest related entry that has one.
+            alt = next((self.entries[r] for r in entry["related"]
+                        if r in self.entries and section in self.entries[r]["sections"]), None)
+            if alt is None:
+                text = (f"The entry *{entry['title']}* has no {compose.SECTION_TITLES[section].lower()} "
+                        "section, and none of its related entries has one.")
+                offer = compose.next_offer(entry, state.shown)
+                composed = Composed(text + (f"\n\n{offer['text']}" if offer else ""), [entry_id], {entry_id: []},
+                                    compose.sources_of([entry]), offer)
+                return self._answer(tid, query, composed, intent=intent, in_scope=True,
+                                    conf=state.confidence, topic=entry_id)
+            lead = (lead or "") + f"*{entry['title']}* has no {compose.SECTION_TITLES[section].lower()}; " \
+                f"this related entry does:"
+            target = alt
+        composed = compose.compose_entry(
+            target, sections=[section], shown_before=state.shown if target is entry else set(),
+            related=[self.entries[r] for r in target["related"] if r in self.entries], lead=lead,
+            trim_details=False,
+        )
+        return self._answer(tid, query, composed, intent=intent, in_scope=state.in_scope,
+                            conf=state.confidence, topic=target["id"])
+
+    def _affirm(self, tid: str, query: Query, state: TopicState) -> Answer:
+        if not state.in_scope or (state.offer is None and state.entry is None):
+            composed = Composed(
+                "There is nothing pending in this thread for me to continue. " + compose.SCOPE
+                + "\n\nAsk a question, or `raybot search TEXT` to browse the entries.",
+                [], {}, [], None,
+            )
+            return self._answer(tid, query, composed, intent="affirm", in_scope=False, conf=0.0, topic=None)
+        if state.offer:
+            return self._deliver(tid, query, state, state.offer["entry"], state.offer["section"], "affirm")
+        entry = self.entries[state.entry]
+        offer = compose.next_offer(entry, state.shown)
+        section = offer["section"] if offer else "Details"
+        return self._deliver(tid, query, state, state.entry, section, "affirm")
+
+    def _versions(self, tid: str, query: Query, state: TopicState) -> Answer:
+        entry = self.entries[state.entry]
+        lead_parts = []
+        if entry.get("ray_versions"):
+            lead_parts.append(f"**Versions:** {entry['ray_versions']}")
+        else:
+            lead_parts.append("This entry states no version differences; its facts were checked against Ray 2.60.0.")
+        if "Caveats" in entry["sections"]:
+            return self._deliver(tid, query, state, entry["id"], "Caveats", "versions", lead="\n\n".join(lead_parts))
+        composed = Composed("\n\n".join(lead_parts), [entry["id"]], {entry["id"]: []},
+                            compose.sources_of([entry]), compose.next_offer(entry, state.shown))
+        return self._answer(tid, query, composed, intent="versions", in_scope=True, conf=state.confidence,
+                            topic=entry["id"])
+
+    def _issues(self, tid: str, query: Query, intent: intents.Intent) -> Answer:
+        term = intent.term
+        issues = {k: v for k, v in self.entries.items() if v["kind"] == "issue" and v.get("issue")}
+        exact: set[str] = set()
+        if term:
+            needle = term.lower().strip("`'\" ")
+            for eid, e in issues.items():
+                blob = " ".join([e["title"], " ".join(e["tags"]), e["issue"]["title"], *e["sections"].values()]).lower()
+                if needle and needle in blob:
+                    exact.add(eid)
+        hits = self.retriever.search(prepare_query(term or query.text), k=12, kinds=("issue",))
+        ranked = [issues[e] for e in sorted(exact, key=lambda e: issues[e]["issue"]["number"])]
+        for h in hits:
+            if h.entry not in exact and h.dense >= DENSE_HIGH - 0.1 and len(ranked) < 8:
+                ranked.append(issues[h.entry])
+        composed = compose.compose_issue_list(term, ranked, exact)
+        conf = 0.9 if exact else (confidence(hits[0]) if hits and ranked else 0.0)
+        return self._answer(tid, query, composed, intent="issues", in_scope=bool(ranked), conf=conf,
+                            topic=ranked[0]["id"] if ranked else None, hits=hits)
+
+    def _compare(self, tid: str, query: Query, state: TopicState) -> Answer:
+        findings_md, finding_entries = self._code_findings_md(query)
+        topic = self.entries.get(state.entry or "")
+        candidates = [e for e in finding_entries if self.entries[e]["kind"] == "fix"]
+        if topic:
+            candidates += [r for r in topic["related"] if self.entries.get(r, {}).get("kind") == "fix"]
+            if topic["kind"] == "fix":
+                candidates.insert(0, topic["id"])
+        if not candidates:
+            for e in finding_entries:
+                candidates += [r for r in self.entries[e]["related"] if self.entries.get(r, {}).get("kind") == "fix"]
+        pattern = next((self.entries[c] for c in candidates if "Example" in self.entries[c]["sections"]), None)
+        if not findings_md:
+            findings_md = ("I found none of the known problems in the code you pasted (the `_owner` argument, "
+                           "`max_calls` on tasks that `ray.put`, disabled reaping, worker-node system config). "
+                           "That does not prove it is right.")
+        if pattern is None:
+            return self._retrieve(tid, query, state, contextual=True, intent="compare")
+        lead = findings_md + "\n\n**The pattern that works, for comparison:**"
+        composed = compose.compose_entry(pattern, sections=["Answer", "Example"], lead=lead,
+                                         related=[self.entries[r] for r in pattern["related"] if r in self.entries])
+        composed.entries = list(dict.fromkeys(composed.entries + finding_entries))
+        return self._answer(tid, query, composed, intent="compare", in_scope=True,
+                            conf=max(state.confidence, 0.7), topic=pattern["id"])

@@ -1,0 +1,204 @@
+"""Static checks of code and config a user pastes into a question (pure functions).
+
+Each rule looks for one pattern the knowledge base explains, and returns a
+:class:`CodeFinding` that points at the entry with the fix. Python is read with ``ast``
+when it parses; shell, YAML and JSON snippets are read with regular expressions.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import asdict, dataclass
+
+DEFAULT_INTERVAL_MS = 200
+DEFAULT_THRESHOLD_MS = 1000
+
+
+@dataclass(frozen=True)
+class CodeFinding:
+    rule: str
+    line: int
+    message: str
+    fix: str
+    entry: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def extract_code(text: str) -> str:
+    """Fenced blocks if any, else the lines that look like code."""
+    fenced = re.findall(r"```[^\n]*\n(.*?)(?:```|$)", text, re.S)
+    if fenced:
+        return "\n".join(fenced)
+    return text
+
+
+def _parse_python(code: str) -> ast.AST | None:
+    lines = code.splitlines()
+    # Forum pastes lose the '@' of decorators and mix prose in; try progressively harder.
+    candidates = [code, re.sub(r"^(\s*)(ray\.remote|serve\.deployment)", r"\1@\2", code, flags=re.M)]
+    for cand in candidates:
+        try:
+            return ast.parse(cand)
+        except SyntaxError:
+            continue
+    kept = [ln for ln in lines if not re.match(r"^\s*[A-Z][a-z]+ [a-z]+ .*[.?]$", ln)]
+    try:
+        return ast.parse("\n".join(kept))
+    except SyntaxError:
+        return None
+
+
+def _call_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Call):
+        node = node.func
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _remote_options(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, ast.AST] | None:
+    for dec in fn.decorator_list:
+        if _call_name(dec) in ("ray.remote", "remote") and isinstance(dec, ast.Call):
+            return {kw.arg: kw.value for kw in dec.keywords if kw.arg}
+        if _call_name(dec) in ("ray.remote", "remote"):
+            return {}
+    return None
+
+
+def check_python(code: str) -> list[CodeFinding]:
+    tree = _parse_python(code)
+    findings: list[CodeFinding] = []
+    if tree is None:
+        return findings
+    classes_with_put: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _call_name(node) == "ray.put":
+            if any(kw.arg == "_owner" for kw in node.keywords):
+                findings.append(CodeFinding(
+                    "put-owner", node.lineno,
+                    "`ray.put(..., _owner=...)` was an experimental argument and was removed in Ray 2.56: "
+                    "on Ray 2.56 and later this line raises ValueError.",
+                    "Let a long-lived actor create the object itself (its `ray.put` makes it the owner), "
+                    "or return the value from the task so the caller owns it.",
+                    "ray-put-owner-argument",
+                ))
+        if isinstance(node, ast.ClassDef):
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Call) and _call_name(sub) == "ray.put":
+                    classes_with_put.add(node.name)
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        opts = _remote_options(node)
+        if opts is None:
+            continue
+        max_calls = opts.get("max_calls")
+        calls = {_call_name(n) for n in ast.walk(node) if isinstance(n, ast.Call)}
+        puts_here = "ray.put" in calls or bool(calls & classes_with_put)
+        if isinstance(max_calls, ast.Constant) and isinstance(max_calls.value, int) and max_calls.value > 0:
+            if puts_here:
+                findings.append(CodeFinding(
+                    "max-calls-put", node.lineno,
+                    f"`{node.name}` has max_calls={max_calls.value} and creates objects with `ray.put` "
+                    "(directly or through a class it builds). The worker that calls `ray.put` owns the "
+                    "object; when it reaches max_calls it cannot exit until every reference is gone, so it "
+                    "lingers as `ray::IDLE` holding memory, and if it is killed instead, readers get "
+                    "OwnerDiedError.",
+                    "Return the array from the task instead of `ray.put`-ing it, or create and hold the "
+                    "objects in a long-lived actor.",
+                    "max-calls-ray-put-scenario",
+                ))
+        elif puts_here:
+            returns_ref = any(isinstance(n, ast.Return) for n in ast.walk(node))
+            if returns_ref:
+                findings.append(CodeFinding(
+                    "task-put-return", node.lineno,
+                    f"`{node.name}` is a task that creates objects with `ray.put`: its worker process owns "
+                    "them, so they live only as long as that worker, and the worker cannot exit while "
+                    "they are referenced.",
+                    "Return values from tasks (the caller then owns them) or let an actor own the data.",
+                    "ray-put-objects-worker-exit",
+                ))
+    return findings
+
+
+_CONFIG_RES = {
+    "kill_idle_workers_interval_ms": re.compile(r"[\"']?(?:RAY_)?kill_idle_workers_interval_ms[\"']?\s*[:=]\s*[\"']?(\d+)"),
+    "idle_worker_killing_time_threshold_ms": re.compile(
+        r"[\"']?(?:RAY_)?idle_worker_killing_time_threshold_ms[\"']?\s*[:=]\s*[\"']?(\d+)"),
+}
+
+
+def check_config(text: str) -> list[CodeFinding]:
+    findings: list[CodeFinding] = []
+    lines = text.splitlines()
+
+    def line_of(pos: int) -> int:
+        return text.count("\n", 0, pos) + 1
+
+    for m in _CONFIG_RES["kill_idle_workers_interval_ms"].finditer(text):
+        value = int(m.group(1))
+        if value == 0:
+            findings.append(CodeFinding(
+                "reaping-disabled", line_of(m.start()),
+                "kill_idle_workers_interval_ms = 0 does not mean \"kill at once\": it switches the "
+                "periodic idle-worker reaper off, so idle `ray::IDLE` workers are never killed on a timer.",
+                f"Remove it (the default is {DEFAULT_INTERVAL_MS} ms) or set a positive value.",
+                "kill-idle-workers-interval-ms",
+            ))
+        elif value > DEFAULT_INTERVAL_MS:
+            findings.append(CodeFinding(
+                "slow-reaping", line_of(m.start()),
+                f"kill_idle_workers_interval_ms = {value} makes the reaper run less often than the "
+                f"default ({DEFAULT_INTERVAL_MS} ms): cleanup gets slower, not more aggressive.",
+                "Leave it at the default unless the reaper's own cost matters.",
+                "faster-idle-worker-cleanup",
+            ))
+    for m in _CONFIG_RES["idle_worker_killing_time_threshold_ms"].finditer(text):
+        value = int(m.group(1))
+        if value > DEFAULT_THRESHOLD_MS:
+            findings.append(CodeFinding(
+                "slow-threshold", line_of(m.start()),
+                f"idle_worker_killing_time_threshold_ms = {value} keeps idle workers longer than the "
+                f"default ({DEFAULT_THRESHOLD_MS} ms): that is slower cleanup, not faster.",
+                "To clean up sooner, lower num_workers_soft_limit instead; the threshold is already 1 s.",
+                "faster-idle-worker-cleanup",
+            ))
+    for i, line in enumerate(lines, 1):
+        if re.search(r"ray start\b", line) and "--system-config" in line and "--head" not in line and "--address" in line:
+            findings.append(CodeFinding(
+                "system-config-worker", i,
+                "`--system-config` on a non-head `ray start` fails with \"System config parameters can "
+                "only be set on the head node.\"",
+                "Pass --system-config only in the head's start command; the GCS hands it to every node.",
+                "system-config-worker-node-error",
+            ))
+        if re.search(r"^\s*idle_timeout_minutes\s*:", line):
+            findings.append(CodeFinding(
+                "node-idle-timeout", i,
+                "idle_timeout_minutes is the autoscaler's timeout for idle *nodes*; it does not kill idle "
+                "worker processes (`ray::IDLE`) on a node that stays up.",
+                "For worker processes look at num_workers_soft_limit and the idle-worker reaper.",
+                "autoscaler-idle-timeout-minutes",
+            ))
+    return findings
+
+
+def check(text: str) -> list[CodeFinding]:
+    """All findings for a pasted snippet, in line order, without duplicates."""
+    code = extract_code(text)
+    findings = check_python(code) + check_config(code)
+    seen, out = set(), []
+    for f in sorted(findings, key=lambda f: (f.line, f.rule)):
+        if (f.rule, f.line) not in seen:
+            seen.add((f.rule, f.line))
+            out.append(f)
+    return out
+

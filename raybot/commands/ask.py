@@ -1,0 +1,47 @@
+"""``raybot ask``: one question, one cited answer, in a thread."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from raybot.errors import UsageError
+
+
+def read_question(words: list[str]) -> str:
+    if words == ["-"]:
+        return sys.stdin.read()
+    return " ".join(words)
+
+
+def ask(
+    question: Annotated[list[str], typer.Argument(help="The question (use - to read it from stdin).")],
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+    thread: Annotated[str | None, typer.Option("--thread", "-t", help="Continue or start thread ID.")] = None,
+    continue_: Annotated[bool, typer.Option("--continue", "-c", help="Continue the most recent thread.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show retrieval scores on stderr.")] = False,
+) -> None:
+    """Answer a Ray troubleshooting question from the knowledge base, with sources.
+
+    Examples:
+
+      raybot ask "Why are my ray::IDLE processes not releasing memory?"
+
+      raybot ask -c "yes, please"
+
+      raybot ask --thread support-42 --json "what does kill_idle_workers_interval_ms=0 do?"
+    """
+    from raybot.assistant import Assistant
+    from raybot.render import render_answer, render_notes
+    from raybot.threads import default_store
+
+    if thread is not None and continue_:
+        raise UsageError("--thread and --continue cannot be used together",
+                         hint="use --thread ID for a given thread, -c for the latest", reference="bad-options")
+    text = read_question(question)
+    assistant = Assistant(store=default_store())
+    answer = assistant.ask(text, thread_id=thread, continue_=continue_)
+    render_notes(answer.notes)
+    render_answer(answer, json_=json_, explain=explain)

@@ -1,0 +1,108 @@
+"""``raybot kb list|show|lint``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from raybot import exit_codes
+from raybot.errors import EntryNotFound, KBError
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def _load(strict: bool = False):
+    from raybot import paths
+    from raybot.kb import load_kb
+
+    kb = paths.kb_dir()
+    entries, problems = load_kb(kb)
+    if strict and problems:
+        raise KBError(f"{len(problems)} problem(s) in {kb}", hint="run `raybot kb lint`")
+    return kb, entries, problems
+
+
+@app.command("list")
+def kb_list(
+    kind: Annotated[str | None, typer.Option("--kind", help="Only entries of this kind.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """List the entries of the knowledge base.
+
+    Examples:
+
+      raybot kb list --kind issue
+    """
+    from raybot.render import console, print_json
+
+    _, entries, _ = _load()
+    rows = [e for e in entries if kind is None or e.kind == kind]
+    if json_:
+        print_json([{"id": e.id, "kind": e.kind, "title": e.title, "tags": e.tags,
+                     "sources": len(e.sources)} for e in rows])
+        return
+    from rich.table import Table
+
+    table = Table("id", "kind", "title", box=None)
+    for e in rows:
+        table.add_row(e.id, e.kind, e.title)
+    console().print(table)
+
+
+@app.command("show")
+def kb_show(
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="Entry id (see raybot kb list).")],
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Show one entry in full, with its sources.
+
+    Examples:
+
+      raybot kb show num-workers-soft-limit
+    """
+    from raybot.answer import compose_entry, display_code
+    from raybot.index import entry_record
+    from raybot.render import console, print_json
+
+    _, entries, _ = _load()
+    by_id = {e.id: e for e in entries}
+    if entry_id not in by_id:
+        import difflib
+
+        close = difflib.get_close_matches(entry_id, list(by_id), n=3)
+        raise EntryNotFound(f"no entry with id {entry_id!r}",
+                            hint=("did you mean: " + ", ".join(close)) if close else "see `raybot kb list`")
+    rec = entry_record(by_id[entry_id])
+    if json_:
+        rec["path"] = str(by_id[entry_id].path)
+        print_json(rec)
+        return
+    from rich.markdown import Markdown
+
+    composed = compose_entry(rec, sections=list(rec["sections"]), trim_details=False)
+    console().print(Markdown(display_code(composed.markdown)))
+
+
+@app.command("lint")
+def kb_lint(
+    json_: Annotated[bool, typer.Option("--json", help="Print the problems as JSON.")] = False,
+) -> None:
+    """Check every entry: fields, ids, links, follow-ups, sources, Python blocks (exit 5 on problems).
+
+    Examples:
+
+      raybot kb lint
+    """
+    from raybot.render import err_console, print_json
+
+    kb, entries, problems = _load()
+    if json_:
+        print_json({"kb_dir": str(kb), "entries": len(entries),
+                    "problems": [{"path": str(p.path), "line": p.line, "message": p.message} for p in problems]})
+    else:
+        for p in problems:
+            print(p)
+        err_console().print(f"{len(entries)} entries, {len(problems)} problem(s) in {kb}", highlight=False)
+    if problems:
+        raise typer.Exit(exit_codes.KB)

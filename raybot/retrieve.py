@@ -1,0 +1,328 @@
+"""Hybrid retrieval: dense (FAISS) + lexical (BM25 with exact identifiers), fused per entry.
+
+``prepare_query`` turns a forum-style question (mentions, pasted tracebacks, code, typos,
+10k characters) into a short text for the embedding model plus the identifiers worth
+matching exactly. ``Retriever.search`` ranks *entries*: each entry gets its best dense and
+best lexical chunk score, the two rankings are fused with reciprocal rank fusion, and exact
+identifier hits in an entry's title, tags or questions add a bonus.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_QUESTION_CHARS = 10_000
+DENSE_WORDS = 64
+RRF_K = 10
+
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being
+    it its this that these those there here i me my we our you your he she they them their what
+    which who whom how why when where do does did done can could should would will shall may
+    might must have has had not no yes so than then too very just also into about over under
+    again out up down any some such only own same other more most all each both few nor
+    please thanks thank hi hello get got use using used run running ray""".split()
+)
+
+_MENTION_RE = re.compile(r"(?<![\w.])@[A-Za-z][\w-]*")
+_FENCE_RE = re.compile(r"```.*?(?:```|$)", re.S)
+_TOKEN_RE = re.compile(r"[a-z_][a-z0-9_]*(?:::[a-z_]+)?|\d+")
+_SIGNAL_RES = (
+    re.compile(r"\b[A-Z][A-Za-z]+(?:Error|Exception)\b"),
+    re.compile(r"\bRAY_[A-Za-z0-9_]+\b"),
+    re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+){2,}\b"),
+    re.compile(r"\b(?:max_calls|_owner|_system_config|num_gpus|max_restarts|max_retries)\b"),
+    re.compile(r"ray::[A-Za-z_]+"),
+    re.compile(r"\bray\.(?:put|get|kill|shutdown|init)\b"),
+    re.compile(r"(?:#|\bissues?\s*#?\s*|\bpr\s*#?\s*|/issues/|/pull/)(\d{4,5})\b", re.I),
+    re.compile(r"\bray (?:status|memory|list|summary|stack|stop|start)\b"),
+)
+
+
+@dataclass
+class Query:
+    raw: str
+    text: str  #: cleaned question (mentions removed, trimmed)
+    dense_text: str  #: what is embedded
+    signals: list[str]  #: identifiers to match exactly (lower case)
+    notes: list[str] = field(default_factory=list)
+    has_code: bool = False
+
+
+def _norm_token(tok: str) -> str:
+    if "_" in tok or "::" in tok or tok.isdigit():
+        return tok
+    if len(tok) > 4 and tok.endswith("ies"):
+        return tok[:-3] + "y"
+    if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
+        return tok[:-1]
+    return tok
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case tokens; identifiers are kept whole *and* split into their parts."""
+    out: list[str] = []
+    for tok in _TOKEN_RE.findall(text.lower().replace("#", " ")):
+        tok = tok.strip("_")
+        if not tok:
+            continue
+        if tok.startswith("ray_") and len(tok) > 8:
+            out.append(tok[4:])  # RAY_num_workers_soft_limit also matches num_workers_soft_limit
+        if "_" in tok or "::" in tok:
+            out.append(tok)
+            parts = [p for p in re.split(r"_|::", tok) if p]
+            out.extend(_norm_token(p) for p in parts if p not in STOPWORDS and len(p) > 1)
+            continue
+        if tok in STOPWORDS or len(tok) < 2:
+            continue
+        out.append(_norm_token(tok))
+    return out
+
+
+def extract_signals(text: str) -> list[str]:
+    found: list[str] = []
+    for rx in _SIGNAL_RES:
+        for m in rx.finditer(text):
+            val = (m.group(1) if m.groups() else m.group(0)).lower()
+            for v in (val, val[4:] if val.startswith("ray_") else None):
+                if v and v not in found:
+                    found.append(v)
+    return found
+
+
+def prepare_query(question: str) -> Query:
+    notes: list[str] = []
+    text = question.replace("\r\n", "\n").replace("\x00", "")
+    if len(text) > MAX_QUESTION_CHARS:
+        notes.append(
+            f"The question was {len(text):,} characters; only the first {MAX_QUESTION_CHARS:,} were used."
+        )
+        text = text[:MAX_QUESTION_CHARS]
+    text = _MENTION_RE.sub(" ", text)
+    text = re.sub(r"[ \t]+", " ", text).strip()
+    signals = extract_signals(text)
+    has_code = "```" in text or bool(re.search(r"^\s*(?:@ray\.remote|def |class |import |Traceback)", text, re.M))
+
+    # Prose for the embedding: drop fenced code, traceback frames and code-looking lines.
+    prose_lines = []
+    for line in _FENCE_RE.sub(" ", text).splitlines():
+        s = line.strip()
+        if not s:
+            continue
+        if re.match(r"^(File \"|Traceback|at |\s*\^|@|def |class |import |from \w+ import|return |self\.|#)", s):
+            continue
+        if s.endswith((":", ")")) and "(" in s and " " not in s.split("(")[0].strip():
+            continue  # a call or def line
+        if re.match(r"^[\w.\[\]]+\s*=", s):
+            continue  # an assignment
+        prose_lines.append(s)
+    prose = " ".join(prose_lines)
+    words = prose.split()
+    if len(words) > DENSE_WORDS:
+        prose = " ".join(words[:DENSE_WORDS])
+    error_names = [s for s in signals if s.endswith(("error", "exception"))]
+    extras = [s for s in signals if s not in prose.lower()]
+    # Identifiers from dropped code/traceback lines still say what the question is about.
+    dense_text = (prose + " " + " ".join(extras[:8])).strip()
+    if not dense_text:
+        dense_text = " ".join(error_names or signals) or text[:400]
+    return Query(question, text, dense_text, signals, notes, has_code)
+
+
+@dataclass
+class Hit:
+    entry: str
+    title: str
+    kind: str
+    score: float  #: fused score used for ranking
+    dense: float  #: best chunk cosine similarity
+    lexical: float  #: best chunk BM25 score
+    exact: list[str]  #: query identifiers found in the entry's title/tags/questions
+    section: str  #: section of the best dense chunk
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.entry,
+            "title": self.title,
+            "kind": self.kind,
+            "score": round(self.score, 4),
+            "dense": round(self.dense, 4),
+            "lexical": round(self.lexical, 3),
+            "exact": self.exact,
+            "section": self.section,
+        }
+
+
+class Retriever:
+    """Loads the index once; ``search`` is then a few milliseconds."""
+
+    def __init__(self, loaded, encoder=None):
+        self.loaded = loaded
+        self.entries: dict[str, dict[str, Any]] = loaded.entries
+        self.chunks: list[dict[str, str]] = loaded.chunks
+        self._encoder = encoder
+        self._build_lexical()
+
+    # -- lexical ------------------------------------------------------------------------
+    def _build_lexical(self) -> None:
+        self.doc_tf: list[Counter[str]] = []
+        df: Counter[str] = Counter()
+        for c in self.chunks:
+            tf = Counter(tokenize(c["text"]))
+            self.doc_tf.append(tf)
+            df.update(tf.keys())
+        n = max(len(self.chunks), 1)
+        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self.doc_len = [sum(tf.values()) for tf in self.doc_tf]
+        self.avg_len = (sum(self.doc_len) / n) if self.doc_len else 1.0
+        # Exact-identifier surface of each entry: title, tags, questions, issue number.
+        self.entry_surface: dict[str, str] = {}
+        for eid, e in self.entries.items():
+            parts = [e["title"], " ".join(e["tags"]), " ".join(e.get("questions", []))]
+            if e.get("issue"):
+                parts.append(f"#{e['issue']['number']} {e['issue']['number']}")
+            parts.append(e["sections"].get("Answer", ""))
+            self.entry_surface[eid] = " ".join(parts).lower()
+
+    def _bm25(self, q_tokens: list[str]) -> list[float]:
+        k1, b = 1.2, 0.75
+        scores = [0.0] * len(self.chunks)
+        qtf = Counter(q_tokens)
+        for term, qn in qtf.items():
+            idf = self.idf.get(term)
+            if idf is None:
+                continue
+            weight = idf * (1 + 0.5 * math.log(qn))
+            for i, tf in enumerate(self.doc_tf):
+                f = tf.get(term)
+                if f:
+                    scores[i] += weight * f * (k1 + 1) / (f + k1 * (1 - b + b * self.doc_len[i] / self.avg_len))
+        return scores
+
+    # -- dense --------------------------------------------------------------------------
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from raybot.embed import NumpyEncoder, resolve_model
+
+            spec = resolve_model(self.loaded.model_name if self.loaded.model_name != "all-MiniLM-L6-v2" else None)
+            self._encoder = NumpyEncoder(spec)
+            if self._encoder.dim != self.loaded.dimension:
+                from raybot.errors import IndexUnusable
+
+                raise IndexUnusable(
+                    f"the index was built with {self.loaded.dimension}-dimensional vectors but the "
+                    f"model {spec.name} makes {self._encoder.dim}",
+                    hint="run `raybot index build` with the model you query with",
+                    reference="model-mismatch",
+                )
+        return self._encoder
+
+    def embed(self, text: str):
+        return self.encoder.encode_one(text)
+
+    def search(
+        self,
+        query: Query | str,
+        k: int = 5,
+        *,
+        boost: dict[str, float] | None = None,
+        kinds: tuple[str, ...] | None = None,
+    ) -> list[Hit]:
+        import numpy as np
+
+        if isinstance(query, str):
+            query = prepare_query(query)
+        n = len(self.chunks)
+        if n == 0:
+            return []
+        vec = self.embed(query.dense_text).reshape(1, -1).astype(np.float32)
+        sims, idx = self.loaded.faiss_index.search(vec, n)
+        dense_best: dict[str, tuple[float, str]] = {}
+        for sim, i in zip(sims[0], idx[0]):
+            if i < 0:
+                continue
+            c = self.chunks[i]
+            if c["entry"] not in dense_best:
+                dense_best[c["entry"]] = (float(sim), c["section"])
+        q_tokens = tokenize(query.text if len(query.text) < 4000 else query.dense_text + " " + " ".join(query.signals))
+        q_tokens += [t for s in query.signals for t in tokenize(s)]
+        lex_best: dict[str, float] = {}
+        for i, s in enumerate(self._bm25(q_tokens)):
+            if s > 0:
+                e = self.chunks[i]["entry"]
+                lex_best[e] = max(lex_best.get(e, 0.0), s)
+
+        ids = [e for e in self.entries if kinds is None or self.entries[e]["kind"] in kinds]
+        dense_rank = {e: r for r, e in enumerate(sorted(ids, key=lambda e: -dense_best.get(e, (-1, ""))[0]))}
+        lex_sorted = sorted((e for e in ids if e in lex_best), key=lambda e: -lex_best[e])
+        lex_rank = {e: r for r, e in enumerate(lex_sorted)}
+        hits = []
+        for e in ids:
+            dense, section = dense_best.get(e, (0.0, "title"))
+            score = 1.0 / (RRF_K + dense_rank[e] + 1)
+            if e in lex_rank:
+                score += 0.8 / (RRF_K + lex_rank[e] + 1)
+            surface = self.entry_surface[e]
+            exact = [s for s in query.signals if _contains_identifier(surface, s)]
+            if exact:
+                score += 0.02 * len(exact)
+            if boost and e in boost:
+                score += boost[e]
+            # Absolute similarity matters too: keep weak matches from floating up on rank alone.
+            score += 0.1 * max(dense, 0.0)
+            meta = self.entries[e]
+            hits.append(Hit(e, meta["title"], meta["kind"], score, dense, lex_best.get(e, 0.0), exact, section))
+        hits.sort(key=lambda h: (-h.score, h.entry))
+        return hits[:k]
+
+
+def _contains_identifier(surface: str, signal: str) -> bool:
+    if signal.isdigit():
+        return re.search(rf"(?<!\d){signal}(?!\d)", surface) is not None
+    return signal in surface
+
+
+def open_retriever(kb_dir: Path | None = None, index_dir: Path | None = None, *, notes: list[str] | None = None):
+    """Load (and if needed rebuild) the index, then return a :class:`Retriever`.
+
+    A stale or missing index is rebuilt with a note appended to ``notes``; an index that
+    cannot be rebuilt or read raises :class:`raybot.errors.IndexUnusable`.
+    """
+    from raybot import paths
+    from raybot.index import load, status
+
+    kb = kb_dir or paths.kb_dir()
+    idx = index_dir or paths.index_dir()
+    st = status(kb, idx, verify_files=False)
+    if st.state in ("stale", "missing"):
+        idx = _rebuild(kb, idx, st, notes)
+    return Retriever(load(idx))
+
+
+def _rebuild(kb: Path, idx: Path, st, notes: list[str] | None) -> Path:
+    from raybot import paths
+    from raybot.index import build, status
+
+    target = idx
+    if not _writable(idx):
+        target = paths.fallback_index_dir()
+        if status(kb, target, verify_files=False).state == "fresh":
+            return target
+    if notes is not None:
+        why = st.detail or st.state
+        notes.append(f"The index is {st.state} ({why}); rebuilding it in {target} (one-off, ~10 s).")
+    build(kb, target)
+    return target
+
+
+def _writable(path: Path) -> bool:
+    import os
+
+    probe = path if path.exists() else path.parent
+    return os.access(probe, os.W_OK)

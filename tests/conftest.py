@@ -1,0 +1,60 @@
+"""Shared fixtures. Every test gets its own RAYBOT_HOME; nothing touches the real home."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SMALL_KB = DATA / "kb_small"
+
+
+def pytest_configure(config):
+    sys._called_from_test = True  # type: ignore[attr-defined]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def raybot_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("RAYBOT_HOME", str(home))
+    for var in ("RAYBOT_KB", "RAYBOT_INDEX", "RAYBOT_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory):
+    """The fixture kb in tests/data/kb_small, built once with the real model."""
+    from raybot.index import build
+
+    base = tmp_path_factory.mktemp("small")
+    kb = base / "kb"
+    shutil.copytree(SMALL_KB, kb)
+    idx = base / "index"
+    build(kb, idx)
+    return kb, idx
+
+
+@pytest.fixture(scope="session")
+def shipped_retriever():
+    """The real kb/ and the committed index/ with the real model (loaded once)."""
+    from raybot import paths
+    from raybot.index import load
+    from raybot.retrieve import Retriever
+
+    return Retriever(load(paths.index_dir()))
+
+
+@pytest.fixture
+def assistant(shipped_retriever, raybot_home):
+    from raybot.assistant import Assistant
+    from raybot.threads import ThreadStore
+
+    return Assistant(retriever=shipped_retriever, store=ThreadStore(raybot_home / "threads.db"))

@@ -1,0 +1,117 @@
+"""Building, staleness, corruption and reuse of the FAISS index (real model, small kb)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from raybot.errors import IndexUnusable, KBError
+from raybot.index import build, load, status
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.model
+
+
+def copy_index(small_index, tmp_path):
+    kb, idx = small_index
+    kb2, idx2 = tmp_path / "kb", tmp_path / "index"
+    shutil.copytree(kb, kb2)
+    shutil.copytree(idx, idx2)
+    return kb2, idx2
+
+
+def snapshot(idx):
+    return {p.name: p.read_bytes() for p in sorted(idx.iterdir())}
+
+
+def test_fresh_after_build_and_rebuild_is_byte_identical(small_index, tmp_path):
+    kb, idx = copy_index(small_index, tmp_path)
+    assert status(kb, idx).state == "fresh"
+    before = snapshot(idx)
+    report = build(kb, idx)
+    assert (report.added, report.changed, report.unchanged) == (0, 0, 4)
+    assert snapshot(idx) == before
+    manifest = json.loads((idx / "manifest.json").read_text())
+    assert manifest["model"]["name"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
+    assert len(manifest["model"]["sha256"]) == 64
+    assert {e["id"] for e in manifest["entries"]} == {"soft-limit", "idle-process", "owner-error", "gh-11111"}
+
+
+def test_edit_makes_index_stale_and_rebuild_reports_change(small_index, tmp_path):
+    kb, idx = copy_index(small_index, tmp_path)
+    path = kb / "owner-error.md"
+    path.write_text(path.read_text().replace("is lost.", "is lost for good."))
+    st = status(kb, idx)
+    assert st.state == "stale" and st.changed == ["owner-error.md"]
+    (kb / "idle-process.md").unlink()
+    assert status(kb, idx).removed == ["idle-process.md"]
+    shutil.copy(kb / "owner-error.md", kb / "owner-error-copy.md")
+    (kb / "owner-error-copy.md").write_text((kb / "owner-error-copy.md").read_text().replace(
+        "id: owner-error", "id: owner-error-copy"))
+    report = build(kb, idx)
+    assert (report.added, report.changed, report.removed) == (1, 1, 1)
+    assert status(kb, idx).state == "fresh"
+
+
+@pytest.mark.parametrize("damage", ["truncate-vectors", "garbage-manifest", "missing-chunks", "edit-entries"])
+def test_corrupt_index_is_a_clear_error(small_index, tmp_path, damage):
+    kb, idx = copy_index(small_index, tmp_path)
+    if damage == "truncate-vectors":
+        data = (idx / "vectors.faiss").read_bytes()
+        (idx / "vectors.faiss").write_bytes(data[: len(data) // 2])
+    elif damage == "garbage-manifest":
+        (idx / "manifest.json").write_text("{not json")
+    elif damage == "missing-chunks":
+        (idx / "chunks.json").unlink()
+    else:
+        (idx / "entries.json").write_text((idx / "entries.json").read_text().replace("fixture", "tampered"))
+    assert status(kb, idx).state == "corrupt"
+    with pytest.raises(IndexUnusable) as exc:
+        load(idx)
+    assert "raybot index build" in exc.value.hint
+
+
+def test_wrong_dimension_is_detected(small_index, tmp_path):
+    import numpy as np
+
+    from raybot.index import _serialize_vectors, _sha
+
+    kb, idx = copy_index(small_index, tmp_path)
+    n = len(json.loads((idx / "chunks.json").read_text()))
+    blob = _serialize_vectors(np.zeros((n, 128), dtype=np.float32))
+    (idx / "vectors.faiss").write_bytes(blob)
+    manifest = json.loads((idx / "manifest.json").read_text())
+    manifest["files"]["vectors.faiss"] = _sha(blob)
+    (idx / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexUnusable, match="dimension 128"):
+        load(idx)
+
+
+def test_build_refuses_a_broken_kb(tmp_path):
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "bad.md").write_text("no front matter\n")
+    with pytest.raises(KBError) as exc:
+        build(kb, tmp_path / "index")
+    assert "raybot kb lint" in exc.value.hint
+    assert not (tmp_path / "index" / "manifest.json").exists()
+
+
+def test_stale_index_is_rebuilt_on_first_question(small_index, tmp_path):
+    from raybot.retrieve import open_retriever
+
+    kb, idx = copy_index(small_index, tmp_path)
+    (kb / "owner-error.md").write_text((kb / "owner-error.md").read_text() + "\nOne more line.\n")
+    notes: list[str] = []
+    retriever = open_retriever(kb, idx, notes=notes)
+    assert any("stale" in n and "rebuilding" in n for n in notes)
+    assert status(kb, idx).state == "fresh"
+    assert retriever.search("OwnerDiedError", k=1)[0].entry == "owner-error"
+
+
+def test_shipped_index_is_fresh():
+    """Fails when kb/ changed but index/ was not rebuilt: run `raybot index build`."""
+    st = status(ROOT / "kb", ROOT / "index")
+    assert st.state == "fresh", st.detail

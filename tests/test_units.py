@@ -1,0 +1,120 @@
+"""Pure functions: query preparation, tokenising, intents, pasted-code checks, composition."""
+
+from __future__ import annotations
+
+import pytest
+
+from raybot import codecheck, intents
+from raybot.answer import compose_entry, display_code, next_offer, trim_words
+from raybot.retrieve import MAX_QUESTION_CHARS, extract_signals, prepare_query, tokenize
+from tests.conftest import ROOT
+
+SEED = (ROOT.parent / "shared" / "seed" / "ray-discourse-thread.txt")
+
+
+def test_prepare_query_strips_mentions_and_keeps_identifiers():
+    q = prepare_query("@RunLLM What is the cause of\nRayTaskError(ReferenceCountingAssertionError)"
+                      "(ReferenceCountingAssertionError('00f7ac66', ''))\n?")
+    assert "@RunLLM" not in q.text
+    assert "referencecountingassertionerror" in q.signals
+    assert "referencecountingassertionerror" in q.dense_text.lower()
+
+
+def test_huge_question_is_trimmed_with_a_note():
+    q = prepare_query("why is ray::IDLE using memory " + "a" * (MAX_QUESTION_CHARS * 2))
+    assert len(q.text) <= MAX_QUESTION_CHARS and q.notes and "first 10,000" in q.notes[0]
+    assert len(q.dense_text.split()) <= 80
+
+
+def test_signals_cover_configs_env_vars_issue_numbers_and_commands():
+    sig = extract_signals("RAY_num_workers_soft_limit=2, see #18456 and issue 29162; `ray memory` says max_calls=2")
+    for expected in ("ray_num_workers_soft_limit", "num_workers_soft_limit", "18456", "29162", "ray memory",
+                     "max_calls"):
+        assert expected in sig, sig
+
+
+def test_tokenize_keeps_identifiers_whole_and_split():
+    toks = tokenize("RAY_kill_idle_workers_interval_ms ray::IDLE workers")
+    assert "kill_idle_workers_interval_ms" in toks and "ray_kill_idle_workers_interval_ms" in toks
+    assert "interval" in toks and "ray::idle" in toks and "worker" in toks
+
+
+@pytest.mark.parametrize(
+    "text,kind,section",
+    [
+        ("@RunLLM Yes, please…", "affirm", None),
+        ("yes, do please…", "affirm", None),
+        ("sure, go on", "affirm", None),
+        ("yes i would like revised pattern", "section", "Example"),
+        ("show me code", "section", "Example"),
+        ("can you give me a step by step?", "section", "Steps"),
+        ("more detail please", "section", "Details"),
+        ("why?", "section", "Details"),
+        ("does that work on 2.60?", "versions", None),
+        ("how do I fix this?", "contextual", None),
+        ("and how do I check it worked?", "contextual", None),
+        ("@RunLLM Search for issues where num_workers_soft_limit is mentioned", "issues", None),
+        ("which issues discuss max_calls?", "issues", None),
+        ("different question: what does ray memory show?", "new_topic", None),
+        ("What may be the cause of ray idle consuming a lot of cpu?", "question", None),
+    ],
+)
+def test_intents_in_a_thread(text, kind, section):
+    got = intents.classify(text, has_topic=True)
+    assert got.kind == kind, got
+    if section:
+        assert got.section == section
+
+
+def test_without_a_topic_follow_ups_are_plain_questions():
+    assert intents.classify("yes please", has_topic=False).kind == "question"
+    assert intents.classify("Search for issues where num_workers_soft_limit is mentioned", has_topic=False).term \
+        == "num_workers_soft_limit"
+
+
+def test_compare_needs_code_and_a_comparison():
+    assert intents.classify("my implementation of NumpyStore does the same i think. Or no?",
+                            has_topic=True, has_code=True).kind == "compare"
+
+
+def seed_code() -> str:
+    text = SEED.read_text("utf-8")
+    return text[text.index("ray.remote\nclass PlasmaStoreActor"): text.index("Note that we have set max_calls")]
+
+
+def test_codecheck_finds_the_seed_problems():
+    rules = {f.rule for f in codecheck.check(seed_code())}
+    assert {"put-owner", "max-calls-put"} <= rules
+
+
+def test_codecheck_config_rules():
+    cfg = ('ray start --address=$RAY_HEAD_IP:6379 --system-config=\'{"kill_idle_workers_interval_ms":10000,'
+           '"idle_worker_killing_time_threshold_ms":10000}\'\nidle_timeout_minutes: 1\n')
+    rules = {f.rule for f in codecheck.check(cfg)}
+    assert rules == {"slow-reaping", "slow-threshold", "system-config-worker", "node-idle-timeout"}
+    assert [f.rule for f in codecheck.check('{"kill_idle_workers_interval_ms": 0}')] == ["reaping-disabled"]
+    assert codecheck.check("@ray.remote\ndef f(x):\n    return x * 2\n") == []
+
+
+ENTRY = {
+    "id": "e1", "title": "T", "kind": "config", "ray_versions": ">=2.6", "related": [],
+    "sources": [{"title": "s", "url": "https://example.org"}],
+    "follow_ups": [{"offer": "Want steps?", "section": "Steps"}],
+    "sections": {"Answer": "A.", "Details": " ".join(["word"] * 400), "Steps": "1. do", "Example":
+                 "```python runnable\nprint(1)\n```"},
+}
+
+
+def test_compose_first_answer_trims_details_and_offers_next():
+    c = compose_entry(ENTRY, sections=["Answer", "Details"])
+    assert c.sections == {"e1": ["Answer"]}  # details were cut, so not marked as shown
+    assert "Sources:" in c.markdown and "https://example.org" in c.markdown
+    assert c.offer == {"entry": "e1", "section": "Steps", "text": "Want steps?"}
+    assert c.markdown.rstrip().endswith("Want steps?")
+    assert next_offer(ENTRY, {"Answer", "Steps"})["section"] == "Example"
+
+
+def test_display_code_hides_runnable_marker_and_trim_keeps_whole_items():
+    assert display_code("```python runnable\nx\n```") == "```python\nx\n```"
+    text, cut = trim_words("- a b c\n- d e f\n- g h i", 5)
+    assert cut and text == "- a b c"
