@@ -43,6 +43,7 @@ class TopicState:
     in_scope: bool = True
     confidence: float = 0.0
     recent_entries: list[str] = field(default_factory=list)
+    last_code: str | None = None  #: the most recent question in the thread that pasted code
 
 
 def topic_state(thread: Thread | None) -> TopicState:
@@ -54,6 +55,7 @@ def topic_state(thread: Thread | None) -> TopicState:
     st.in_scope = last.in_scope
     st.confidence = last.confidence
     st.entry = last.topic
+    st.last_code = next((t.question for t in reversed(thread.turns) if prepare_query(t.question).has_code), None)
     for turn in reversed(thread.turns):
         if turn.topic != st.entry:
             break
@@ -152,6 +154,7 @@ class Assistant:
             query.text,
             has_topic=state.entry is not None or state.offer is not None,
             has_code=query.has_code,
+            thread_has_code=state.last_code is not None,
             strong_signals=len([s for s in query.signals if "_" in s or s.endswith("error") or s.isdigit()]),
         )
         ans = self._dispatch(tid, query, intent, state)
@@ -342,7 +345,10 @@ class Assistant:
                             topic=ranked[0]["id"] if ranked else None, hits=hits)
 
     def _compare(self, tid: str, query: Query, state: TopicState) -> Answer:
-        findings_md, finding_entries = self._code_findings_md(query)
+        code_query = query if query.has_code or not state.last_code else prepare_query(state.last_code)
+        findings_md, finding_entries = self._code_findings_md(code_query)
+        if code_query is not query and findings_md:
+            findings_md = findings_md.replace("In the code you pasted", "In the code you pasted earlier in this thread", 1)
         topic = self.entries.get(state.entry or "")
         candidates = [e for e in finding_entries if self.entries[e]["kind"] == "fix"]
         if topic:

@@ -119,7 +119,8 @@ def issue_term(text: str) -> str | None:
     return term.strip(" ?.!`'\"") or None
 
 
-def classify(message: str, *, has_topic: bool, has_code: bool = False, strong_signals: int = 0) -> Intent:
+def classify(message: str, *, has_topic: bool, has_code: bool = False, strong_signals: int = 0,
+             thread_has_code: bool = False) -> Intent:
     text = clean(message)
     low = text.lower()
     if _NEW_TOPIC.search(low):
@@ -130,7 +131,7 @@ def classify(message: str, *, has_topic: bool, has_code: bool = False, strong_si
         return Intent("issues", term=issue_term(text), text=text)
     if not has_topic:
         return Intent("question", text=text)
-    if has_code and _COMPARE.search(low):
+    if (has_code or thread_has_code) and _COMPARE.search(low):
         return Intent("compare", text=text)
     if is_affirmation(low):
         return Intent("affirm", text=text)

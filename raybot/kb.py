@@ -7,7 +7,6 @@ find (file and line) instead of stopping at the first. The entry format is descr
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import re
 import sys
@@ -262,6 +261,8 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
         sections=sections,
         section_lines=section_lines,
     )
+    import ast
+
     for block in entry.code_blocks():
         if block.lang in ("python", "py"):
             try:

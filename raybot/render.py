@@ -47,12 +47,10 @@ def render_answer(answer, *, json_: bool = False, explain: bool = False) -> None
     if json_:
         print_json(answer.to_dict())
         return
-    from rich.markdown import Markdown
-
     con = console()
     if not answer.in_scope:
         err_console().print("[dim](not covered by the knowledge base)[/]")
-    con.print(Markdown(answer.answer, code_theme="monokai", hyperlinks=False))
+    print_markdown(answer.answer)
     err_console().print(f"[dim]thread {answer.thread_id} · continue with: raybot ask -c \"...\"[/]",
                         highlight=False)
 
@@ -65,3 +63,81 @@ def render_hits_table(hits: list[dict], *, stderr: bool = False) -> None:
         table.add_row(str(i), h["id"], h["kind"], f"{h['score']:.3f}", f"{h['dense']:.3f}",
                       f"{h['lexical']:.1f}", ",".join(h.get("exact", [])), h["title"])
     (err_console() if stderr else console()).print(table)
+
+
+_INLINE = None
+
+
+def _inline(text: str):
+    """Markdown inline spans (**bold**, *italic*, `code`, [text](url), <url>) as rich Text."""
+    import re
+
+    from rich.text import Text
+
+    global _INLINE
+    if _INLINE is None:
+        _INLINE = re.compile(
+            r"\*\*(?P<b>.+?)\*\*|`(?P<c>[^`]+)`|\[(?P<lt>[^\]]+)\]\((?P<lu>[^)\s]+)\)|<(?P<u>https?://[^>]+)>"
+            r"|(?<![\w*])\*(?P<i>[^*\n]+?)\*(?![\w*])"
+        )
+    out = Text()
+    pos = 0
+    for m in _INLINE.finditer(text):
+        out.append(text[pos : m.start()])
+        if m.group("b") is not None:
+            inner = _inline(m.group("b"))
+            out.append_text(inner)
+            out.stylize("bold", len(out) - len(inner), len(out))
+        elif m.group("c") is not None:
+            out.append(m.group("c"), style="bold cyan")
+        elif m.group("lt") is not None:
+            out.append(m.group("lt"), style="underline")
+            out.append(f" ({m.group('lu')})", style="dim")
+        elif m.group("u") is not None:
+            out.append(m.group("u"), style="underline dim")
+        else:
+            out.append(m.group("i"), style="italic")
+        pos = m.end()
+    out.append(text[pos:])
+    return out
+
+
+def print_markdown(markdown: str) -> None:
+    """Render the small Markdown subset raybot's answers use.
+
+    Headings, paragraphs, lists, tables (as written), inline styles and fenced code (syntax
+    highlighted). rich.markdown would do the same but costs ~0.1 s of imports per command.
+    """
+    import re
+
+    con = console()
+    lines = markdown.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        fence = re.match(r"^\s*```\s*(\w*)", line)
+        if fence:
+            lang = fence.group(1) or "text"
+            body = []
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith("```"):
+                body.append(lines[i])
+                i += 1
+            from rich.syntax import Syntax
+
+            con.print(Syntax("\n".join(body), lang, theme="monokai", background_color="default",
+                             word_wrap=True))
+        elif re.match(r"^#{1,6} ", line):
+            con.print(_inline(line.lstrip("#").strip()), style="bold underline")
+        elif line.strip():
+            m = re.match(r"^(\s*)([-*]|\d+\.) (.*)$", line)
+            if m:
+                indent, bullet, rest = m.groups()
+                mark = "•" if bullet in "-*" else bullet
+                con.print(" " * len(indent) + mark + " ", end="")
+                con.print(_inline(rest))
+            else:
+                con.print(_inline(line))
+        else:
+            con.print()
+        i += 1

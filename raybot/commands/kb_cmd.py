@@ -63,7 +63,7 @@ def kb_show(
     """
     from raybot.answer import compose_entry, display_code
     from raybot.index import entry_record
-    from raybot.render import console, print_json
+    from raybot.render import print_json, print_markdown
 
     _, entries, _ = _load()
     by_id = {e.id: e for e in entries}
@@ -78,10 +78,8 @@ def kb_show(
         rec["path"] = str(by_id[entry_id].path)
         print_json(rec)
         return
-    from rich.markdown import Markdown
-
     composed = compose_entry(rec, sections=list(rec["sections"]), trim_details=False)
-    console().print(Markdown(display_code(composed.markdown)))
+    print_markdown(display_code(composed.markdown))
 
 
 @app.command("lint")

@@ -59,15 +59,16 @@ def threads_show(
     if json_:
         print_json(thread.to_dict())
         return
-    from rich.markdown import Markdown
     from rich.rule import Rule
+
+    from raybot.render import print_markdown
 
     con = console()
     con.print(f"[bold]{thread.title}[/] ({thread.id})", highlight=False)
     for turn in thread.turns:
         con.print(Rule(f"{turn.seq} · {_when(turn.created_at)} · {turn.intent}"))
         con.print(f"[bold cyan]you:[/] {turn.question}", highlight=False, markup=True)
-        con.print(Markdown(turn.answer))
+        print_markdown(turn.answer)
 
 
 @app.command("search")
