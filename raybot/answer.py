@@ -202,15 +202,22 @@ def issue_line(entry: dict[str, Any]) -> str:
         (s["url"] for s in entry["sources"] if re.search(rf"/(?:issues|pull)/{number}\b", s["url"])),
         f"https://github.com/ray-project/ray/issues/{number}",
     )
-    first = re.split(r"(?<=[.!?])\s", entry["sections"]["Answer"].strip().replace("\n", " "), maxsplit=1)[0]
-    return f"- **#{number}** {issue['title']} ({issue['state']}): {first} <{url}>"
+    # Our entry title is a one-line summary: "GH #29162: what happened (closed)".
+    summary = re.sub(r"^(?:GH|PR)\s*#\d+\s*[:—-]\s*", "", entry["title"])
+    summary = re.sub(r"\s*\((?:open|closed|merged)[^)]*\)\s*$", "", summary)
+    return f"- **#{number}** {issue['title']} ({issue['state']}) — {summary} <{url}>"
 
 
-def compose_issue_list(term: str | None, matches: list[dict[str, Any]], exact: set[str]) -> Composed:
+def compose_issue_list(term: str | None, matches: list[dict[str, Any]], exact: set[str],
+                       denied: list[dict[str, Any]] | None = None) -> Composed:
+    denied_md = ""
+    if denied and term:
+        denied_md = (f"\n\nOften cited for `{term}`, but the issue itself does not mention it: "
+                     + ", ".join(f"#{d['issue']['number']} ({d['issue']['title']})" for d in denied) + ".")
     if not matches:
         what = f" mentioning `{term}`" if term else ""
         return Composed(
-            f"I have no GitHub issue entries{what} in my knowledge base. " + SCOPE, [], {}, [], None
+            f"I have no GitHub issue entries{what} in my knowledge base. " + SCOPE + denied_md, [], {}, [], None
         )
     head = f"Issues in my knowledge base that mention `{term}`:" if term and exact else (
         f"Issues in my knowledge base related to {term}:" if term else "Issues in my knowledge base:"
@@ -220,14 +227,14 @@ def compose_issue_list(term: str | None, matches: list[dict[str, Any]], exact: s
     other = [m for m in matches if m["id"] not in exact]
     lines += [issue_line(m) for m in exact_list]
     if exact_list and other:
-        lines.append("Related by topic (they do not name it):")
+        lines.append("Related by topic (as far as I know, their text does not name it):")
     lines += [issue_line(m) for m in other]
     offer = {
         "entry": matches[0]["id"],
         "section": "Details",
         "text": f"Would you like the details of #{matches[0]['issue']['number']}?",
     }
-    body = "\n".join(lines[:1]) + "\n\n" + "\n".join(lines[1:])
+    body = "\n".join(lines[:1]) + "\n\n" + "\n".join(lines[1:]) + denied_md
     return Composed(
         body + "\n\n" + offer["text"],
         [m["id"] for m in matches],

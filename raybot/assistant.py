@@ -22,17 +22,49 @@ from raybot.threads import Thread, ThreadStore, Turn, check_thread_id, new_threa
 #: Calibrated on tests/data/dev_questions.jsonl (see README "Quality"): below this
 #: confidence raybot says the knowledge base does not cover the question.
 IN_SCOPE_MIN = 0.5
-DENSE_LOW, DENSE_HIGH = 0.30, 0.62
+DENSE_LOW, DENSE_HIGH = 0.40, 0.62
+UNKNOWN_PENALTY = 0.25
+SCOPE_MARGIN = 0.02
+OUT_OF_SCOPE_CAP = 0.3
 
 
-def confidence(hit: Hit | None) -> float:
-    """Map the best entry's similarity and exact identifier hits to 0..1."""
+def confidence(hit: Hit | None, unknown: list[str] | None = None, scope_sim: float = 0.0) -> float:
+    """Map the best entry's similarity, exact identifier hits and out-of-scope evidence to 0..1.
+
+    Dense similarity DENSE_LOW..DENSE_HIGH maps linearly to 0..1; an exact identifier match
+    (a config name, error class, issue number) lifts it; each salient word the knowledge base
+    never uses (``unknown``, at most two) lowers it; a question at least as close to an
+    out-of-scope area (``kb/SCOPE.yaml``) as to the best entry is capped below the bar.
+    """
     if hit is None:
         return 0.0
     conf = (hit.dense - DENSE_LOW) / (DENSE_HIGH - DENSE_LOW)
+    conf = min(max(conf, 0.0), 1.0)
     if hit.exact:
         conf = max(conf, 0.55 + 0.1 * min(len(hit.exact), 3))
+    else:
+        if unknown:
+            conf -= UNKNOWN_PENALTY * min(len(unknown), 2)
+        if scope_sim >= hit.dense - SCOPE_MARGIN:
+            conf = min(conf, OUT_OF_SCOPE_CAP)
     return float(min(max(conf, 0.0), 1.0))
+
+
+_NEGATION = re.compile(r"\b(not|never|no|doesn't|does not|don't|isn't|without|neither|nor)\b", re.I)
+
+
+def mention_kind(text: str, needle: str) -> str | None:
+    """Does an issue entry say the issue mentions ``needle`` ("mentions"), say it does *not*
+    ("denies": every sentence naming it is negated, as in "the issue does not mention X"),
+    or not name it at all (None)?"""
+    if not needle:
+        return None
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n", text) if needle in s.lower()]
+    if not sentences:
+        return None
+    if all(_NEGATION.search(s) for s in sentences) and re.search(r"mention|name|contain|talk", " ".join(sentences), re.I):
+        return "denies"
+    return "mentions"
 
 
 @dataclass
@@ -74,6 +106,7 @@ class Assistant:
         self._kb_dir = kb_dir
         self._index_dir = index_dir
         self.notes: list[str] = []
+        self._topic_for_issues: str | None = None
 
     @property
     def retriever(self):
@@ -172,6 +205,7 @@ class Assistant:
         if kind == "versions" and state.entry:
             return self._versions(tid, query, state)
         if kind == "issues":
+            self._topic_for_issues = state.entry if intents.is_leaning(query.text) else None
             return self._issues(tid, query, intent)
         if kind == "compare":
             return self._compare(tid, query, state)
@@ -196,7 +230,7 @@ class Assistant:
             return "", []
         from raybot.codecheck import check
 
-        findings = check(query.text)
+        findings = check(query.raw)
         if not findings:
             return "", []
         lines = ["**In the code you pasted:**"]
@@ -220,11 +254,16 @@ class Assistant:
             search_query = Query(
                 query.raw, query.text + " " + " ".join(query.signals),
                 f"{query.dense_text} ({topic['title']})", query.signals, query.notes, query.has_code,
+                query.asks_issue,
             )
         hits = self.retriever.search(search_query, k=5, boost=boost or None)
         top = hits[0] if hits else None
         # Confidence is judged on the question alone, not on the thread's boost.
-        conf = confidence(top) if not contextual else max(confidence(top), min(state.confidence, 0.9))
+        unknown = self.retriever.unknown_terms(query) if not query.has_code else []
+        scope_sim = self.retriever.scope_similarity(search_query)[0] if top else 0.0
+        conf = confidence(top, unknown, scope_sim)
+        if contextual:
+            conf = max(conf, min(state.confidence, 0.9))
         findings_md, finding_entries = self._code_findings_md(query)
         if finding_entries and conf < IN_SCOPE_MIN:
             conf = max(conf, 0.6)
@@ -328,19 +367,33 @@ class Assistant:
         term = intent.term
         issues = {k: v for k, v in self.entries.items() if v["kind"] == "issue" and v.get("issue")}
         exact: set[str] = set()
+        denied: set[str] = set()
         if term:
             needle = term.lower().strip("`'\" ")
             for eid, e in issues.items():
-                blob = " ".join([e["title"], " ".join(e["tags"]), e["issue"]["title"], *e["sections"].values()]).lower()
-                if needle and needle in blob:
+                # What the issue itself says: its title and the verified `mentions` list. Our
+                # own notes are not evidence that the issue mentions a term.
+                own = [e["issue"]["title"].lower(), *(m.lower() for m in e.get("mentions", []))]
+                if any(needle in text or text in needle.split() for text in own if text):
                     exact.add(eid)
-        hits = self.retriever.search(prepare_query(term or query.text), k=12, kinds=("issue",))
-        ranked = [issues[e] for e in sorted(exact, key=lambda e: issues[e]["issue"]["number"])]
+                elif mention_kind(" ".join(e["sections"].values()), needle) == "denies":
+                    denied.add(eid)
+        # Exact matching uses the term; ranking by meaning uses the whole question, so that
+        # "is there an upstream issue tracking this" still knows what "this" is about.
+        topic_hint = self.entries[state_entry]["title"] if (state_entry := self._topic_for_issues) else ""
+        hits = self.retriever.search(prepare_query(f"{query.text} {topic_hint}".strip()), k=12, kinds=("issue",))
+        order = {h.entry: i for i, h in enumerate(hits)}
+        ranked = [issues[e] for e in sorted(exact, key=lambda e: (order.get(e, 99), e))]
+        extra = 3 if exact else 6
         for h in hits:
-            if h.entry not in exact and h.dense >= DENSE_HIGH - 0.1 and len(ranked) < 8:
+            if h.entry not in exact and h.entry not in denied and h.dense >= DENSE_HIGH - 0.1 and extra > 0:
                 ranked.append(issues[h.entry])
-        composed = compose.compose_issue_list(term, ranked, exact)
-        conf = 0.9 if exact else (confidence(hits[0]) if hits and ranked else 0.0)
+                extra -= 1
+        unknown = self.retriever.unknown_terms(prepare_query(term)) if term else []
+        conf = 0.9 if exact else (confidence(hits[0], unknown) if ranked else 0.0)
+        if not exact and conf < IN_SCOPE_MIN:
+            ranked = []
+        composed = compose.compose_issue_list(term, ranked, exact, [issues[d] for d in sorted(denied)])
         return self._answer(tid, query, composed, intent="issues", in_scope=bool(ranked), conf=conf,
                             topic=ranked[0]["id"] if ranked else None, hits=hits)
 
@@ -371,3 +424,31 @@ class Assistant:
         composed.entries = list(dict.fromkeys(composed.entries + finding_entries))
         return self._answer(tid, query, composed, intent="compare", in_scope=True,
                             conf=max(state.confidence, 0.7), topic=pattern["id"])
+
+
+def record_diagnosis(diagnosis, store: ThreadStore, *, thread_id: str | None = None) -> str | None:
+    """Start a thread whose first turn is a diagnosis, so ``raybot ask -c "why?"`` continues it.
+
+    The topic is the knowledge-base entry of the worst finding; the offer is its Details.
+    Returns the thread id, or None when the store cannot be used (the diagnosis still stands).
+    """
+    findings = [r for r in diagnosis.findings if r.status in ("fail", "warn")] or diagnosis.findings
+    entries = list(dict.fromkeys(e for r in findings for e in r.entries))
+    topic = entries[0] if entries else None
+    offer = None
+    if topic and findings:
+        offer = {"entry": topic, "section": "Details",
+                 "text": f"Would you like to know why this matters ({findings[0].title})?"}
+    address = diagnosis.snapshot.address or "a pasted ray status"
+    turn = Turn(
+        question=f"raybot diagnose ({address})",
+        answer=diagnosis.summary_markdown() + (f"\n{offer['text']}" if offer else ""),
+        intent="diagnose", in_scope=bool(topic), confidence=1.0 if topic else 0.0, topic=topic,
+        entries=entries, sections={topic: []} if topic else {}, offer=offer,
+    )
+    tid = thread_id or new_thread_id()
+    try:
+        store.add_turn(tid, turn, title=f"diagnose {address}")
+    except StoreError:
+        return None
+    return tid

@@ -36,19 +36,28 @@ def extract_code(text: str) -> str:
 
 
 def _parse_python(code: str) -> ast.AST | None:
+    """Parse a forum paste: decorators that lost their '@', prose lines between the code.
+
+    On a syntax error at an unindented line, that line is treated as prose and dropped
+    (blanked, so line numbers stay right), then parsing is tried again.
+    """
+    code = re.sub(r"^(\s*)(ray\.remote|serve\.deployment)\b", r"\1@\2", code, flags=re.M)
     lines = code.splitlines()
-    # Forum pastes lose the '@' of decorators and mix prose in; try progressively harder.
-    candidates = [code, re.sub(r"^(\s*)(ray\.remote|serve\.deployment)", r"\1@\2", code, flags=re.M)]
-    for cand in candidates:
+    for _ in range(40):
         try:
-            return ast.parse(cand)
-        except SyntaxError:
-            continue
-    kept = [ln for ln in lines if not re.match(r"^\s*[A-Z][a-z]+ [a-z]+ .*[.?]$", ln)]
-    try:
-        return ast.parse("\n".join(kept))
-    except SyntaxError:
-        return None
+            return ast.parse("\n".join(lines))
+        except SyntaxError as exc:
+            n = (exc.lineno or 0) - 1
+            if not 0 <= n < len(lines):
+                return None
+            if lines[n][:1].isspace() or not lines[n].strip():
+                # An indented line: the prose is probably the line that opened the block.
+                prev = next((k for k in range(n - 1, -1, -1) if lines[k].strip()), None)
+                if prev is None or lines[prev][:1].isspace():
+                    return None
+                n = prev
+            lines[n] = ""
+    return None
 
 
 def _call_name(node: ast.AST) -> str:
@@ -78,7 +87,12 @@ def check_python(code: str) -> list[CodeFinding]:
     if tree is None:
         return findings
     classes_with_put: set[str] = set()
+    owner_puts: set[str] = set()  # functions/classes whose ray.put passes _owner=
     for node in ast.walk(tree):
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            if any(isinstance(n, ast.Call) and _call_name(n) == "ray.put"
+                   and any(kw.arg == "_owner" for kw in n.keywords) for n in ast.walk(node)):
+                owner_puts.add(node.name)
         if isinstance(node, ast.Call) and _call_name(node) == "ray.put":
             if any(kw.arg == "_owner" for kw in node.keywords):
                 findings.append(CodeFinding(
@@ -103,7 +117,20 @@ def check_python(code: str) -> list[CodeFinding]:
         calls = {_call_name(n) for n in ast.walk(node) if isinstance(n, ast.Call)}
         puts_here = "ray.put" in calls or bool(calls & classes_with_put)
         if isinstance(max_calls, ast.Constant) and isinstance(max_calls.value, int) and max_calls.value > 0:
-            if puts_here:
+            uses_owner = node.name in owner_puts or bool(calls & owner_puts)
+            if puts_here and uses_owner:
+                findings.append(CodeFinding(
+                    "max-calls-put-owner", node.lineno,
+                    f"`{node.name}` has max_calls={max_calls.value} and builds objects with "
+                    "`ray.put(..., _owner=actor)`. Before Ray 2.56 the owner actor had to receive the "
+                    "reference before the creating worker exited, or the object could be lost; this "
+                    f"worker exits after {max_calls.value} calls. On Ray 2.56 and later the call raises "
+                    "ValueError instead.",
+                    "Let the actor call `ray.put` itself and hand out the refs, or return the array from "
+                    "the task.",
+                    "max-calls-ray-put-scenario",
+                ))
+            elif puts_here:
                 findings.append(CodeFinding(
                     "max-calls-put", node.lineno,
                     f"`{node.name}` has max_calls={max_calls.value} and creates objects with `ray.put` "

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from raybot.embed import ModelSpec
     from raybot.kb import Entry
 
-BUILDER_VERSION = 3
-FILES = ("vectors.faiss", "entries.json", "chunks.json")
+BUILDER_VERSION = 5
+FILES = ("vectors.faiss", "entries.json", "chunks.json", "scope.json")
+SCOPE_FILE = "SCOPE.yaml"
 CHUNK_WORDS = 110
 
 
@@ -128,6 +129,7 @@ def entry_record(entry: Entry) -> dict[str, Any]:
             if entry.issue
             else None
         ),
+        "mentions": entry.mentions,
         "sections": entry.sections,
         "path": entry.path.name,
         "sha256": entry.sha256,
@@ -146,7 +148,29 @@ def kb_hashes(kb_dir: Path) -> dict[str, str]:
     """``{file name: sha256}`` for every entry file; cheap enough to run on every question."""
     from raybot.kb import entry_paths
 
-    return {p.name: _sha(p.read_bytes()) for p in entry_paths(kb_dir)}
+    hashes = {p.name: _sha(p.read_bytes()) for p in entry_paths(kb_dir)}
+    scope = kb_dir / SCOPE_FILE
+    if scope.is_file():
+        hashes[SCOPE_FILE] = _sha(scope.read_bytes())
+    return hashes
+
+
+def read_scope(kb_dir: Path) -> list[str]:
+    """The out-of-scope area descriptions in ``kb/SCOPE.yaml`` (empty if there is none)."""
+    import yaml
+
+    path = kb_dir / SCOPE_FILE
+    if not path.is_file():
+        return []
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+        items = data.get("out_of_scope", [])
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ValueError("out_of_scope must be a list of strings")
+    except (yaml.YAMLError, ValueError, AttributeError) as exc:
+        raise KBError(f"{path} is invalid: {str(exc).splitlines()[0]}",
+                      hint="it needs `out_of_scope:` followed by a list of strings") from exc
+    return [i.strip() for i in items if i.strip()]
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:
@@ -194,6 +218,8 @@ def status(kb_dir: Path, index_dir: Path, *, verify_files: bool = True) -> Index
                 st.state, st.detail = "corrupt", f"{path} does not match its manifest hash"
                 return st
     built = {e["path"]: e["sha256"] for e in manifest["entries"]}
+    if manifest.get("scope_sha256"):
+        built[SCOPE_FILE] = manifest["scope_sha256"]
     current = kb_hashes(kb_dir) if kb_dir.is_dir() else {}
     st.added = sorted(set(current) - set(built))
     st.removed = sorted(set(built) - set(current))
@@ -252,6 +278,7 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
     spec: ModelSpec = resolve_model(model)
     weights = weights_sha256(spec)
     chunks = [c for e in entries for c in chunk_entry(e)]
+    scope = read_scope(kb_dir)
 
     # Reuse vectors from a previous build with the same model for identical chunk texts.
     old: dict[tuple[str, str, str], Any] = {}
@@ -276,8 +303,12 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
 
     todo = [i for i, c in enumerate(chunks) if (c.entry, c.section, c.text) not in old]
     vectors: list[Any] = [old.get((c.entry, c.section, c.text)) for c in chunks]
+    encoder = build_encoder(spec) if todo or scope else None
+    scope_vecs = (
+        encoder.encode(scope, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        if scope else np.zeros((0, 384), np.float32)
+    )
     if todo:
-        encoder = build_encoder(spec)
         batch = 32
         for start in range(0, len(todo), batch):
             ids = todo[start : start + batch]
@@ -299,6 +330,8 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
     vec_bytes = _serialize_vectors(matrix)
     entries_bytes = _dump({e.id: entry_record(e) for e in entries})
     chunks_bytes = _dump([{"entry": c.entry, "section": c.section, "text": c.text} for c in chunks])
+    scope_bytes = _dump({"out_of_scope": scope,
+                         "vectors": [[round(float(x), 6) for x in v] for v in scope_vecs]})
     old_by_path = {e["path"]: e["sha256"] for e in (old_manifest or {}).get("entries", [])}
     manifest = {
         "builder_version": BUILDER_VERSION,
@@ -310,12 +343,15 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
             "vectors.faiss": _sha(vec_bytes),
             "entries.json": _sha(entries_bytes),
             "chunks.json": _sha(chunks_bytes),
+            "scope.json": _sha(scope_bytes),
         },
+        "scope_sha256": _sha((kb_dir / SCOPE_FILE).read_bytes()) if (kb_dir / SCOPE_FILE).is_file() else None,
     }
     # Data files first, manifest last: a crash in between leaves a detectably stale index.
     _atomic_write(index_dir / "vectors.faiss", vec_bytes)
     _atomic_write(index_dir / "entries.json", entries_bytes)
     _atomic_write(index_dir / "chunks.json", chunks_bytes)
+    _atomic_write(index_dir / "scope.json", scope_bytes)
     _atomic_write(index_dir / "manifest.json", _dump(manifest))
     paths_now = {e.path.name: e.sha256 for e in entries}
     return BuildReport(
@@ -356,6 +392,8 @@ class LoadedIndex:
     faiss_index: Any
     entries: dict[str, dict[str, Any]]
     chunks: list[dict[str, str]]
+    scope: list[str] = field(default_factory=list)  #: out-of-scope area descriptions
+    scope_vectors: Any = None
 
     @property
     def model_name(self) -> str:
@@ -393,7 +431,9 @@ def load(index_dir: Path) -> LoadedIndex:
         index = faiss.deserialize_index(np.frombuffer(blobs["vectors.faiss"], dtype=np.uint8))
         entries = json.loads(blobs["entries.json"])
         chunks = json.loads(blobs["chunks.json"])
-    except (RuntimeError, ValueError) as exc:
+        scope = json.loads(blobs["scope.json"])
+        scope_vectors = np.asarray(scope["vectors"], dtype=np.float32).reshape(-1, index.d)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         raise IndexUnusable(f"the index in {index_dir} cannot be read ({str(exc).splitlines()[0]})",
                             hint="run `raybot index build`", reference="index-corrupt") from exc
     if index.d != manifest.get("dimension") or index.ntotal != len(chunks):
@@ -403,4 +443,4 @@ def load(index_dir: Path) -> LoadedIndex:
             hint="run `raybot index build`",
             reference="index-corrupt",
         )
-    return LoadedIndex(index_dir, manifest, index, entries, chunks)
+    return LoadedIndex(index_dir, manifest, index, entries, chunks, scope["out_of_scope"], scope_vectors)

@@ -82,6 +82,11 @@ class Intent:
     text: str = ""  #: the message with mentions and topic-switch prefixes removed
 
 
+def is_leaning(text: str) -> bool:
+    """Does the message refer back to the thread ("this", "that error", "it")?"""
+    return bool(_LEANING.search(text))
+
+
 def clean(text: str) -> str:
     text = _MENTION.sub(" ", text)
     return re.sub(r"\s+", " ", text).strip()
@@ -112,7 +117,7 @@ def issue_term(text: str) -> str | None:
     noun = re.search(r"\b(?:issues?|bugs?|prs?|pull requests?|tickets?|reports?)\b", text, re.I)
     rest = text[noun.end():] if noun else text
     m = _ISSUE_TERM.search(rest)
-    term = m.group(1) if m else rest
+    term = m.group(1) if m else ""
     term = re.sub(r"^(?:the|a|an)\s+", "", term.strip(" ?.!`'\""), flags=re.I)
     term = re.sub(r"\s+(?:is|are|was|were)?\s*(?:mentioned|discussed|named|referenced)\W*$", "", term,
                   flags=re.I)

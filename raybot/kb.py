@@ -61,6 +61,7 @@ class Entry:
     related: list[str] = field(default_factory=list)
     follow_ups: list[FollowUp] = field(default_factory=list)
     issue: IssueRef | None = None
+    mentions: list[str] = field(default_factory=list)  #: issue entries: terms the issue text itself uses
     sections: dict[str, str] = field(default_factory=dict)
     section_lines: dict[str, int] = field(default_factory=dict)
 
@@ -156,6 +157,9 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
         return [str(v) for v in value]
 
     tags, questions, related = str_list("tags"), str_list("questions"), str_list("related")
+    mentions = str_list("mentions")
+    if "mentions" in meta and kind != "issue":
+        bad(kline("mentions"), "'mentions' is only for issue entries (terms the issue text itself uses)")
 
     sources: list[Source] = []
     raw_sources = meta.get("sources") or []
@@ -258,6 +262,7 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
         related=related,
         follow_ups=follow_ups,
         issue=issue,
+        mentions=mentions,
         sections=sections,
         section_lines=section_lines,
     )

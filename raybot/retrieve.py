@@ -19,6 +19,7 @@ from typing import Any
 MAX_QUESTION_CHARS = 10_000
 DENSE_WORDS = 64
 RRF_K = 10
+ISSUE_DEMOTION = 0.012
 
 STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for with from as is are was were be been being
@@ -26,7 +27,9 @@ STOPWORDS = frozenset(
     which who whom how why when where do does did done can could should would will shall may
     might must have has had not no yes so than then too very just also into about over under
     again out up down any some such only own same other more most all each both few nor
-    please thanks thank hi hello get got use using used run running ray""".split()
+    please thanks thank hi hello get got use using used run running ray dont doesnt isnt isn
+    shouldnt wont cant didnt whats im ive theres thats aren wasn hasn haven couldnt wouldnt
+    someone something anything everything like really still even way want need know tell""".split()
 )
 
 _MENTION_RE = re.compile(r"(?<![\w.])@[A-Za-z][\w-]*")
@@ -52,6 +55,7 @@ class Query:
     signals: list[str]  #: identifiers to match exactly (lower case)
     notes: list[str] = field(default_factory=list)
     has_code: bool = False
+    asks_issue: bool = False  #: mentions issues, bugs, PRs or an issue number
 
 
 def _norm_token(tok: str) -> str:
@@ -80,7 +84,9 @@ def tokenize(text: str) -> list[str]:
             continue
         if tok in STOPWORDS or len(tok) < 2:
             continue
-        out.append(_norm_token(tok))
+        tok = _norm_token(tok)
+        if tok not in STOPWORDS:
+            out.append(tok)
     return out
 
 
@@ -131,7 +137,9 @@ def prepare_query(question: str) -> Query:
     dense_text = (prose + " " + " ".join(extras[:8])).strip()
     if not dense_text:
         dense_text = " ".join(error_names or signals) or text[:400]
-    return Query(question, text, dense_text, signals, notes, has_code)
+    asks_issue = bool(re.search(r"\b(issues?|bugs?|prs?|pull requests?|tickets?|regression|upstream|github|"
+                                r"reported|fixed in|known problem)\b", text, re.I)) or any(s.isdigit() for s in signals)
+    return Query(question, text, dense_text, signals, notes, has_code, asks_issue)
 
 
 @dataclass
@@ -166,6 +174,8 @@ class Retriever:
         self.entries: dict[str, dict[str, Any]] = loaded.entries
         self.chunks: list[dict[str, str]] = loaded.chunks
         self._encoder = encoder
+        self._vocab: list[str] | None = None
+        self._vec_cache: dict[str, Any] = {}
         self._build_lexical()
 
     # -- lexical ------------------------------------------------------------------------
@@ -204,6 +214,25 @@ class Retriever:
                     scores[i] += weight * f * (k1 + 1) / (f + k1 * (1 - b + b * self.doc_len[i] / self.avg_len))
         return scores
 
+    def unknown_terms(self, query: Query) -> list[str]:
+        """Salient words of the question that the knowledge base never uses (typos excluded).
+
+        A question about Optuna, Windows or ``map_batches`` names things no entry mentions:
+        that is strong evidence it is out of scope, whatever the embedding similarity says.
+        """
+        import difflib
+
+        if self._vocab is None:
+            self._vocab = sorted(t for t in self.idf if t.isalpha())
+        out = []
+        for tok in dict.fromkeys(tokenize(query.text[:2000])):
+            if tok in self.idf or not tok.replace("_", "").isalpha() or len(tok) < 4:
+                continue
+            if difflib.get_close_matches(tok, self._vocab, n=1, cutoff=0.8):
+                continue  # a typo of a word the kb knows
+            out.append(tok)
+        return out
+
     # -- dense --------------------------------------------------------------------------
     @property
     def encoder(self):
@@ -224,7 +253,23 @@ class Retriever:
         return self._encoder
 
     def embed(self, text: str):
-        return self.encoder.encode_one(text)
+        """Embed once per text (a turn asks for the same vector for ranking and for scope)."""
+        vec = self._vec_cache.get(text)
+        if vec is None:
+            vec = self.encoder.encode_one(text)
+            if len(self._vec_cache) > 64:
+                self._vec_cache.clear()
+            self._vec_cache[text] = vec
+        return vec
+
+    def scope_similarity(self, query: Query) -> tuple[float, str | None]:
+        """How close the question is to the nearest *out-of-scope* area of ``kb/SCOPE.yaml``."""
+        vecs = self.loaded.scope_vectors
+        if vecs is None or len(vecs) == 0:
+            return 0.0, None
+        sims = vecs @ self.embed(query.dense_text)
+        best = int(sims.argmax())
+        return float(sims[best]), self.loaded.scope[best]
 
     def search(
         self,
@@ -274,6 +319,8 @@ class Retriever:
                 score += 0.02 * len(exact)
             if boost and e in boost:
                 score += boost[e]
+            if self.entries[e]["kind"] == "issue" and not query.asks_issue:
+                score -= ISSUE_DEMOTION  # how/why questions want the explanation, not the ticket
             # Absolute similarity matters too: keep weak matches from floating up on rank alone.
             score += 0.1 * max(dense, 0.0)
             meta = self.entries[e]

@@ -45,8 +45,8 @@ def test_edit_makes_index_stale_and_rebuild_reports_change(small_index, tmp_path
     path.write_text(path.read_text().replace("is lost.", "is lost for good."))
     st = status(kb, idx)
     assert st.state == "stale" and st.changed == ["owner-error.md"]
-    (kb / "idle-process.md").unlink()
-    assert status(kb, idx).removed == ["idle-process.md"]
+    (kb / "gh-11111.md").unlink()
+    assert status(kb, idx).removed == ["gh-11111.md"]
     shutil.copy(kb / "owner-error.md", kb / "owner-error-copy.md")
     (kb / "owner-error-copy.md").write_text((kb / "owner-error-copy.md").read_text().replace(
         "id: owner-error", "id: owner-error-copy"))

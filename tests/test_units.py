@@ -84,7 +84,9 @@ def seed_code() -> str:
 
 def test_codecheck_finds_the_seed_problems():
     rules = {f.rule for f in codecheck.check(seed_code())}
-    assert {"put-owner", "max-calls-put"} <= rules
+    assert {"put-owner", "max-calls-put-owner"} <= rules
+    plain = "@ray.remote(max_calls=2)\ndef f():\n    ref = ray.put(1)\n    return [ref]\n"
+    assert [f.rule for f in codecheck.check(plain)] == ["max-calls-put"]
 
 
 def test_codecheck_config_rules():
