@@ -111,7 +111,7 @@ def sources_of(entries: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def sources_markdown(sources: list[dict[str, str]]) -> str:
-    return "**Sources:**\n" + "\n".join(f"- [{s['title']}]({s['url']})" for s in sources)
+    return "**Sources:**\n" + "\n".join(f"- {s['title']}: <{s['url']}>" for s in sources)
 
 
 def next_offer(entry: dict[str, Any], shown: set[str], related: list[dict[str, Any]] | None = None) -> dict[str, str] | None:

@@ -91,8 +91,8 @@ def _inline(text: str):
         elif m.group("c") is not None:
             out.append(m.group("c"), style="bold cyan")
         elif m.group("lt") is not None:
-            out.append(m.group("lt"), style="underline")
-            out.append(f" ({m.group('lu')})", style="dim")
+            # The link text, clickable where the terminal supports it; Sources lists the URLs.
+            out.append(m.group("lt"), style=f"underline link {m.group('lu')}")
         elif m.group("u") is not None:
             out.append(m.group("u"), style="underline dim")
         else:
@@ -105,19 +105,32 @@ def _inline(text: str):
 def print_markdown(markdown: str) -> None:
     """Render the small Markdown subset raybot's answers use.
 
-    Headings, paragraphs, lists, tables (as written), inline styles and fenced code (syntax
-    highlighted). rich.markdown would do the same but costs ~0.1 s of imports per command.
+    Headings, paragraphs (re-flowed), lists, tables (as written), inline styles and fenced
+    code (syntax highlighted). rich.markdown would do the same but costs ~0.1 s of imports.
     """
     import re
 
     con = console()
     lines = markdown.splitlines()
+    block: list[str] = []  # the current paragraph or list item, re-flowed when flushed
+    prefix = ""
+
+    def flush() -> None:
+        nonlocal block, prefix
+        if block:
+            text = _inline(" ".join(x.strip() for x in block))
+            if prefix:
+                con.print(prefix, end="")
+            con.print(text)
+        block, prefix = [], ""
+
     i = 0
     while i < len(lines):
         line = lines[i]
         fence = re.match(r"^\s*```\s*(\w*)", line)
+        item = re.match(r"^(\s*)([-*]|\d+\.) (.*)$", line)
         if fence:
-            lang = fence.group(1) or "text"
+            flush()
             body = []
             i += 1
             while i < len(lines) and not lines[i].strip().startswith("```"):
@@ -125,19 +138,23 @@ def print_markdown(markdown: str) -> None:
                 i += 1
             from rich.syntax import Syntax
 
-            con.print(Syntax("\n".join(body), lang, theme="monokai", background_color="default",
-                             word_wrap=True))
+            con.print(Syntax("\n".join(body), fence.group(1) or "text", theme="monokai",
+                             background_color="default", word_wrap=True))
         elif re.match(r"^#{1,6} ", line):
+            flush()
             con.print(_inline(line.lstrip("#").strip()), style="bold underline")
-        elif line.strip():
-            m = re.match(r"^(\s*)([-*]|\d+\.) (.*)$", line)
-            if m:
-                indent, bullet, rest = m.groups()
-                mark = "•" if bullet in "-*" else bullet
-                con.print(" " * len(indent) + mark + " ", end="")
-                con.print(_inline(rest))
-            else:
-                con.print(_inline(line))
-        else:
+        elif line.lstrip().startswith("|"):
+            flush()
+            con.print(line, markup=False, highlight=False)
+        elif item:
+            flush()
+            indent, bullet, rest = item.groups()
+            prefix = " " * len(indent) + ("•" if bullet in "-*" else bullet) + " "
+            block = [rest]
+        elif not line.strip():
+            flush()
             con.print()
+        else:
+            block.append(line)
         i += 1
+    flush()
