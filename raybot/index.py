@@ -335,7 +335,7 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
     old_by_path = {e["path"]: e["sha256"] for e in (old_manifest or {}).get("entries", [])}
     manifest = {
         "builder_version": BUILDER_VERSION,
-        "model": {"name": spec.name, "sha256": weights},
+        "model": {"name": spec.name, "source": spec.source, "sha256": weights},
         "dimension": dim,
         "count": int(matrix.shape[0]),
         "entries": [{"id": e.id, "path": e.path.name, "sha256": e.sha256} for e in entries],
@@ -398,6 +398,10 @@ class LoadedIndex:
     @property
     def model_name(self) -> str:
         return str(self.manifest["model"]["name"])
+
+    @property
+    def model_source(self) -> str:
+        return str(self.manifest["model"].get("source") or self.model_name)
 
     @property
     def dimension(self) -> int:

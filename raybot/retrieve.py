@@ -239,7 +239,19 @@ class Retriever:
         if self._encoder is None:
             from raybot.embed import NumpyEncoder, resolve_model
 
-            spec = resolve_model(self.loaded.model_name if self.loaded.model_name != "all-MiniLM-L6-v2" else None)
+            import os
+
+            from raybot.errors import IndexUnusable
+
+            wanted = os.environ.get("RAYBOT_MODEL")
+            spec = resolve_model(wanted or self.loaded.model_source)
+            if spec.name != self.loaded.model_name:
+                raise IndexUnusable(
+                    f"the index was built with the model {self.loaded.model_name!r}, but "
+                    f"RAYBOT_MODEL asks for {spec.name!r}",
+                    hint="rebuild with `raybot index build --model ...`, or unset RAYBOT_MODEL",
+                    reference="model-mismatch",
+                )
             self._encoder = NumpyEncoder(spec)
             if self._encoder.dim != self.loaded.dimension:
                 from raybot.errors import IndexUnusable

@@ -184,3 +184,15 @@ def test_cli_import_is_lazy():
             "'numpy', 'tokenizers', 'psutil') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == ""
+
+
+def test_query_with_another_model_than_the_index_is_a_clear_error(small_env, tmp_path):
+    from raybot.embed import resolve_model
+
+    other = tmp_path / "other-minilm"
+    other.mkdir()
+    for f in resolve_model().path.iterdir():
+        (other / f.name).symlink_to(f)
+    r = invoke("--model", str(other), "ask", "what is a ray::IDLE process")
+    assert r.exit_code == exit_codes.INDEX
+    assert "model-mismatch" in r.stderr and "raybot index build --model" in r.stderr
