@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
 MAX_TOKENS = 256  # sentence_bert_config.json max_seq_length of all-MiniLM-L6-v2
 
 
@@ -195,7 +197,7 @@ class NumpyEncoder:
     def _gelu(self, x):
         # Exact GELU, x * Phi(x), with erf from Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
         np = self._np
-        z = np.abs(x) / np.sqrt(2.0)
+        z = np.abs(x) * _INV_SQRT2  # a Python float keeps the array float32 (NumPy 2 promotion)
         t = 1.0 / (1.0 + 0.3275911 * z)
         poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
         erf = 1.0 - poly * np.exp(-z * z)
@@ -206,10 +208,10 @@ class NumpyEncoder:
         np = self._np
         ids = np.asarray(self.tokenizer.encode(text).ids, dtype=np.int64)
         n = len(ids)
-        x = self.word[ids] + self.pos[:n] + self.type0
+        x = (self.word[ids] + self.pos[:n] + self.type0).astype(np.float32)
         x = self._layer_norm(x, self.emb_ln)
         h, d = self.heads, self.dim // self.heads
-        scale = 1.0 / np.sqrt(d)
+        scale = 1.0 / math.sqrt(d)
         for qkv_w, qkv_b, o_w, o_b, ln1, i_w, i_b, f_w, f_b, ln2 in self.layers:
             qkv = x @ qkv_w + qkv_b
             q, k, v = (qkv[:, j * self.dim : (j + 1) * self.dim].reshape(n, h, d).transpose(1, 0, 2) for j in range(3))
