@@ -90,11 +90,12 @@ def root(
 
 
 def _register() -> None:
-    from raybot.commands import ask, chat, evaluate, index_cmd, kb_cmd, search, threads_cmd
+    from raybot.commands import ask, chat, diagnose, evaluate, index_cmd, kb_cmd, search, threads_cmd
 
     app.command()(cli_errors(ask.ask))
     app.command()(cli_errors(chat.chat))
     app.command()(cli_errors(search.search))
+    app.command()(cli_errors(diagnose.diagnose))
     app.command(name="eval")(cli_errors(evaluate.eval_))
     app.command()(cli_errors(evaluate.bench))
     app.add_typer(index_cmd.app, name="index", help="Build or check the FAISS index of the knowledge base.")

@@ -34,10 +34,34 @@ from pathlib import Path
 RAY = str(Path(sys.executable).with_name("ray"))
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range (and above Ray's default worker ports,
+    10002-19999), so that no process binding port 0 can take it before Ray binds it."""
+    import random
+
+    high = min(_ephemeral_low(), 65535) - 1
+    for _ in range(1000):
+        port = random.randint(20000, high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port found")
 
 
 def _ports(n: int) -> list[int]:
@@ -58,6 +82,10 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["RAY_AUTH_MODE"] = "disabled"
     env.update(extra or {})
     return env
+
+
+class _NotRegistered(RuntimeError):
+    """The driver could not register with the raylet."""
 
 
 @dataclass
@@ -86,19 +114,31 @@ class RayCluster:
     def session_dir(self, node: RayNode | None = None) -> Path:
         return Path((node or self.head).temp_dir) / "session_latest"
 
-    def add_node(self, num_cpus: float = 1, *, env: dict[str, str] | None = None, timeout: float = 90) -> RayNode:
+    def add_node(self, num_cpus: float = 1, *, env: dict[str, str] | None = None,
+                 timeout: float = 90) -> RayNode:
         return add_node(self, num_cpus=num_cpus, env=env, timeout=timeout)
 
-    def run_driver(self, code: str, *, ready: str = "READY", timeout: float = 120) -> subprocess.Popen:
+    def run_driver(self, code: str, *, ready: str = "READY",
+                   timeout: float = 120) -> subprocess.Popen:
         """Run ``code`` as a driver connected to this cluster; wait until it prints ``ready``.
 
-        ``code`` can use ``ADDRESS``. The driver stays alive until :meth:`stop` (or until it exits).
+        ``code`` can use ``ADDRESS``. The driver stays alive until :meth:`stop` (or until it
+        exits); its output lines are in ``proc.output``. Retried once like :meth:`run_script`.
         """
+        try:
+            return self._run_driver(code, ready, timeout)
+        except _NotRegistered:
+            time.sleep(2)
+            return self._run_driver(code, ready, timeout)
+
+    def _run_driver(self, code: str, ready: str, timeout: float) -> subprocess.Popen:
         script = f"ADDRESS = {self.address!r}\n" + code
-        proc = subprocess.Popen([sys.executable, "-c", script], env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-c", script], env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
         self.drivers.append(proc)
         lines: list[str] = []
+        proc.output = lines  # type: ignore[attr-defined]
         seen = threading.Event()
 
         def reader() -> None:
@@ -115,23 +155,32 @@ class RayCluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if seen.wait(0.2):
-                proc.output = lines  # type: ignore[attr-defined]
                 return proc
             if proc.poll() is not None:
                 time.sleep(0.3)
                 if seen.is_set():
                     return proc
-                raise RuntimeError(f"driver exited with {proc.returncode} before "
-                                   f"{ready!r}:\n{''.join(lines)[-4000:]}")
+                text = "".join(lines)
+                error = _NotRegistered if "Failed to register worker" in text else RuntimeError
+                raise error(f"driver exited with {proc.returncode} before {ready!r}:\n"
+                            f"{text[-4000:]}")
         _kill_group(proc.pid)
         raise TimeoutError(f"driver did not print {ready!r} within "
                            f"{timeout}s:\n{''.join(lines)[-4000:]}")
 
     def run_script(self, code: str, *, timeout: float = 120) -> str:
-        """Run ``code`` as a driver to completion; return its output."""
+        """Run ``code`` as a driver to completion; return its output.
+
+        Retried once if the driver could not register with the raylet (seen on a loaded
+        2-core machine right after ``ray start``: "Failed to register worker to Raylet").
+        """
         script = f"ADDRESS = {self.address!r}\n" + code
-        out = subprocess.run([sys.executable, "-c", script], env=self.env, capture_output=True, text=True,
-                             timeout=timeout)
+        for attempt in range(2):
+            out = subprocess.run([sys.executable, "-c", script], env=self.env,
+                                 capture_output=True, text=True, timeout=timeout)
+            if out.returncode == 0 or "Failed to register worker" not in out.stderr or attempt:
+                break
+            time.sleep(2)
         if out.returncode != 0:
             raise RuntimeError("script failed "
                                f"({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
@@ -142,8 +191,8 @@ class RayCluster:
 
 
 def _ray_start(args: list[str], env: dict[str, str], timeout: float) -> tuple[int, str]:
-    proc = subprocess.Popen([RAY, "start", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen([RAY, "start", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -156,14 +205,17 @@ def _ray_start(args: list[str], env: dict[str, str], timeout: float) -> tuple[in
     return proc.pid, out
 
 
-def start_head(num_cpus: float = 2, *, system_config: dict | None = None, env: dict[str, str] | None = None,
-               include_dashboard: bool = True, timeout: float = 120) -> RayCluster:
-    """``ray start --head`` on 127.0.0.1 with its own temp dir and ports; waits for the dashboard."""
+def start_head(num_cpus: float = 2, *, system_config: dict | None = None,
+               env: dict[str, str] | None = None, include_dashboard: bool = True,
+               timeout: float = 120) -> RayCluster:
+    """``ray start --head`` on 127.0.0.1 with its own temp dir and ports; waits until the
+    dashboard answers and the autoscaler has reported the node."""
     temp = tempfile.mkdtemp(prefix="rbt-", dir="/tmp")
     port, dash, agent, agent_grpc, rt_env, metrics, client = _ports(7)
     full_env = base_env(env)
     args = ["--head", "--node-ip-address=127.0.0.1", f"--port={port}", f"--temp-dir={temp}",
-            f"--num-cpus={num_cpus:g}", "--num-gpus=0", f"--include-dashboard={str(include_dashboard).lower()}",
+            f"--num-cpus={num_cpus:g}", "--num-gpus=0",
+            f"--include-dashboard={str(include_dashboard).lower()}",
             f"--dashboard-port={dash}", f"--dashboard-agent-listen-port={agent}",
             f"--dashboard-agent-grpc-port={agent_grpc}", f"--runtime-env-agent-port={rt_env}",
             f"--metrics-export-port={metrics}", f"--ray-client-server-port={client}",
@@ -237,8 +289,8 @@ def stop(cluster: RayCluster, timeout: float = 2) -> None:
             shutil.rmtree(n.temp_dir, ignore_errors=True)
 
 
-_DIR_FLAGS = ("--temp-dir=", "--temp_dir=", "--log_dir=", "--logs-dir=", "--log-dir=", "--session-dir=",
-              "--session_dir=", "--raylet_socket_name=")
+_DIR_FLAGS = ("--temp-dir=", "--temp_dir=", "--log_dir=", "--logs-dir=", "--log-dir=",
+              "--session-dir=", "--session_dir=", "--raylet_socket_name=")
 
 
 def _cluster_processes(cluster: RayCluster) -> list:
@@ -301,8 +353,8 @@ import json, sys, time
 from ray._raylet import GcsClient
 from ray._private import ray_constants
 try:
-    from ray._private.authentication.authentication_token_setup import maybe_enable_token_auth_if_token_available
-    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    from ray._private.authentication import authentication_token_setup as ats
+    ats.maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 except ImportError:
     pass
 c = GcsClient(address=sys.argv[1])

@@ -196,3 +196,17 @@ def test_query_with_another_model_than_the_index_is_a_clear_error(small_env, tmp
     r = invoke("--model", str(other), "ask", "what is a ray::IDLE process")
     assert r.exit_code == exit_codes.INDEX
     assert "model-mismatch" in r.stderr and "raybot index build --model" in r.stderr
+
+
+def test_eval_scores_a_question_file(small_env, tmp_path):
+    qs = tmp_path / "q.jsonl"
+    qs.write_text('{"question": "how many idle workers are kept?", "expected": ["soft-limit"]}\n'
+                  '{"question": "What is the capital of France?", "expected": []}\n')
+    r = invoke("eval", "--json", str(qs))
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["n"] == 2 and data["hit_at_1"] == 1.0 and data["abstention_accuracy"] == 1.0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    r = invoke("eval", str(bad))
+    assert r.exit_code == exit_codes.USAGE and "bad.jsonl:1" in r.stderr
