@@ -40,18 +40,19 @@ def diagnose_command(env: dict) -> list[str]:
 
 def timed(cmd: list[str], env: dict) -> tuple[float, int]:
     started = time.perf_counter()
-    out = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         text=True, timeout=300)
+    out = subprocess.run(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300
+    )
     elapsed = time.perf_counter() - started
     if out.returncode not in (0, 1):
-        raise RuntimeError(f"{' '.join(cmd[:4])} ... exited "
-                           f"{out.returncode}:\n{out.stderr[-2000:]}")
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... exited {out.returncode}:\n{out.stderr[-2000:]}")
     return elapsed, out.returncode
 
 
 def summary(name: str, xs: list[float]) -> str:
-    return (f"{name:<28} median {statistics.median(xs):6.2f}s   min {min(xs):6.2f}s   max "
-            f"{max(xs):6.2f}s   (n={len(xs)})")
+    return (
+        f"{name:<28} median {statistics.median(xs):6.2f}s   min {min(xs):6.2f}s   max {max(xs):6.2f}s   (n={len(xs)})"
+    )
 
 
 def main() -> int:
@@ -67,11 +68,11 @@ def main() -> int:
         sys.path.insert(0, str(ROOT / "tests"))
         import raycluster
 
-        print("starting a local 2-CPU cluster (kill_idle_workers_interval_ms=0, like the seed "
-              "user's) ...",
-              file=sys.stderr)
-        cluster = raycluster.start_head(num_cpus=2,
-                                        system_config={"kill_idle_workers_interval_ms": 0})
+        print(
+            "starting a local 2-CPU cluster (kill_idle_workers_interval_ms=0, like the seed user's) ...",
+            file=sys.stderr,
+        )
+        cluster = raycluster.start_head(num_cpus=2, system_config={"kill_idle_workers_interval_ms": 0})
         cluster.run_script(WORKLOAD)
         address = cluster.address
         env = dict(cluster.env, PYTHONPATH=env["PYTHONPATH"])
@@ -82,26 +83,26 @@ def main() -> int:
         local_cmd = diag_cmd + ["--local-only"]
         for cmd in (status_cmd, diag_cmd):  # warm-up (page cache, dashboard first requests)
             timed(cmd, env)
-        names = ("ray status", "raybot diagnose", "raybot diagnose --json",
-                 "raybot diagnose --local-only")
+        names = ("ray status", "raybot diagnose", "raybot diagnose --json", "raybot diagnose --local-only")
         times: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(args.runs):
             times["ray status"].append(timed(status_cmd, env)[0])
             times["raybot diagnose"].append(timed(diag_cmd, env)[0])
             times["raybot diagnose --json"].append(timed(json_cmd, env)[0])
             times["raybot diagnose --local-only"].append(timed(local_cmd, env)[0])
-        print(f"cluster {address}, {os.cpu_count()} CPUs on this machine, Python "
-              f"{sys.version.split()[0]}")
-        how = ("python -m raybot diagnose" if "-m" in diag_cmd[:2] else
-               "python -c <a one-command Typer app around raybot.commands.diagnose.diagnose>")
+        print(f"cluster {address}, {os.cpu_count()} CPUs on this machine, Python {sys.version.split()[0]}")
+        how = (
+            "python -m raybot diagnose"
+            if "-m" in diag_cmd[:2]
+            else "python -c <a one-command Typer app around raybot.commands.diagnose.diagnose>"
+        )
         print(f"diagnose runs as: {how}")
         for name, xs in times.items():
             print(summary(name, xs))
         base = statistics.median(times["ray status"])
         for name in ("raybot diagnose", "raybot diagnose --json", "raybot diagnose --local-only"):
             ratio = statistics.median(times[name]) / base
-            print(f"{name:<28} / ray status = {ratio:.2f}x  "
-                  f"({'within' if ratio <= 2.0 else 'OVER'} the 2x target)")
+            print(f"{name:<28} / ray status = {ratio:.2f}x  ({'within' if ratio <= 2.0 else 'OVER'} the 2x target)")
         return 0
     finally:
         if cluster is not None:

@@ -114,7 +114,9 @@ def sources_markdown(sources: list[dict[str, str]]) -> str:
     return "**Sources:**\n" + "\n".join(f"- {s['title']}: <{s['url']}>" for s in sources)
 
 
-def next_offer(entry: dict[str, Any], shown: set[str], related: list[dict[str, Any]] | None = None) -> dict[str, str] | None:
+def next_offer(
+    entry: dict[str, Any], shown: set[str], related: list[dict[str, Any]] | None = None
+) -> dict[str, str] | None:
     """The first follow-up of ``entry`` whose section has not been shown yet."""
     for fu in entry["follow_ups"]:
         if fu["section"] not in shown and fu["section"] in entry["sections"]:
@@ -155,7 +157,7 @@ def compose_entry(
         if name == "Details" and trim_details and "Answer" in sections:
             text, cut = trim_words(text, DETAILS_WORDS)
             if cut:
-                text += "\n\n*(More detail is available: ask \"more detail\".)*"
+                text += '\n\n*(More detail is available: ask "more detail".)*'
             else:
                 newly.append(name)
         else:
@@ -191,7 +193,9 @@ def compose_out_of_scope(question: str, closest: list[dict[str, Any]]) -> Compos
         lines.append("The closest entries I have (they may not answer your question):")
         lines.append("\n".join(f"- {e['title']} (`{e['id']}`)" for e in closest))
         lines.append("Ask `raybot kb show ID` to read one.")
-    lines.append("For anything else, the Ray documentation (https://docs.ray.io) and the Ray forum are the places to ask.")
+    lines.append(
+        "For anything else, the Ray documentation (https://docs.ray.io) and the Ray forum are the places to ask."
+    )
     return Composed("\n\n".join(lines), [], {}, [], None)
 
 
@@ -208,19 +212,25 @@ def issue_line(entry: dict[str, Any]) -> str:
     return f"- **#{number}** {issue['title']} ({issue['state']}) — {summary} <{url}>"
 
 
-def compose_issue_list(term: str | None, matches: list[dict[str, Any]], exact: set[str],
-                       denied: list[dict[str, Any]] | None = None) -> Composed:
+def compose_issue_list(
+    term: str | None, matches: list[dict[str, Any]], exact: set[str], denied: list[dict[str, Any]] | None = None
+) -> Composed:
     denied_md = ""
     if denied and term:
-        denied_md = (f"\n\nOften cited for `{term}`, but the issue itself does not mention it: "
-                     + ", ".join(f"#{d['issue']['number']} ({d['issue']['title']})" for d in denied) + ".")
+        denied_md = (
+            f"\n\nOften cited for `{term}`, but the issue itself does not mention it: "
+            + ", ".join(f"#{d['issue']['number']} ({d['issue']['title']})" for d in denied)
+            + "."
+        )
     if not matches:
         what = f" mentioning `{term}`" if term else ""
         return Composed(
             f"I have no GitHub issue entries{what} in my knowledge base. " + SCOPE + denied_md, [], {}, [], None
         )
-    head = f"Issues in my knowledge base that mention `{term}`:" if term and exact else (
-        f"Issues in my knowledge base related to {term}:" if term else "Issues in my knowledge base:"
+    head = (
+        f"Issues in my knowledge base that mention `{term}`:"
+        if term and exact
+        else (f"Issues in my knowledge base related to {term}:" if term else "Issues in my knowledge base:")
     )
     lines = [head]
     exact_list = [m for m in matches if m["id"] in exact]

@@ -62,7 +62,9 @@ def mention_kind(text: str, needle: str) -> str | None:
     sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n", text) if needle in s.lower()]
     if not sentences:
         return None
-    if all(_NEGATION.search(s) for s in sentences) and re.search(r"mention|name|contain|talk", " ".join(sentences), re.I):
+    if all(_NEGATION.search(s) for s in sentences) and re.search(
+        r"mention|name|contain|talk", " ".join(sentences), re.I
+    ):
         return "denies"
     return "mentions"
 
@@ -154,8 +156,14 @@ class Assistant:
         if self._store is None:
             return
         turn = Turn(
-            question=ans.question, answer=ans.answer, intent=ans.intent, in_scope=ans.in_scope,
-            confidence=ans.confidence, topic=ans.topic, entries=ans.entries, sections=ans.sections,
+            question=ans.question,
+            answer=ans.answer,
+            intent=ans.intent,
+            in_scope=ans.in_scope,
+            confidence=ans.confidence,
+            topic=ans.topic,
+            entries=ans.entries,
+            sections=ans.sections,
             offer=ans.offer,
         )
         try:
@@ -173,13 +181,17 @@ class Assistant:
     # -- the turn -------------------------------------------------------------------
     def ask(self, question: str, *, thread_id: str | None = None, continue_: bool = False) -> Answer:
         if question is None or not question.strip():
-            raise UsageError("the question is empty", hint='ask something, e.g. raybot ask "why is ray::IDLE using memory?"',
-                             reference="empty-question")
+            raise UsageError(
+                "the question is empty",
+                hint='ask something, e.g. raybot ask "why is ray::IDLE using memory?"',
+                reference="empty-question",
+            )
         self.notes = []
         query = prepare_query(question)
         if not re.search(r"\w", query.text):
-            raise UsageError("the question has no words in it", hint="ask a question in words",
-                             reference="empty-question")
+            raise UsageError(
+                "the question has no words in it", hint="ask a question in words", reference="empty-question"
+            )
         self.notes.extend(query.notes)
         tid, thread = self._load_thread(thread_id, continue_)
         state = topic_state(thread)
@@ -215,13 +227,31 @@ class Assistant:
             query = prepare_query(intent.text)
         return self._retrieve(tid, query, TopicState(), contextual=False, intent=kind)
 
-    def _answer(self, tid: str, query: Query, composed: Composed, *, intent: str, in_scope: bool,
-                conf: float, topic: str | None, hits: list[Hit] | None = None) -> Answer:
+    def _answer(
+        self,
+        tid: str,
+        query: Query,
+        composed: Composed,
+        *,
+        intent: str,
+        in_scope: bool,
+        conf: float,
+        topic: str | None,
+        hits: list[Hit] | None = None,
+    ) -> Answer:
         return Answer(
-            thread_id=tid, question=query.raw, answer=composed.markdown, in_scope=in_scope,
-            confidence=conf, entries=composed.entries, sources=composed.sources,
-            follow_ups=[composed.offer["text"]] if composed.offer else [], intent=intent, topic=topic,
-            sections=composed.sections, offer=composed.offer,
+            thread_id=tid,
+            question=query.raw,
+            answer=composed.markdown,
+            in_scope=in_scope,
+            confidence=conf,
+            entries=composed.entries,
+            sources=composed.sources,
+            follow_ups=[composed.offer["text"]] if composed.offer else [],
+            intent=intent,
+            topic=topic,
+            sections=composed.sections,
+            offer=composed.offer,
             hits=[h.to_dict() for h in hits or []],
         )
 
@@ -238,8 +268,9 @@ class Assistant:
             lines.append(f"- line {f.line}: {f.message} *Fix:* {f.fix} (see `{f.entry}`)")
         return "\n".join(lines), [f.entry for f in findings if f.entry in self.entries]
 
-    def _retrieve(self, tid: str, query: Query, state: TopicState, *, contextual: bool,
-                  intent: str = "question") -> Answer:
+    def _retrieve(
+        self, tid: str, query: Query, state: TopicState, *, contextual: bool, intent: str = "question"
+    ) -> Answer:
         boost: dict[str, float] = {}
         search_query = query
         if contextual and state.entry in self.entries:
@@ -252,8 +283,12 @@ class Assistant:
                     if self.entries.get(rel, {}).get("kind") == "fix":
                         boost[rel] += 0.03
             search_query = Query(
-                query.raw, query.text + " " + " ".join(query.signals),
-                f"{query.dense_text} ({topic['title']})", query.signals, query.notes, query.has_code,
+                query.raw,
+                query.text + " " + " ".join(query.signals),
+                f"{query.dense_text} ({topic['title']})",
+                query.signals,
+                query.notes,
+                query.has_code,
                 query.asks_issue,
             )
         hits = self.retriever.search(search_query, k=5, boost=boost or None)
@@ -293,53 +328,90 @@ class Assistant:
                 break
         related = [self.entries[r] for r in entry["related"] if r in self.entries]
         composed = compose.compose_entry(
-            entry, sections=sections, shown_before=shown, see_also=see_also, related=related,
+            entry,
+            sections=sections,
+            shown_before=shown,
+            see_also=see_also,
+            related=related,
             lead=findings_md or None,
         )
         return self._answer(tid, query, composed, intent=intent, in_scope=True, conf=conf, topic=entry_id, hits=hits)
 
-    def _deliver(self, tid: str, query: Query, state: TopicState, entry_id: str, section: str,
-                 intent: str, lead: str | None = None) -> Answer:
+    def _deliver(
+        self,
+        tid: str,
+        query: Query,
+        state: TopicState,
+        entry_id: str,
+        section: str,
+        intent: str,
+        lead: str | None = None,
+    ) -> Answer:
         entry = self.entries.get(entry_id)
         if entry is None:  # the entry vanished from the kb since the offer was made
             return self._retrieve(tid, query, TopicState(), contextual=False)
         if section == "Answer":  # an offered related topic: start it
             composed = compose.compose_entry(
-                entry, sections=["Answer", "Details"],
+                entry,
+                sections=["Answer", "Details"],
                 related=[self.entries[r] for r in entry["related"] if r in self.entries],
             )
-            return self._answer(tid, query, composed, intent=intent, in_scope=True,
-                                conf=max(state.confidence, 0.6), topic=entry_id)
+            return self._answer(
+                tid, query, composed, intent=intent, in_scope=True, conf=max(state.confidence, 0.6), topic=entry_id
+            )
         target = entry
         if section not in entry["sections"]:
             # The topic has no such section: use the closest related entry that has one.
-            alt = next((self.entries[r] for r in entry["related"]
-                        if r in self.entries and section in self.entries[r]["sections"]), None)
+            alt = next(
+                (
+                    self.entries[r]
+                    for r in entry["related"]
+                    if r in self.entries and section in self.entries[r]["sections"]
+                ),
+                None,
+            )
             if alt is None:
-                text = (f"The entry *{entry['title']}* has no {compose.SECTION_TITLES[section].lower()} "
-                        "section, and none of its related entries has one.")
+                text = (
+                    f"The entry *{entry['title']}* has no {compose.SECTION_TITLES[section].lower()} "
+                    "section, and none of its related entries has one."
+                )
                 offer = compose.next_offer(entry, state.shown)
-                composed = Composed(text + (f"\n\n{offer['text']}" if offer else ""), [entry_id], {entry_id: []},
-                                    compose.sources_of([entry]), offer)
-                return self._answer(tid, query, composed, intent=intent, in_scope=True,
-                                    conf=state.confidence, topic=entry_id)
-            lead = (lead or "") + f"*{entry['title']}* has no {compose.SECTION_TITLES[section].lower()}; " \
-                f"this related entry does:"
+                composed = Composed(
+                    text + (f"\n\n{offer['text']}" if offer else ""),
+                    [entry_id],
+                    {entry_id: []},
+                    compose.sources_of([entry]),
+                    offer,
+                )
+                return self._answer(
+                    tid, query, composed, intent=intent, in_scope=True, conf=state.confidence, topic=entry_id
+                )
+            lead = (
+                lead or ""
+            ) + f"*{entry['title']}* has no {compose.SECTION_TITLES[section].lower()}; this related entry does:"
             target = alt
         composed = compose.compose_entry(
-            target, sections=[section], shown_before=state.shown if target is entry else set(),
-            related=[self.entries[r] for r in target["related"] if r in self.entries], lead=lead,
+            target,
+            sections=[section],
+            shown_before=state.shown if target is entry else set(),
+            related=[self.entries[r] for r in target["related"] if r in self.entries],
+            lead=lead,
             trim_details=False,
         )
-        return self._answer(tid, query, composed, intent=intent, in_scope=state.in_scope,
-                            conf=state.confidence, topic=target["id"])
+        return self._answer(
+            tid, query, composed, intent=intent, in_scope=state.in_scope, conf=state.confidence, topic=target["id"]
+        )
 
     def _affirm(self, tid: str, query: Query, state: TopicState) -> Answer:
         if not state.in_scope or (state.offer is None and state.entry is None):
             composed = Composed(
-                "There is nothing pending in this thread for me to continue. " + compose.SCOPE
+                "There is nothing pending in this thread for me to continue. "
+                + compose.SCOPE
                 + "\n\nAsk a question, or `raybot search TEXT` to browse the entries.",
-                [], {}, [], None,
+                [],
+                {},
+                [],
+                None,
             )
             return self._answer(tid, query, composed, intent="affirm", in_scope=False, conf=0.0, topic=None)
         if state.offer:
@@ -358,10 +430,16 @@ class Assistant:
             lead_parts.append("This entry states no version differences; its facts were checked against Ray 2.60.0.")
         if "Caveats" in entry["sections"]:
             return self._deliver(tid, query, state, entry["id"], "Caveats", "versions", lead="\n\n".join(lead_parts))
-        composed = Composed("\n\n".join(lead_parts), [entry["id"]], {entry["id"]: []},
-                            compose.sources_of([entry]), compose.next_offer(entry, state.shown))
-        return self._answer(tid, query, composed, intent="versions", in_scope=True, conf=state.confidence,
-                            topic=entry["id"])
+        composed = Composed(
+            "\n\n".join(lead_parts),
+            [entry["id"]],
+            {entry["id"]: []},
+            compose.sources_of([entry]),
+            compose.next_offer(entry, state.shown),
+        )
+        return self._answer(
+            tid, query, composed, intent="versions", in_scope=True, conf=state.confidence, topic=entry["id"]
+        )
 
     def _issues(self, tid: str, query: Query, intent: intents.Intent) -> Answer:
         term = intent.term
@@ -394,14 +472,24 @@ class Assistant:
         if not exact and conf < IN_SCOPE_MIN:
             ranked = []
         composed = compose.compose_issue_list(term, ranked, exact, [issues[d] for d in sorted(denied)])
-        return self._answer(tid, query, composed, intent="issues", in_scope=bool(ranked), conf=conf,
-                            topic=ranked[0]["id"] if ranked else None, hits=hits)
+        return self._answer(
+            tid,
+            query,
+            composed,
+            intent="issues",
+            in_scope=bool(ranked),
+            conf=conf,
+            topic=ranked[0]["id"] if ranked else None,
+            hits=hits,
+        )
 
     def _compare(self, tid: str, query: Query, state: TopicState) -> Answer:
         code_query = query if query.has_code or not state.last_code else prepare_query(state.last_code)
         findings_md, finding_entries = self._code_findings_md(code_query)
         if code_query is not query and findings_md:
-            findings_md = findings_md.replace("In the code you pasted", "In the code you pasted earlier in this thread", 1)
+            findings_md = findings_md.replace(
+                "In the code you pasted", "In the code you pasted earlier in this thread", 1
+            )
         topic = self.entries.get(state.entry or "")
         candidates = [e for e in finding_entries if self.entries[e]["kind"] == "fix"]
         if topic:
@@ -413,17 +501,24 @@ class Assistant:
                 candidates += [r for r in self.entries[e]["related"] if self.entries.get(r, {}).get("kind") == "fix"]
         pattern = next((self.entries[c] for c in candidates if "Example" in self.entries[c]["sections"]), None)
         if not findings_md:
-            findings_md = ("I found none of the known problems in the code you pasted (the `_owner` argument, "
-                           "`max_calls` on tasks that `ray.put`, disabled reaping, worker-node system config). "
-                           "That does not prove it is right.")
+            findings_md = (
+                "I found none of the known problems in the code you pasted (the `_owner` argument, "
+                "`max_calls` on tasks that `ray.put`, disabled reaping, worker-node system config). "
+                "That does not prove it is right."
+            )
         if pattern is None:
             return self._retrieve(tid, query, state, contextual=True, intent="compare")
         lead = findings_md + "\n\n**The pattern that works, for comparison:**"
-        composed = compose.compose_entry(pattern, sections=["Answer", "Example"], lead=lead,
-                                         related=[self.entries[r] for r in pattern["related"] if r in self.entries])
+        composed = compose.compose_entry(
+            pattern,
+            sections=["Answer", "Example"],
+            lead=lead,
+            related=[self.entries[r] for r in pattern["related"] if r in self.entries],
+        )
         composed.entries = list(dict.fromkeys(composed.entries + finding_entries))
-        return self._answer(tid, query, composed, intent="compare", in_scope=True,
-                            conf=max(state.confidence, 0.7), topic=pattern["id"])
+        return self._answer(
+            tid, query, composed, intent="compare", in_scope=True, conf=max(state.confidence, 0.7), topic=pattern["id"]
+        )
 
 
 def record_diagnosis(diagnosis, store: ThreadStore, *, thread_id: str | None = None) -> str | None:
@@ -437,14 +532,22 @@ def record_diagnosis(diagnosis, store: ThreadStore, *, thread_id: str | None = N
     topic = entries[0] if entries else None
     offer = None
     if topic and findings:
-        offer = {"entry": topic, "section": "Details",
-                 "text": f"Would you like to know why this matters ({findings[0].title})?"}
+        offer = {
+            "entry": topic,
+            "section": "Details",
+            "text": f"Would you like to know why this matters ({findings[0].title})?",
+        }
     address = diagnosis.snapshot.address or "a pasted ray status"
     turn = Turn(
         question=f"raybot diagnose ({address})",
         answer=diagnosis.summary_markdown() + (f"\n{offer['text']}" if offer else ""),
-        intent="diagnose", in_scope=bool(topic), confidence=1.0 if topic else 0.0, topic=topic,
-        entries=entries, sections={topic: []} if topic else {}, offer=offer,
+        intent="diagnose",
+        in_scope=bool(topic),
+        confidence=1.0 if topic else 0.0,
+        topic=topic,
+        entries=entries,
+        sections={topic: []} if topic else {},
+        offer=offer,
     )
     tid = thread_id or new_thread_id()
     try:

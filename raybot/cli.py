@@ -70,21 +70,37 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
-    home: Annotated[str | None, typer.Option("--home", envvar="RAYBOT_HOME",
-                                             help="Directory for threads (default: the user data dir).")] = None,
-    kb_dir: Annotated[str | None, typer.Option("--kb-dir", envvar="RAYBOT_KB",
-                                               help="Knowledge-base directory (default: the shipped kb/).")] = None,
-    index_dir: Annotated[str | None, typer.Option("--index-dir", envvar="RAYBOT_INDEX",
-                                                  help="Index directory (default: the shipped index/).")] = None,
-    model: Annotated[str | None, typer.Option("--model", envvar="RAYBOT_MODEL",
-                                              help="Local sentence-transformers model directory "
-                                                   "(default: the bundled all-MiniLM-L6-v2).")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    home: Annotated[
+        str | None,
+        typer.Option("--home", envvar="RAYBOT_HOME", help="Directory for threads (default: the user data dir)."),
+    ] = None,
+    kb_dir: Annotated[
+        str | None,
+        typer.Option("--kb-dir", envvar="RAYBOT_KB", help="Knowledge-base directory (default: the shipped kb/)."),
+    ] = None,
+    index_dir: Annotated[
+        str | None,
+        typer.Option("--index-dir", envvar="RAYBOT_INDEX", help="Index directory (default: the shipped index/)."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            envvar="RAYBOT_MODEL",
+            help="Local sentence-transformers model directory (default: the bundled all-MiniLM-L6-v2).",
+        ),
+    ] = None,
 ) -> None:
     """raybot: offline, cited answers to Ray troubleshooting questions."""
-    for var, value in (("RAYBOT_HOME", home), ("RAYBOT_KB", kb_dir), ("RAYBOT_INDEX", index_dir),
-                       ("RAYBOT_MODEL", model)):
+    for var, value in (
+        ("RAYBOT_HOME", home),
+        ("RAYBOT_KB", kb_dir),
+        ("RAYBOT_INDEX", index_dir),
+        ("RAYBOT_MODEL", model),
+    ):
         if value:
             os.environ[var] = value
 

@@ -90,19 +90,24 @@ def check_python(code: str) -> list[CodeFinding]:
     owner_puts: set[str] = set()  # functions/classes whose ray.put passes _owner=
     for node in ast.walk(tree):
         if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            if any(isinstance(n, ast.Call) and _call_name(n) == "ray.put"
-                   and any(kw.arg == "_owner" for kw in n.keywords) for n in ast.walk(node)):
+            if any(
+                isinstance(n, ast.Call) and _call_name(n) == "ray.put" and any(kw.arg == "_owner" for kw in n.keywords)
+                for n in ast.walk(node)
+            ):
                 owner_puts.add(node.name)
         if isinstance(node, ast.Call) and _call_name(node) == "ray.put":
             if any(kw.arg == "_owner" for kw in node.keywords):
-                findings.append(CodeFinding(
-                    "put-owner", node.lineno,
-                    "`ray.put(..., _owner=...)` was an experimental argument and was removed in Ray 2.56: "
-                    "on Ray 2.56 and later this line raises ValueError.",
-                    "Let a long-lived actor create the object itself (its `ray.put` makes it the owner), "
-                    "or return the value from the task so the caller owns it.",
-                    "ray-put-owner-argument",
-                ))
+                findings.append(
+                    CodeFinding(
+                        "put-owner",
+                        node.lineno,
+                        "`ray.put(..., _owner=...)` was an experimental argument and was removed in Ray 2.56: "
+                        "on Ray 2.56 and later this line raises ValueError.",
+                        "Let a long-lived actor create the object itself (its `ray.put` makes it the owner), "
+                        "or return the value from the task so the caller owns it.",
+                        "ray-put-owner-argument",
+                    )
+                )
         if isinstance(node, ast.ClassDef):
             for sub in ast.walk(node):
                 if isinstance(sub, ast.Call) and _call_name(sub) == "ray.put":
@@ -119,47 +124,58 @@ def check_python(code: str) -> list[CodeFinding]:
         if isinstance(max_calls, ast.Constant) and isinstance(max_calls.value, int) and max_calls.value > 0:
             uses_owner = node.name in owner_puts or bool(calls & owner_puts)
             if puts_here and uses_owner:
-                findings.append(CodeFinding(
-                    "max-calls-put-owner", node.lineno,
-                    f"`{node.name}` has max_calls={max_calls.value} and builds objects with "
-                    "`ray.put(..., _owner=actor)`. Before Ray 2.56 the owner actor had to receive the "
-                    "reference before the creating worker exited, or the object could be lost; this "
-                    f"worker exits after {max_calls.value} calls. On Ray 2.56 and later the call raises "
-                    "ValueError instead.",
-                    "Let the actor call `ray.put` itself and hand out the refs, or return the array from "
-                    "the task.",
-                    "max-calls-ray-put-scenario",
-                ))
+                findings.append(
+                    CodeFinding(
+                        "max-calls-put-owner",
+                        node.lineno,
+                        f"`{node.name}` has max_calls={max_calls.value} and builds objects with "
+                        "`ray.put(..., _owner=actor)`. Before Ray 2.56 the owner actor had to receive the "
+                        "reference before the creating worker exited, or the object could be lost; this "
+                        f"worker exits after {max_calls.value} calls. On Ray 2.56 and later the call raises "
+                        "ValueError instead.",
+                        "Let the actor call `ray.put` itself and hand out the refs, or return the array from the task.",
+                        "max-calls-ray-put-scenario",
+                    )
+                )
             elif puts_here:
-                findings.append(CodeFinding(
-                    "max-calls-put", node.lineno,
-                    f"`{node.name}` has max_calls={max_calls.value} and creates objects with `ray.put` "
-                    "(directly or through a class it builds). The worker that calls `ray.put` owns the "
-                    "object; when it reaches max_calls it cannot exit until every reference is gone, so it "
-                    "lingers as `ray::IDLE` holding memory, and if it is killed instead, readers get "
-                    "OwnerDiedError.",
-                    "Return the array from the task instead of `ray.put`-ing it, or create and hold the "
-                    "objects in a long-lived actor.",
-                    "max-calls-ray-put-scenario",
-                ))
+                findings.append(
+                    CodeFinding(
+                        "max-calls-put",
+                        node.lineno,
+                        f"`{node.name}` has max_calls={max_calls.value} and creates objects with `ray.put` "
+                        "(directly or through a class it builds). The worker that calls `ray.put` owns the "
+                        "object; when it reaches max_calls it cannot exit until every reference is gone, so it "
+                        "lingers as `ray::IDLE` holding memory, and if it is killed instead, readers get "
+                        "OwnerDiedError.",
+                        "Return the array from the task instead of `ray.put`-ing it, or create and hold the "
+                        "objects in a long-lived actor.",
+                        "max-calls-ray-put-scenario",
+                    )
+                )
         elif puts_here:
             returns_ref = any(isinstance(n, ast.Return) for n in ast.walk(node))
             if returns_ref:
-                findings.append(CodeFinding(
-                    "task-put-return", node.lineno,
-                    f"`{node.name}` is a task that creates objects with `ray.put`: its worker process owns "
-                    "them, so they live only as long as that worker, and the worker will not exit on its own "
-                    "(idle reaping, max_calls) while they are referenced.",
-                    "Return values from tasks (the caller then owns them) or let an actor own the data.",
-                    "ray-put-objects-worker-exit",
-                ))
+                findings.append(
+                    CodeFinding(
+                        "task-put-return",
+                        node.lineno,
+                        f"`{node.name}` is a task that creates objects with `ray.put`: its worker process owns "
+                        "them, so they live only as long as that worker, and the worker will not exit on its own "
+                        "(idle reaping, max_calls) while they are referenced.",
+                        "Return values from tasks (the caller then owns them) or let an actor own the data.",
+                        "ray-put-objects-worker-exit",
+                    )
+                )
     return findings
 
 
 _CONFIG_RES = {
-    "kill_idle_workers_interval_ms": re.compile(r"[\"']?(?:RAY_)?kill_idle_workers_interval_ms[\"']?\s*[:=]\s*[\"']?(\d+)"),
+    "kill_idle_workers_interval_ms": re.compile(
+        r"[\"']?(?:RAY_)?kill_idle_workers_interval_ms[\"']?\s*[:=]\s*[\"']?(\d+)"
+    ),
     "idle_worker_killing_time_threshold_ms": re.compile(
-        r"[\"']?(?:RAY_)?idle_worker_killing_time_threshold_ms[\"']?\s*[:=]\s*[\"']?(\d+)"),
+        r"[\"']?(?:RAY_)?idle_worker_killing_time_threshold_ms[\"']?\s*[:=]\s*[\"']?(\d+)"
+    ),
 }
 
 
@@ -173,48 +189,68 @@ def check_config(text: str) -> list[CodeFinding]:
     for m in _CONFIG_RES["kill_idle_workers_interval_ms"].finditer(text):
         value = int(m.group(1))
         if value == 0:
-            findings.append(CodeFinding(
-                "reaping-disabled", line_of(m.start()),
-                "kill_idle_workers_interval_ms = 0 does not mean \"kill at once\": it switches the "
-                "periodic idle-worker reaper off, so idle `ray::IDLE` workers are never killed on a timer.",
-                f"Remove it (the default is {DEFAULT_INTERVAL_MS} ms) or set a positive value.",
-                "kill-idle-workers-interval-ms",
-            ))
+            findings.append(
+                CodeFinding(
+                    "reaping-disabled",
+                    line_of(m.start()),
+                    'kill_idle_workers_interval_ms = 0 does not mean "kill at once": it switches the '
+                    "periodic idle-worker reaper off, so idle `ray::IDLE` workers are never killed on a timer.",
+                    f"Remove it (the default is {DEFAULT_INTERVAL_MS} ms) or set a positive value.",
+                    "kill-idle-workers-interval-ms",
+                )
+            )
         elif value > DEFAULT_INTERVAL_MS:
-            findings.append(CodeFinding(
-                "slow-reaping", line_of(m.start()),
-                f"kill_idle_workers_interval_ms = {value} makes the reaper run less often than the "
-                f"default ({DEFAULT_INTERVAL_MS} ms): cleanup gets slower, not more aggressive.",
-                "Leave it at the default unless the reaper's own cost matters.",
-                "faster-idle-worker-cleanup",
-            ))
+            findings.append(
+                CodeFinding(
+                    "slow-reaping",
+                    line_of(m.start()),
+                    f"kill_idle_workers_interval_ms = {value} makes the reaper run less often than the "
+                    f"default ({DEFAULT_INTERVAL_MS} ms): cleanup gets slower, not more aggressive.",
+                    "Leave it at the default unless the reaper's own cost matters.",
+                    "faster-idle-worker-cleanup",
+                )
+            )
     for m in _CONFIG_RES["idle_worker_killing_time_threshold_ms"].finditer(text):
         value = int(m.group(1))
         if value > DEFAULT_THRESHOLD_MS:
-            findings.append(CodeFinding(
-                "slow-threshold", line_of(m.start()),
-                f"idle_worker_killing_time_threshold_ms = {value} keeps idle workers longer than the "
-                f"default ({DEFAULT_THRESHOLD_MS} ms): that is slower cleanup, not faster.",
-                "To clean up sooner, lower num_workers_soft_limit instead; the threshold is already 1 s.",
-                "faster-idle-worker-cleanup",
-            ))
+            findings.append(
+                CodeFinding(
+                    "slow-threshold",
+                    line_of(m.start()),
+                    f"idle_worker_killing_time_threshold_ms = {value} keeps idle workers longer than the "
+                    f"default ({DEFAULT_THRESHOLD_MS} ms): that is slower cleanup, not faster.",
+                    "To clean up sooner, lower num_workers_soft_limit instead; the threshold is already 1 s.",
+                    "faster-idle-worker-cleanup",
+                )
+            )
     for i, line in enumerate(lines, 1):
-        if re.search(r"ray start\b", line) and "--system-config" in line and "--head" not in line and "--address" in line:
-            findings.append(CodeFinding(
-                "system-config-worker", i,
-                "`--system-config` on a non-head `ray start` fails with \"System config parameters can "
-                "only be set on the head node.\"",
-                "Pass --system-config only in the head's start command; the GCS hands it to every node.",
-                "system-config-worker-node-error",
-            ))
+        if (
+            re.search(r"ray start\b", line)
+            and "--system-config" in line
+            and "--head" not in line
+            and "--address" in line
+        ):
+            findings.append(
+                CodeFinding(
+                    "system-config-worker",
+                    i,
+                    '`--system-config` on a non-head `ray start` fails with "System config parameters can '
+                    'only be set on the head node."',
+                    "Pass --system-config only in the head's start command; the GCS hands it to every node.",
+                    "system-config-worker-node-error",
+                )
+            )
         if re.search(r"^\s*idle_timeout_minutes\s*:", line):
-            findings.append(CodeFinding(
-                "node-idle-timeout", i,
-                "idle_timeout_minutes is the autoscaler's timeout for idle *nodes*; it does not kill idle "
-                "worker processes (`ray::IDLE`) on a node that stays up.",
-                "For worker processes look at num_workers_soft_limit and the idle-worker reaper.",
-                "autoscaler-idle-timeout-minutes",
-            ))
+            findings.append(
+                CodeFinding(
+                    "node-idle-timeout",
+                    i,
+                    "idle_timeout_minutes is the autoscaler's timeout for idle *nodes*; it does not kill idle "
+                    "worker processes (`ray::IDLE`) on a node that stays up.",
+                    "For worker processes look at num_workers_soft_limit and the idle-worker reaper.",
+                    "autoscaler-idle-timeout-minutes",
+                )
+            )
     return findings
 
 
@@ -228,4 +264,3 @@ def check(text: str) -> list[CodeFinding]:
             seen.add((f.rule, f.line))
             out.append(f)
     return out
-

@@ -73,8 +73,7 @@ def resolve_model(name: str | None = None) -> ModelSpec:
     if not (path / "config.json").is_file():
         raise ModelError(
             f"no sentence-transformers model at {path}",
-            hint="set RAYBOT_MODEL to a local model directory, or unset it to use the bundled "
-            f"{DEFAULT_MODEL}",
+            hint=f"set RAYBOT_MODEL to a local model directory, or unset it to use the bundled {DEFAULT_MODEL}",
         )
     return ModelSpec(name=name, path=path, source=source)
 
@@ -157,10 +156,7 @@ class NumpyEncoder:
         self.dim = int(config["hidden_size"])
         # Everything but the (large, sparsely used) word-embedding table is copied into aligned
         # memory: the mapped tensors may be unaligned, which would keep BLAS off.
-        w = {
-            k.removeprefix("bert."): (v if "word_embeddings" in k else np.array(v))
-            for k, v in weights.items()
-        }
+        w = {k.removeprefix("bert."): (v if "word_embeddings" in k else np.array(v)) for k, v in weights.items()}
         self.word = w["embeddings.word_embeddings.weight"]
         self.pos = w["embeddings.position_embeddings.weight"]
         self.type0 = w["embeddings.token_type_embeddings.weight"][0]
@@ -168,9 +164,7 @@ class NumpyEncoder:
         self.layers = []
         for i in range(int(config["num_hidden_layers"])):
             p = f"encoder.layer.{i}."
-            qkv_w = np.concatenate(
-                [w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]
-            ).T.copy()
+            qkv_w = np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]).T.copy()
             qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
             self.layers.append(
                 (

@@ -58,8 +58,9 @@ def load_cases(path: Path) -> list[EvalCase]:
             obj = json.loads(line)
             cases.append(EvalCase(str(obj["question"]), [str(x) for x in obj["expected"]], i))
         except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path}:{i}: not a {{question, expected}} JSON object ({exc})",
-                             reference="bad-input") from exc
+            raise UsageError(
+                f"{path}:{i}: not a {{question, expected}} JSON object ({exc})", reference="bad-input"
+            ) from exc
     if not cases:
         raise UsageError(f"{path} has no questions", reference="bad-input")
     return cases
@@ -90,19 +91,39 @@ def evaluate(cases: list[EvalCase], assistant) -> EvalResult:
             rr += 1.0 / rank if rank else 0.0
             abst_ok += ans.in_scope
             if not (h1 and ans.in_scope):
-                misses.append({"line": case.line, "question": case.question[:120], "expected": case.expected,
-                               "got": ranked[:3], "in_scope": ans.in_scope,
-                               "confidence": round(ans.confidence, 3)})
+                misses.append(
+                    {
+                        "line": case.line,
+                        "question": case.question[:120],
+                        "expected": case.expected,
+                        "got": ranked[:3],
+                        "in_scope": ans.in_scope,
+                        "confidence": round(ans.confidence, 3),
+                    }
+                )
         else:
             abst_ok += not ans.in_scope
             if ans.in_scope:
-                misses.append({"line": case.line, "question": case.question[:120], "expected": [],
-                               "got": ranked[:3], "in_scope": True, "confidence": round(ans.confidence, 3)})
+                misses.append(
+                    {
+                        "line": case.line,
+                        "question": case.question[:120],
+                        "expected": [],
+                        "got": ranked[:3],
+                        "in_scope": True,
+                        "confidence": round(ans.confidence, 3),
+                    }
+                )
     n = len(cases)
     return EvalResult(
-        n=n, in_scope_n=n_in, out_scope_n=n - n_in,
-        hit_at_1=hit1 / n_in if n_in else 0.0, hit_at_3=hit3 / n_in if n_in else 0.0,
-        mrr=rr / n_in if n_in else 0.0, abstention_accuracy=abst_ok / n, misses=misses,
+        n=n,
+        in_scope_n=n_in,
+        out_scope_n=n - n_in,
+        hit_at_1=hit1 / n_in if n_in else 0.0,
+        hit_at_3=hit3 / n_in if n_in else 0.0,
+        mrr=rr / n_in if n_in else 0.0,
+        abstention_accuracy=abst_ok / n,
+        misses=misses,
     )
 
 

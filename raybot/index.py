@@ -168,8 +168,10 @@ def read_scope(kb_dir: Path) -> list[str]:
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise ValueError("out_of_scope must be a list of strings")
     except (yaml.YAMLError, ValueError, AttributeError) as exc:
-        raise KBError(f"{path} is invalid: {str(exc).splitlines()[0]}",
-                      hint="it needs `out_of_scope:` followed by a list of strings") from exc
+        raise KBError(
+            f"{path} is invalid: {str(exc).splitlines()[0]}",
+            hint="it needs `out_of_scope:` followed by a list of strings",
+        ) from exc
     return [i.strip() for i in items if i.strip()]
 
 
@@ -186,8 +188,9 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
             reference="index-corrupt",
         ) from exc
     if not isinstance(manifest, dict) or "entries" not in manifest:
-        raise IndexUnusable(f"the index manifest {path} is malformed",
-                            hint="run `raybot index build`", reference="index-corrupt")
+        raise IndexUnusable(
+            f"the index manifest {path} is malformed", hint="run `raybot index build`", reference="index-corrupt"
+        )
     return manifest
 
 
@@ -296,7 +299,7 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
             old_chunks = json.loads((index_dir / "chunks.json").read_text("utf-8"))
             old_vecs = _read_vectors(index_dir / "vectors.faiss")
             if len(old_chunks) == old_vecs.shape[0]:
-                for c, v in zip(old_chunks, old_vecs):
+                for c, v in zip(old_chunks, old_vecs, strict=True):
                     old[(c["entry"], c["section"], c["text"])] = v
         except (OSError, ValueError, RuntimeError, KeyError, TypeError):
             old = {}
@@ -306,7 +309,8 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
     encoder = build_encoder(spec) if todo or scope else None
     scope_vecs = (
         encoder.encode(scope, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-        if scope else np.zeros((0, 384), np.float32)
+        if scope
+        else np.zeros((0, 384), np.float32)
     )
     if todo:
         batch = 32
@@ -319,7 +323,7 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-            for i, v in zip(ids, embs):
+            for i, v in zip(ids, embs, strict=True):
                 vectors[i] = v
             if progress:
                 progress(min(start + batch, len(todo)), len(todo))
@@ -330,8 +334,7 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
     vec_bytes = _serialize_vectors(matrix)
     entries_bytes = _dump({e.id: entry_record(e) for e in entries})
     chunks_bytes = _dump([{"entry": c.entry, "section": c.section, "text": c.text} for c in chunks])
-    scope_bytes = _dump({"out_of_scope": scope,
-                         "vectors": [[round(float(x), 6) for x in v] for v in scope_vecs]})
+    scope_bytes = _dump({"out_of_scope": scope, "vectors": [[round(float(x), 6) for x in v] for v in scope_vecs]})
     old_by_path = {e["path"]: e["sha256"] for e in (old_manifest or {}).get("entries", [])}
     manifest = {
         "builder_version": BUILDER_VERSION,
@@ -415,16 +418,16 @@ def load(index_dir: Path) -> LoadedIndex:
 
     manifest = read_manifest(index_dir)
     if manifest is None:
-        raise IndexUnusable(f"no index at {index_dir}", hint="run `raybot index build`",
-                            reference="index-missing")
+        raise IndexUnusable(f"no index at {index_dir}", hint="run `raybot index build`", reference="index-missing")
     blobs = {}
     for name in FILES:
         path = index_dir / name
         try:
             blobs[name] = path.read_bytes()
         except OSError as exc:
-            raise IndexUnusable(f"cannot read {path}: {exc.strerror or exc}",
-                                hint="run `raybot index build`", reference="index-corrupt") from exc
+            raise IndexUnusable(
+                f"cannot read {path}: {exc.strerror or exc}", hint="run `raybot index build`", reference="index-corrupt"
+            ) from exc
         if _sha(blobs[name]) != manifest.get("files", {}).get(name):
             raise IndexUnusable(
                 f"{path} is damaged or was changed after the index was built (hash mismatch)",
@@ -438,8 +441,11 @@ def load(index_dir: Path) -> LoadedIndex:
         scope = json.loads(blobs["scope.json"])
         scope_vectors = np.asarray(scope["vectors"], dtype=np.float32).reshape(-1, index.d)
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-        raise IndexUnusable(f"the index in {index_dir} cannot be read ({str(exc).splitlines()[0]})",
-                            hint="run `raybot index build`", reference="index-corrupt") from exc
+        raise IndexUnusable(
+            f"the index in {index_dir} cannot be read ({str(exc).splitlines()[0]})",
+            hint="run `raybot index build`",
+            reference="index-corrupt",
+        ) from exc
     if index.d != manifest.get("dimension") or index.ntotal != len(chunks):
         raise IndexUnusable(
             f"the index in {index_dir} has dimension {index.d} and {index.ntotal} vectors, but its "

@@ -19,29 +19,96 @@ from dataclasses import dataclass
 
 _MENTION = re.compile(r"(?<![\w.])@[A-Za-z][\w-]*")
 _AFFIRM_CORE = {
-    "yes", "yeah", "yep", "yup", "ya", "y", "sure", "ok", "okay", "please", "pls", "plz", "go",
-    "continue", "absolutely", "definitely", "certainly", "proceed", "more", "ahead",
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "ya",
+    "y",
+    "sure",
+    "ok",
+    "okay",
+    "please",
+    "pls",
+    "plz",
+    "go",
+    "continue",
+    "absolutely",
+    "definitely",
+    "certainly",
+    "proceed",
+    "more",
+    "ahead",
 }
 _AFFIRM_FILLER = {
-    "do", "on", "thanks", "thank", "you", "that", "would", "be", "great", "nice", "i", "it", "id",
-    "like", "love", "to", "kindly", "and", "a", "the", "please", "sounds", "good", "why", "not",
-    "that'd", "lovely", "perfect", "awesome", "cool", "let's", "lets", "show", "me", "with", "of",
-    "course", "want", "need", "so", "much", "bot", "raybot", "runllm",
+    "do",
+    "on",
+    "thanks",
+    "thank",
+    "you",
+    "that",
+    "would",
+    "be",
+    "great",
+    "nice",
+    "i",
+    "it",
+    "id",
+    "like",
+    "love",
+    "to",
+    "kindly",
+    "and",
+    "a",
+    "the",
+    "please",
+    "sounds",
+    "good",
+    "why",
+    "not",
+    "that'd",
+    "lovely",
+    "perfect",
+    "awesome",
+    "cool",
+    "let's",
+    "lets",
+    "show",
+    "me",
+    "with",
+    "of",
+    "course",
+    "want",
+    "need",
+    "so",
+    "much",
+    "bot",
+    "raybot",
+    "runllm",
 }
 
 SECTION_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("Example", re.compile(
-        r"\b(code|example|snippet|sample|revised pattern|corrected pattern|pattern|show me how|"
-        r"working version|full version|implementation of (?:it|that|this))\b")),
+    (
+        "Example",
+        re.compile(
+            r"\b(code|example|snippet|sample|revised pattern|corrected pattern|pattern|show me how|"
+            r"working version|full version|implementation of (?:it|that|this))\b"
+        ),
+    ),
     ("Steps", re.compile(r"\b(step[- ]by[- ]step|steps|walk me through|how (?:do|can|should) i apply|instructions)\b")),
     ("Caveats", re.compile(r"\b(caveats?|pitfalls?|gotchas?|risks?|downsides?|limitations?)\b")),
-    ("Details", re.compile(
-        r"\b(more detail|details?|explain|elaborate|breakdown|break it down|tell me more|deeper|"
-        r"in depth|why (?:is|does|did)? ?(?:that|this|it)?|how come|what do you mean)\b|^why\W*$")),
+    (
+        "Details",
+        re.compile(
+            r"\b(more detail|details?|explain|elaborate|breakdown|break it down|tell me more|deeper|"
+            r"in depth|why (?:is|does|did)? ?(?:that|this|it)?|how come|what do you mean)\b|^why\W*$"
+        ),
+    ),
 ]
 _ISSUES = re.compile(
     r"\b(search|find|look(?:ing)? (?:up|for)|list|show|which|what|any|are there|is there|known)\b.{0,40}?"
-    r"\b(issues?|bugs?|prs?|pull requests?|tickets?|reports?)\b|\bissues? (?:about|on|for|where|mentioning|that mention)\b|"
+    r"\b(issues?|bugs?|prs?|pull requests?|tickets?|reports?)\b|"
+    r"\bissues? (?:about|on|for|where|mentioning|that mention)\b|"
     r"^(?:and |what about |how about )?(?:issues?|bugs?|prs?)\b",
     re.I,
 )
@@ -115,17 +182,17 @@ def wanted_section(text: str) -> str | None:
 
 def issue_term(text: str) -> str | None:
     noun = re.search(r"\b(?:issues?|bugs?|prs?|pull requests?|tickets?|reports?)\b", text, re.I)
-    rest = text[noun.end():] if noun else text
+    rest = text[noun.end() :] if noun else text
     m = _ISSUE_TERM.search(rest)
     term = m.group(1) if m else ""
     term = re.sub(r"^(?:the|a|an)\s+", "", term.strip(" ?.!`'\""), flags=re.I)
-    term = re.sub(r"\s+(?:is|are|was|were)?\s*(?:mentioned|discussed|named|referenced)\W*$", "", term,
-                  flags=re.I)
+    term = re.sub(r"\s+(?:is|are|was|were)?\s*(?:mentioned|discussed|named|referenced)\W*$", "", term, flags=re.I)
     return term.strip(" ?.!`'\"") or None
 
 
-def classify(message: str, *, has_topic: bool, has_code: bool = False, strong_signals: int = 0,
-             thread_has_code: bool = False) -> Intent:
+def classify(
+    message: str, *, has_topic: bool, has_code: bool = False, strong_signals: int = 0, thread_has_code: bool = False
+) -> Intent:
     text = clean(message)
     low = text.lower()
     if _NEW_TOPIC.search(low):

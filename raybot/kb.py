@@ -192,14 +192,11 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
     issue = None
     raw_issue = meta.get("issue")
     if kind == "issue" or raw_issue is not None:
-        if not isinstance(raw_issue, dict) or not all(
-            raw_issue.get(k) for k in ("number", "title", "state")
-        ):
+        if not isinstance(raw_issue, dict) or not all(raw_issue.get(k) for k in ("number", "title", "state")):
             bad(kline("issue") if raw_issue else 1, "issue entries need issue: {number, title, state}")
         else:
             try:
-                issue = IssueRef(int(raw_issue["number"]), str(raw_issue["title"]),
-                                 str(raw_issue["state"]).lower())
+                issue = IssueRef(int(raw_issue["number"]), str(raw_issue["title"]), str(raw_issue["state"]).lower())
             except (TypeError, ValueError):
                 bad(kline("issue"), f"issue number is not an integer: {raw_issue['number']!r}")
             if issue and issue.state not in ("open", "closed", "merged"):
@@ -216,6 +213,7 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
         lead = next((i for i, ln in enumerate(body) if ln.strip()), len(body))
         section_lines[name] = section_lines.get(name, 1) + lead
         sections[name] = "\n".join(body).strip("\n")
+
     for lineno in range(end + 1, len(lines)):
         line = lines[lineno]
         if line.lstrip().startswith("```"):
@@ -302,9 +300,7 @@ def load_kb(kb_dir: Path) -> tuple[list[Entry], list[Problem]]:
     for entry in entries:
         for rel in entry.related:
             if rel not in seen:
-                problems.append(
-                    Problem(entry.path, _related_line(entry.path), f"related id '{rel}' does not exist")
-                )
+                problems.append(Problem(entry.path, _related_line(entry.path), f"related id '{rel}' does not exist"))
             elif rel == entry.id:
                 problems.append(Problem(entry.path, _related_line(entry.path), "entry relates to itself"))
     if not entries and not problems:

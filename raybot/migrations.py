@@ -51,9 +51,7 @@ def m002_turns(db: sqlite3.Connection) -> None:
 
 @migration
 def m003_turns_fts(db: sqlite3.Connection) -> None:
-    db.execute(
-        "create virtual table turns_fts using fts5(question, answer, content='turns', content_rowid='id')"
-    )
+    db.execute("create virtual table turns_fts using fts5(question, answer, content='turns', content_rowid='id')")
     db.execute(
         """create trigger turns_ai after insert on turns begin
             insert into turns_fts(rowid, question, answer) values (new.id, new.question, new.answer);
@@ -73,17 +71,13 @@ def migrate(db: sqlite3.Connection) -> list[str]:
     Runs inside the caller's transaction: the thread store calls it under ``begin immediate``
     so that two processes opening a new store do not both create the tables.
     """
-    db.execute(
-        "create table if not exists _raybot_migrations (name text primary key, applied_at real not null)"
-    )
+    db.execute("create table if not exists _raybot_migrations (name text primary key, applied_at real not null)")
     done = {row[0] for row in db.execute("select name from _raybot_migrations")}
     applied = []
     for fn in MIGRATIONS:
         if fn.__name__ in done:
             continue
         fn(db)
-        db.execute(
-            "insert into _raybot_migrations (name, applied_at) values (?, ?)", (fn.__name__, time.time())
-        )
+        db.execute("insert into _raybot_migrations (name, applied_at) values (?, ?)", (fn.__name__, time.time()))
         applied.append(fn.__name__)
     return applied

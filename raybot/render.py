@@ -41,18 +41,17 @@ def print_json(data) -> None:
     sys.stdout.flush()
 
 
-def render_answer(answer, *, json_: bool = False, explain: bool = False) -> None:
+def render_answer(answer, *, json_: bool = False, explain: bool = False, hint: bool = True) -> None:
     if explain:
         render_hits_table(answer.hits, stderr=True)
     if json_:
         print_json(answer.to_dict())
         return
-    con = console()
     if not answer.in_scope:
         err_console().print("[dim](not covered by the knowledge base)[/]")
     print_markdown(answer.answer)
-    err_console().print(f"[dim]thread {answer.thread_id} · continue with: raybot ask -c \"...\"[/]",
-                        highlight=False)
+    if hint:
+        err_console().print(f'[dim]thread {answer.thread_id} · continue with: raybot ask -c "..."[/]', highlight=False)
 
 
 def render_hits_table(hits: list[dict], *, stderr: bool = False) -> None:
@@ -60,8 +59,16 @@ def render_hits_table(hits: list[dict], *, stderr: bool = False) -> None:
 
     table = Table("#", "entry", "kind", "score", "dense", "lexical", "exact", "title", box=None)
     for i, h in enumerate(hits, 1):
-        table.add_row(str(i), h["id"], h["kind"], f"{h['score']:.3f}", f"{h['dense']:.3f}",
-                      f"{h['lexical']:.1f}", ",".join(h.get("exact", [])), h["title"])
+        table.add_row(
+            str(i),
+            h["id"],
+            h["kind"],
+            f"{h['score']:.3f}",
+            f"{h['dense']:.3f}",
+            f"{h['lexical']:.1f}",
+            ",".join(h.get("exact", [])),
+            h["title"],
+        )
     (err_console() if stderr else console()).print(table)
 
 
@@ -138,8 +145,15 @@ def print_markdown(markdown: str) -> None:
                 i += 1
             from rich.syntax import Syntax
 
-            con.print(Syntax("\n".join(body), fence.group(1) or "text", theme="monokai",
-                             background_color="default", word_wrap=True))
+            con.print(
+                Syntax(
+                    "\n".join(body),
+                    fence.group(1) or "text",
+                    theme="monokai",
+                    background_color="default",
+                    word_wrap=True,
+                )
+            )
         elif re.match(r"^#{1,6} ", line):
             flush()
             con.print(_inline(line.lstrip("#").strip()), style="bold underline")

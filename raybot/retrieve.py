@@ -105,9 +105,7 @@ def prepare_query(question: str) -> Query:
     notes: list[str] = []
     text = question.replace("\r\n", "\n").replace("\x00", "")
     if len(text) > MAX_QUESTION_CHARS:
-        notes.append(
-            f"The question was {len(text):,} characters; only the first {MAX_QUESTION_CHARS:,} were used."
-        )
+        notes.append(f"The question was {len(text):,} characters; only the first {MAX_QUESTION_CHARS:,} were used.")
         text = text[:MAX_QUESTION_CHARS]
     text = _MENTION_RE.sub(" ", text)
     text = re.sub(r"[ \t]+", " ", text).strip()
@@ -137,8 +135,14 @@ def prepare_query(question: str) -> Query:
     dense_text = (prose + " " + " ".join(extras[:8])).strip()
     if not dense_text:
         dense_text = " ".join(error_names or signals) or text[:400]
-    asks_issue = bool(re.search(r"\b(issues?|bugs?|prs?|pull requests?|tickets?|regression|upstream|github|"
-                                r"reported|fixed in|known problem)\b", text, re.I)) or any(s.isdigit() for s in signals)
+    asks_issue = bool(
+        re.search(
+            r"\b(issues?|bugs?|prs?|pull requests?|tickets?|regression|upstream|github|"
+            r"reported|fixed in|known problem)\b",
+            text,
+            re.I,
+        )
+    ) or any(s.isdigit() for s in signals)
     return Query(question, text, dense_text, signals, notes, has_code, asks_issue)
 
 
@@ -243,10 +247,9 @@ class Retriever:
     @property
     def encoder(self):
         if self._encoder is None:
-            from raybot.embed import NumpyEncoder, resolve_model
-
             import os
 
+            from raybot.embed import NumpyEncoder, resolve_model
             from raybot.errors import IndexUnusable
 
             wanted = os.environ.get("RAYBOT_MODEL")
@@ -307,7 +310,7 @@ class Retriever:
         vec = self.embed(query.dense_text).reshape(1, -1).astype(np.float32)
         sims, idx = self.loaded.faiss_index.search(vec, n)
         dense_best: dict[str, tuple[float, str]] = {}
-        for sim, i in zip(sims[0], idx[0]):
+        for sim, i in zip(sims[0], idx[0], strict=True):
             if i < 0:
                 continue
             c = self.chunks[i]

@@ -130,11 +130,14 @@ class ThreadStore:
             try:
                 self._db = self._connect()
             except sqlite3.Error as exc2:
-                raise StoreError(f"cannot create a thread store at {self.path}: {exc2}",
-                                 hint="set RAYBOT_HOME to a writable directory") from exc2
+                raise StoreError(
+                    f"cannot create a thread store at {self.path}: {exc2}",
+                    hint="set RAYBOT_HOME to a writable directory",
+                ) from exc2
         except OSError as exc:
-            raise StoreError(f"cannot open the thread store {self.path}: {exc}",
-                             hint="set RAYBOT_HOME to a writable directory") from exc
+            raise StoreError(
+                f"cannot open the thread store {self.path}: {exc}", hint="set RAYBOT_HOME to a writable directory"
+            ) from exc
         return self._db
 
     def close(self) -> None:
@@ -153,13 +156,10 @@ class ThreadStore:
         if thread_id is None:
             thread_id = self.latest_thread_id()
             if thread_id is None:
-                raise ThreadNotFound("there is no thread to continue yet",
-                                     hint='start one with `raybot ask "..."`')
-        row = db.execute("select id, title, created_at, updated_at from threads where id = ?",
-                         (thread_id,)).fetchone()
+                raise ThreadNotFound("there is no thread to continue yet", hint='start one with `raybot ask "..."`')
+        row = db.execute("select id, title, created_at, updated_at from threads where id = ?", (thread_id,)).fetchone()
         if row is None:
-            raise ThreadNotFound(f"no thread with id {thread_id!r}",
-                                 hint="`raybot threads list` shows the thread ids")
+            raise ThreadNotFound(f"no thread with id {thread_id!r}", hint="`raybot threads list` shows the thread ids")
         thread = Thread(*row)
         for r in db.execute(
             "select seq, created_at, question, answer, intent, in_scope, confidence, topic, entries,"
@@ -168,9 +168,17 @@ class ThreadStore:
         ):
             thread.turns.append(
                 Turn(
-                    seq=r[0], created_at=r[1], question=r[2], answer=r[3], intent=r[4],
-                    in_scope=bool(r[5]), confidence=r[6], topic=r[7], entries=json.loads(r[8]),
-                    sections=json.loads(r[9]), offer=json.loads(r[10]) if r[10] else None,
+                    seq=r[0],
+                    created_at=r[1],
+                    question=r[2],
+                    answer=r[3],
+                    intent=r[4],
+                    in_scope=bool(r[5]),
+                    confidence=r[6],
+                    topic=r[7],
+                    entries=json.loads(r[8]),
+                    sections=json.loads(r[9]),
+                    offer=json.loads(r[10]) if r[10] else None,
                 )
             )
         return thread
@@ -179,12 +187,16 @@ class ThreadStore:
         return self.db().execute("select 1 from threads where id = ?", (thread_id,)).fetchone() is not None
 
     def list(self, limit: int = 20) -> list[Thread]:
-        rows = self.db().execute(
-            "select t.id, t.title, t.created_at, t.updated_at, count(u.id) from threads t"
-            " left join turns u on u.thread_id = t.id group by t.id"
-            " order by t.updated_at desc, t.id desc limit ?",
-            (limit,),
-        ).fetchall()
+        rows = (
+            self.db()
+            .execute(
+                "select t.id, t.title, t.created_at, t.updated_at, count(u.id) from threads t"
+                " left join turns u on u.thread_id = t.id group by t.id"
+                " order by t.updated_at desc, t.id desc limit ?",
+                (limit,),
+            )
+            .fetchall()
+        )
         out = []
         for r in rows:
             th = Thread(r[0], r[1], r[2], r[3])
@@ -197,11 +209,15 @@ class ThreadStore:
         if not terms:
             raise UsageError("nothing to search for", hint="give a word or two", reference="empty-query")
         match = " ".join(f'"{t}"' for t in terms)
-        rows = self.db().execute(
-            "select u.thread_id, u.seq, snippet(turns_fts, -1, '[', ']', '…', 12) from turns_fts"
-            " join turns u on u.id = turns_fts.rowid where turns_fts match ? order by rank limit ?",
-            (match, limit),
-        ).fetchall()
+        rows = (
+            self.db()
+            .execute(
+                "select u.thread_id, u.seq, snippet(turns_fts, -1, '[', ']', '…', 12) from turns_fts"
+                " join turns u on u.id = turns_fts.rowid where turns_fts match ? order by rank limit ?",
+                (match, limit),
+            )
+            .fetchall()
+        )
         return [{"thread_id": r[0], "seq": r[1], "snippet": r[2]} for r in rows]
 
     # -- writing ---------------------------------------------------------------------
@@ -214,16 +230,25 @@ class ThreadStore:
             db.execute(
                 "insert into threads (id, title, created_at, updated_at) values (?, ?, ?, ?)"
                 " on conflict(id) do update set updated_at = excluded.updated_at",
-                (thread_id, (title or turn.question)[:80].strip() or "(untitled)", now, now),
+                (thread_id, " ".join((title or turn.question).split())[:80] or "(untitled)", now, now),
             )
-            seq = db.execute("select coalesce(max(seq), 0) + 1 from turns where thread_id = ?",
-                             (thread_id,)).fetchone()[0]
+            seq = db.execute(
+                "select coalesce(max(seq), 0) + 1 from turns where thread_id = ?", (thread_id,)
+            ).fetchone()[0]
             db.execute(
                 "insert into turns (thread_id, seq, created_at, question, answer, intent, in_scope,"
                 " confidence, topic, entries, sections, offer) values (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    thread_id, seq, now, turn.question, turn.answer, turn.intent, int(turn.in_scope),
-                    float(turn.confidence), turn.topic, json.dumps(turn.entries),
+                    thread_id,
+                    seq,
+                    now,
+                    turn.question,
+                    turn.answer,
+                    turn.intent,
+                    int(turn.in_scope),
+                    float(turn.confidence),
+                    turn.topic,
+                    json.dumps(turn.entries),
                     json.dumps(turn.sections, sort_keys=True),
                     json.dumps(turn.offer, sort_keys=True) if turn.offer else None,
                 ),
@@ -246,8 +271,7 @@ class ThreadStore:
             db.execute("rollback")
             raise
         if cur.rowcount == 0:
-            raise ThreadNotFound(f"no thread with id {thread_id!r}",
-                                 hint="`raybot threads list` shows the thread ids")
+            raise ThreadNotFound(f"no thread with id {thread_id!r}", hint="`raybot threads list` shows the thread ids")
 
 
 def default_store() -> ThreadStore:

@@ -114,12 +114,10 @@ class RayCluster:
     def session_dir(self, node: RayNode | None = None) -> Path:
         return Path((node or self.head).temp_dir) / "session_latest"
 
-    def add_node(self, num_cpus: float = 1, *, env: dict[str, str] | None = None,
-                 timeout: float = 90) -> RayNode:
+    def add_node(self, num_cpus: float = 1, *, env: dict[str, str] | None = None, timeout: float = 90) -> RayNode:
         return add_node(self, num_cpus=num_cpus, env=env, timeout=timeout)
 
-    def run_driver(self, code: str, *, ready: str = "READY",
-                   timeout: float = 120) -> subprocess.Popen:
+    def run_driver(self, code: str, *, ready: str = "READY", timeout: float = 120) -> subprocess.Popen:
         """Run ``code`` as a driver connected to this cluster; wait until it prints ``ready``.
 
         ``code`` can use ``ADDRESS``. The driver stays alive until :meth:`stop` (or until it
@@ -133,9 +131,14 @@ class RayCluster:
 
     def _run_driver(self, code: str, ready: str, timeout: float) -> subprocess.Popen:
         script = f"ADDRESS = {self.address!r}\n" + code
-        proc = subprocess.Popen([sys.executable, "-c", script], env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.drivers.append(proc)
         lines: list[str] = []
         proc.output = lines  # type: ignore[attr-defined]
@@ -162,11 +165,9 @@ class RayCluster:
                     return proc
                 text = "".join(lines)
                 error = _NotRegistered if "Failed to register worker" in text else RuntimeError
-                raise error(f"driver exited with {proc.returncode} before {ready!r}:\n"
-                            f"{text[-4000:]}")
+                raise error(f"driver exited with {proc.returncode} before {ready!r}:\n{text[-4000:]}")
         _kill_group(proc.pid)
-        raise TimeoutError(f"driver did not print {ready!r} within "
-                           f"{timeout}s:\n{''.join(lines)[-4000:]}")
+        raise TimeoutError(f"driver did not print {ready!r} within {timeout}s:\n{''.join(lines)[-4000:]}")
 
     def run_script(self, code: str, *, timeout: float = 120) -> str:
         """Run ``code`` as a driver to completion; return its output.
@@ -176,14 +177,14 @@ class RayCluster:
         """
         script = f"ADDRESS = {self.address!r}\n" + code
         for attempt in range(2):
-            out = subprocess.run([sys.executable, "-c", script], env=self.env,
-                                 capture_output=True, text=True, timeout=timeout)
+            out = subprocess.run(
+                [sys.executable, "-c", script], env=self.env, capture_output=True, text=True, timeout=timeout
+            )
             if out.returncode == 0 or "Failed to register worker" not in out.stderr or attempt:
                 break
             time.sleep(2)
         if out.returncode != 0:
-            raise RuntimeError("script failed "
-                               f"({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+            raise RuntimeError(f"script failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
         return out.stdout
 
     def stop(self, timeout: float = 2) -> None:
@@ -191,8 +192,14 @@ class RayCluster:
 
 
 def _ray_start(args: list[str], env: dict[str, str], timeout: float) -> tuple[int, str]:
-    proc = subprocess.Popen([RAY, "start", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [RAY, "start", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -205,30 +212,50 @@ def _ray_start(args: list[str], env: dict[str, str], timeout: float) -> tuple[in
     return proc.pid, out
 
 
-def start_head(num_cpus: float = 2, *, system_config: dict | None = None,
-               env: dict[str, str] | None = None, include_dashboard: bool = True,
-               timeout: float = 120) -> RayCluster:
+def start_head(
+    num_cpus: float = 2,
+    *,
+    system_config: dict | None = None,
+    env: dict[str, str] | None = None,
+    include_dashboard: bool = True,
+    timeout: float = 120,
+) -> RayCluster:
     """``ray start --head`` on 127.0.0.1 with its own temp dir and ports; waits until the
     dashboard answers and the autoscaler has reported the node."""
     temp = tempfile.mkdtemp(prefix="rbt-", dir="/tmp")
     port, dash, agent, agent_grpc, rt_env, metrics, client = _ports(7)
     full_env = base_env(env)
-    args = ["--head", "--node-ip-address=127.0.0.1", f"--port={port}", f"--temp-dir={temp}",
-            f"--num-cpus={num_cpus:g}", "--num-gpus=0",
-            f"--include-dashboard={str(include_dashboard).lower()}",
-            f"--dashboard-port={dash}", f"--dashboard-agent-listen-port={agent}",
-            f"--dashboard-agent-grpc-port={agent_grpc}", f"--runtime-env-agent-port={rt_env}",
-            f"--metrics-export-port={metrics}", f"--ray-client-server-port={client}",
-            "--min-worker-port=0", "--max-worker-port=0", "--object-store-memory=200000000",
-            "--disable-usage-stats"]
+    args = [
+        "--head",
+        "--node-ip-address=127.0.0.1",
+        f"--port={port}",
+        f"--temp-dir={temp}",
+        f"--num-cpus={num_cpus:g}",
+        "--num-gpus=0",
+        f"--include-dashboard={str(include_dashboard).lower()}",
+        f"--dashboard-port={dash}",
+        f"--dashboard-agent-listen-port={agent}",
+        f"--dashboard-agent-grpc-port={agent_grpc}",
+        f"--runtime-env-agent-port={rt_env}",
+        f"--metrics-export-port={metrics}",
+        f"--ray-client-server-port={client}",
+        "--min-worker-port=0",
+        "--max-worker-port=0",
+        "--object-store-memory=200000000",
+        "--disable-usage-stats",
+    ]
     if system_config:
         args.append(f"--system-config={json.dumps(system_config)}")
     pgid, out = _ray_start(args, full_env, timeout)
     m = re.search(r"ray start --address='([^']+)'", out)
     address = m.group(1) if m else f"127.0.0.1:{port}"
-    cluster = RayCluster(address=address, port=port,
-                         dashboard_url=f"http://127.0.0.1:{dash}" if include_dashboard else None,
-                         temp_root=temp, env=full_env)
+    cluster = RayCluster(
+        address=address,
+        port=port,
+        dashboard_url=f"http://127.0.0.1:{dash}" if include_dashboard else None,
+        temp_root=temp,
+        env=full_env,
+    )
     cluster.nodes.append(RayNode(temp_dir=temp, num_cpus=num_cpus, pgid=pgid, head=True, log=out))
     try:
         if include_dashboard:
@@ -240,16 +267,27 @@ def start_head(num_cpus: float = 2, *, system_config: dict | None = None,
     return cluster
 
 
-def add_node(cluster: RayCluster, num_cpus: float = 1, *, env: dict[str, str] | None = None,
-             timeout: float = 120) -> RayNode:
+def add_node(
+    cluster: RayCluster, num_cpus: float = 1, *, env: dict[str, str] | None = None, timeout: float = 120
+) -> RayNode:
     """``ray start --address=...`` for a second node on this machine, with its own ports."""
     temp = tempfile.mkdtemp(prefix="rbt-", dir="/tmp")
     agent, agent_grpc, rt_env, metrics = _ports(4)
-    args = [f"--address={cluster.address}", "--node-ip-address=127.0.0.1", f"--temp-dir={temp}",
-            f"--num-cpus={num_cpus:g}", "--num-gpus=0", f"--dashboard-agent-listen-port={agent}",
-            f"--dashboard-agent-grpc-port={agent_grpc}", f"--runtime-env-agent-port={rt_env}",
-            f"--metrics-export-port={metrics}", "--min-worker-port=0", "--max-worker-port=0",
-            "--object-store-memory=100000000", "--disable-usage-stats"]
+    args = [
+        f"--address={cluster.address}",
+        "--node-ip-address=127.0.0.1",
+        f"--temp-dir={temp}",
+        f"--num-cpus={num_cpus:g}",
+        "--num-gpus=0",
+        f"--dashboard-agent-listen-port={agent}",
+        f"--dashboard-agent-grpc-port={agent_grpc}",
+        f"--runtime-env-agent-port={rt_env}",
+        f"--metrics-export-port={metrics}",
+        "--min-worker-port=0",
+        "--max-worker-port=0",
+        "--object-store-memory=100000000",
+        "--disable-usage-stats",
+    ]
     pgid, out = _ray_start(args, dict(cluster.env, **(env or {})), timeout)
     node = RayNode(temp_dir=temp, num_cpus=num_cpus, pgid=pgid, head=False, log=out)
     cluster.nodes.append(node)
@@ -289,8 +327,16 @@ def stop(cluster: RayCluster, timeout: float = 2) -> None:
             shutil.rmtree(n.temp_dir, ignore_errors=True)
 
 
-_DIR_FLAGS = ("--temp-dir=", "--temp_dir=", "--log_dir=", "--logs-dir=", "--log-dir=",
-              "--session-dir=", "--session_dir=", "--raylet_socket_name=")
+_DIR_FLAGS = (
+    "--temp-dir=",
+    "--temp_dir=",
+    "--log_dir=",
+    "--logs-dir=",
+    "--log-dir=",
+    "--session-dir=",
+    "--session_dir=",
+    "--raylet_socket_name=",
+)
 
 
 def _cluster_processes(cluster: RayCluster) -> list:
@@ -313,7 +359,8 @@ def _cluster_processes(cluster: RayCluster) -> list:
         try:
             args = p.info["cmdline"] or []
             ours = os.getpgid(p.pid) in pgids or any(
-                a.startswith(_DIR_FLAGS) and any(t in a + "/" for t in temps) for a in args)
+                a.startswith(_DIR_FLAGS) and any(t in a + "/" for t in temps) for a in args
+            )
         except (ProcessLookupError, psutil.Error):
             continue
         if ours:
@@ -374,11 +421,15 @@ print("TIMEOUT"); sys.exit(1)
 
 
 def _wait_nodes(cluster: RayCluster, want: int, timeout: float) -> None:
-    out = subprocess.run([sys.executable, "-c", _PROBE, cluster.address, str(want), str(timeout)],
-                         env=cluster.env, capture_output=True, text=True, timeout=timeout + 30)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, cluster.address, str(want), str(timeout)],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout + 30,
+    )
     if "OK" not in out.stdout:
-        raise TimeoutError(f"{want} node(s) not reported within {timeout}s: "
-                           f"{out.stdout}{out.stderr[-2000:]}")
+        raise TimeoutError(f"{want} node(s) not reported within {timeout}s: {out.stdout}{out.stderr[-2000:]}")
 
 
 def _wait_autoscaler_report(cluster: RayCluster, timeout: float) -> None:

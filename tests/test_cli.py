@@ -33,8 +33,16 @@ def test_ask_json_contract(small_env):
     r = invoke("ask", "--json", "how many idle workers does ray keep around?")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
-    assert set(data) >= {"thread_id", "question", "answer", "in_scope", "confidence", "entries", "sources",
-                         "follow_ups"}
+    assert set(data) >= {
+        "thread_id",
+        "question",
+        "answer",
+        "in_scope",
+        "confidence",
+        "entries",
+        "sources",
+        "follow_ups",
+    }
     assert data["in_scope"] is True and data["entries"][0] == "soft-limit"
     assert 0 <= data["confidence"] <= 1
     assert data["sources"] == [{"title": "fixture source", "url": "https://example.org/soft-limit"}]
@@ -98,9 +106,15 @@ def test_out_of_scope_question_says_so(small_env):
 
 @pytest.mark.parametrize(
     "args",
-    [["search", "--json", "soft limit"], ["kb", "list", "--json"], ["kb", "show", "--json", "soft-limit"],
-     ["kb", "lint", "--json"], ["index", "status", "--json"], ["threads", "list", "--json"],
-     ["ask", "--json", "what is a ray::IDLE process"]],
+    [
+        ["search", "--json", "soft limit"],
+        ["kb", "list", "--json"],
+        ["kb", "show", "--json", "soft-limit"],
+        ["kb", "lint", "--json"],
+        ["index", "status", "--json"],
+        ["threads", "list", "--json"],
+        ["ask", "--json", "what is a ray::IDLE process"],
+    ],
 )
 def test_every_read_command_prints_parseable_json(small_env, args):
     r = invoke(*args)
@@ -144,7 +158,7 @@ def test_chat_transcript_and_continue(small_env):
 
 
 def test_chat_multiline_paste_is_one_message(small_env):
-    paste = "my error:\n```\nTraceback (most recent call last):\n  File \"x.py\", line 1\nOwnerDiedError: boom\n```\n"
+    paste = 'my error:\n```\nTraceback (most recent call last):\n  File "x.py", line 1\nOwnerDiedError: boom\n```\n'
     r = runner.invoke(app, ["chat", "--json"], input=paste + "exit\n")
     lines = r.stdout.splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["entries"][0] == "owner-error"
@@ -180,8 +194,10 @@ def test_answers_with_network_sockets_blocked(small_env, tmp_path):
 
 
 def test_cli_import_is_lazy():
-    code = ("import sys, raybot.cli; heavy = [m for m in ('faiss', 'torch', 'sentence_transformers', 'ray', "
-            "'numpy', 'tokenizers', 'psutil') if m in sys.modules]; print(','.join(heavy))")
+    code = (
+        "import sys, raybot.cli; heavy = [m for m in ('faiss', 'torch', 'sentence_transformers', 'ray', "
+        "'numpy', 'tokenizers', 'psutil') if m in sys.modules]; print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == ""
 
@@ -200,8 +216,10 @@ def test_query_with_another_model_than_the_index_is_a_clear_error(small_env, tmp
 
 def test_eval_scores_a_question_file(small_env, tmp_path):
     qs = tmp_path / "q.jsonl"
-    qs.write_text('{"question": "how many idle workers are kept?", "expected": ["soft-limit"]}\n'
-                  '{"question": "What is the capital of France?", "expected": []}\n')
+    qs.write_text(
+        '{"question": "how many idle workers are kept?", "expected": ["soft-limit"]}\n'
+        '{"question": "What is the capital of France?", "expected": []}\n'
+    )
     r = invoke("eval", "--json", str(qs))
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)

@@ -45,8 +45,7 @@ def test_held_out_questions_written_after_calibration(shipped_retriever):
     never used to tune them: it checks that calibration generalises."""
     from raybot.assistant import Assistant
 
-    result = evaluate(load_cases(DATA / "holdout_questions.jsonl"),
-                      Assistant(retriever=shipped_retriever, store=None))
+    result = evaluate(load_cases(DATA / "holdout_questions.jsonl"), Assistant(retriever=shipped_retriever, store=None))
     report = json.dumps(result.misses, indent=1)
     assert result.hit_at_3 >= 0.85, report
     assert result.abstention_accuracy >= 0.85, report

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.model
 
 
 def test_numpy_encoder_matches_sentence_transformers_on_dev_set():
-    questions = [json.loads(line)["question"] for line in (DATA / "dev_questions.jsonl").read_text().splitlines()
-                 if line.strip()]
+    questions = [
+        json.loads(line)["question"] for line in (DATA / "dev_questions.jsonl").read_text().splitlines() if line.strip()
+    ]
     questions += ["x" * 3000, "ray::IDLE", "ReferenceCountingAssertionError('00f7ac668d3063a5ffff')"]
     spec = resolve_model()
     fast = NumpyEncoder(spec).encode(questions)

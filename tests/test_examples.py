@@ -44,8 +44,9 @@ def test_runnable_example(cluster, entry, block, tmp_path):
     script = tmp_path / "example.py"
     script.write_text(block.code, "utf-8")
     env = dict(cluster.env, RAY_ADDRESS=cluster.address)
-    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=180,
-                         cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path
+    )
     assert out.returncode == 0, (
         f"{entry.path}:{block.line} failed ({out.returncode})\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     )

@@ -48,8 +48,9 @@ def test_edit_makes_index_stale_and_rebuild_reports_change(small_index, tmp_path
     (kb / "gh-11111.md").unlink()
     assert status(kb, idx).removed == ["gh-11111.md"]
     shutil.copy(kb / "owner-error.md", kb / "owner-error-copy.md")
-    (kb / "owner-error-copy.md").write_text((kb / "owner-error-copy.md").read_text().replace(
-        "id: owner-error", "id: owner-error-copy"))
+    (kb / "owner-error-copy.md").write_text(
+        (kb / "owner-error-copy.md").read_text().replace("id: owner-error", "id: owner-error-copy")
+    )
     report = build(kb, idx)
     assert (report.added, report.changed, report.removed) == (1, 1, 1)
     assert status(kb, idx).state == "fresh"

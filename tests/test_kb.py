@@ -45,10 +45,13 @@ def test_small_kb_is_clean():
         ("related: [idle-process]", "related: [no-such-entry]", "related id 'no-such-entry' does not exist"),
         ("    section: Steps", "    section: Example", "offers section 'Example', which the entry lacks"),
         ('    url: "https://example.org/soft-limit"', "    url: not-a-url", "not an http(s) URL"),
-        ('  - title: "fixture source"\n    url: "https://example.org/soft-limit"\n', "  - title: only a title\n",
-         "source without a url"),
+        (
+            '  - title: "fixture source"\n    url: "https://example.org/soft-limit"\n',
+            "  - title: only a title\n",
+            "source without a url",
+        ),
         ("## Answer\n", "## Summary\n", "unknown section '## Summary'"),
-        ("title: \"Test entry: the idle worker soft limit\"\n", "", "missing required field 'title'"),
+        ('title: "Test entry: the idle worker soft limit"\n', "", "missing required field 'title'"),
         ("tags: [idle-workers, num_workers_soft_limit]", "tags: [unclosed", "invalid YAML front matter"),
     ],
 )

@@ -18,8 +18,12 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return next(out.glob("raybot-*.whl"))
 
@@ -34,15 +38,20 @@ def test_wheel_contains_kb_and_index(wheel):
 
 def test_installed_wheel_answers_from_its_own_data(wheel, tmp_path):
     target = tmp_path / "site"
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-                        str(wheel)], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
-    code = ("import json, sys; from raybot import paths; from raybot.cli import main; "
-            "print(json.dumps([str(paths.kb_dir()), str(paths.index_dir())])); "
-            "sys.argv = ['raybot', 'ask', '--json', 'what does num_workers_soft_limit do']; main()")
+    code = (
+        "import json, sys; from raybot import paths; from raybot.cli import main; "
+        "print(json.dumps([str(paths.kb_dir()), str(paths.index_dir())])); "
+        "sys.argv = ['raybot', 'ask', '--json', 'what does num_workers_soft_limit do']; main()"
+    )
     env = dict(os.environ, PYTHONPATH=str(target), RAYBOT_HOME=str(tmp_path / "home"))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
-                       cwd=tmp_path)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     first, rest = r.stdout.split("\n", 1)
     kb_dir, index_dir = json.loads(first)

@@ -18,9 +18,19 @@ def test_migrate_blank_creates_exact_schema_and_is_idempotent():
     assert migrate(db) == [m.__name__ for m in MIGRATIONS]
     cols = {r[1]: r[2] for r in db.execute("pragma table_info(turns)")}
     assert cols == {
-        "id": "INTEGER", "thread_id": "TEXT", "seq": "INTEGER", "created_at": "REAL", "question": "TEXT",
-        "answer": "TEXT", "intent": "TEXT", "in_scope": "INTEGER", "confidence": "REAL", "topic": "TEXT",
-        "entries": "TEXT", "sections": "TEXT", "offer": "TEXT",
+        "id": "INTEGER",
+        "thread_id": "TEXT",
+        "seq": "INTEGER",
+        "created_at": "REAL",
+        "question": "TEXT",
+        "answer": "TEXT",
+        "intent": "TEXT",
+        "in_scope": "INTEGER",
+        "confidence": "REAL",
+        "topic": "TEXT",
+        "entries": "TEXT",
+        "sections": "TEXT",
+        "offer": "TEXT",
     }
     assert {r[1] for r in db.execute("pragma table_info(threads)")} == {"id", "title", "created_at", "updated_at"}
     assert migrate(db) == []
@@ -29,8 +39,17 @@ def test_migrate_blank_creates_exact_schema_and_is_idempotent():
 def test_round_trip_list_search_delete(tmp_path):
     store = ThreadStore(tmp_path / "t.db")
     tid = new_thread_id()
-    store.add_turn(tid, Turn("why idle?", "because soft limit", topic="e1", entries=["e1"],
-                             sections={"e1": ["Answer"]}, offer={"entry": "e1", "section": "Steps", "text": "?"}))
+    store.add_turn(
+        tid,
+        Turn(
+            "why idle?",
+            "because soft limit",
+            topic="e1",
+            entries=["e1"],
+            sections={"e1": ["Answer"]},
+            offer={"entry": "e1", "section": "Steps", "text": "?"},
+        ),
+    )
     store.add_turn(tid, Turn("yes", "steps here", intent="affirm", topic="e1", sections={"e1": ["Steps"]}))
     again = ThreadStore(tmp_path / "t.db").load(tid)  # a new connection, as a new process would
     assert [t.seq for t in again.turns] == [1, 2]

@@ -1,6 +1,6 @@
 """Whole conversations through the real CLI, the real kb/ and the real model.
 
-The seed thread (../shared/seed/ray-discourse-thread.txt) is replayed turn by turn, and
+The seed thread (tests/data/seed/ray-discourse-thread.txt) is replayed turn by turn, and
 paraphrased threads check follow-ups, topic switches and resuming in a new process.
 """
 
@@ -14,11 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from raybot.cli import app
-from tests.conftest import ROOT
+from tests.conftest import DATA
 
 pytestmark = pytest.mark.model
 runner = CliRunner()
-SEED = ROOT.parent / "shared" / "seed" / "ray-discourse-thread.txt"
+SEED = DATA / "seed" / "ray-discourse-thread.txt"
 
 
 def seed_code_question() -> str:
@@ -35,11 +35,21 @@ def ask(*args: str) -> dict:
     return json.loads(r.stdout)
 
 
-MEMORY = {"release-idle-worker-memory", "idle-worker-memory-retained", "faster-idle-worker-cleanup",
-          "ray-idle-process", "idle-worker-memory-rss-vs-shr"}
+MEMORY = {
+    "release-idle-worker-memory",
+    "idle-worker-memory-retained",
+    "faster-idle-worker-cleanup",
+    "ray-idle-process",
+    "idle-worker-memory-rss-vs-shr",
+}
 RCAE = {"reference-counting-assertion-error", "gh-18456"}
-SEED_FIX = {"max-calls-ray-put-scenario", "fix-numpystore-corrected", "ray-put-owner-argument",
-            "fix-actor-owns-objects", "ray-put-objects-worker-exit"}
+SEED_FIX = {
+    "max-calls-ray-put-scenario",
+    "fix-numpystore-corrected",
+    "ray-put-owner-argument",
+    "fix-actor-owns-objects",
+    "ray-put-objects-worker-exit",
+}
 SOFT_LIMIT = {"num-workers-soft-limit", "idle-worker-killing-policy"}
 CPU = {"ray-idle-high-cpu", "ray-idle-thread-names"}
 
@@ -54,8 +64,11 @@ def test_seed_thread_replayed_end_to_end():
     assert t2["intent"] == "affirm" and t2["thread_id"] == t1["thread_id"]
     assert t2["answer"] != t1["answer"] and t2["in_scope"]
 
-    t3 = ask("-c", "@RunLLM What is the cause of\nRayTaskError(ReferenceCountingAssertionError)"
-                   "(ReferenceCountingAssertionError('00f7ac668d3063a5ffffffffffffffffffffffff0200000002e1f505', ''))\n?")
+    t3 = ask(
+        "-c",
+        "@RunLLM What is the cause of\nRayTaskError(ReferenceCountingAssertionError)"
+        "(ReferenceCountingAssertionError('00f7ac668d3063a5ffffffffffffffffffffffff0200000002e1f505', ''))\n?",
+    )
     assert t3["entries"][0] in RCAE, t3["entries"]
     assert "18456" in t3["answer"]
 
@@ -66,16 +79,20 @@ def test_seed_thread_replayed_end_to_end():
     t5 = ask("-c", "yes, do please…")
     assert t5["intent"] == "affirm" and t5["answer"] != t4["answer"]
 
-    t6 = ask("-c", "@RunLLM my implementation of NumpyStore does the same i think. Or no? Even with this, "
-                   "objects being lost")
+    t6 = ask(
+        "-c", "@RunLLM my implementation of NumpyStore does the same i think. Or no? Even with this, objects being lost"
+    )
     assert t6["intent"] == "compare"
     assert "earlier in this thread" in t6["answer"] and "```python" in t6["answer"]
 
     t7 = ask("-c", "yes i would like revised pattern\n@RunLLM")
     assert "```python" in t7["answer"] and "_owner=" not in t7["answer"].split("```python", 1)[1]
 
-    t8 = ask("-c", "@RunLLM Is there parameter in ray that tells the minimum and maximum number of IDLE workers "
-                   "that standstill, waiting for execution. Describe the killing policy of IDLE processes")
+    t8 = ask(
+        "-c",
+        "@RunLLM Is there parameter in ray that tells the minimum and maximum number of IDLE workers "
+        "that standstill, waiting for execution. Describe the killing policy of IDLE processes",
+    )
     assert t8["entries"][0] in SOFT_LIMIT, t8["entries"]
     assert "num_workers_soft_limit" in t8["answer"]
 
@@ -102,8 +119,12 @@ def test_paraphrased_thread_with_sections_versions_and_topic_switch():
     assert c["intent"] == "versions" and c["entries"][0] == "kill-idle-workers-interval-ms"
     d = ask("-c", "different question: how do I see what objects a worker is holding references to?")
     assert d["intent"] == "new_topic"
-    assert d["entries"][0] in {"ray-memory-command", "ray-memory-reference-types", "ray-summary-objects",
-                               "find-idle-workers"}
+    assert d["entries"][0] in {
+        "ray-memory-command",
+        "ray-memory-reference-types",
+        "ray-summary-objects",
+        "find-idle-workers",
+    }
     assert "kill_idle_workers_interval_ms" not in d["answer"]
     e = ask("-c", "How do I use Optuna with Ray Tune?")
     assert e["in_scope"] is False
@@ -115,8 +136,13 @@ def test_resume_in_a_new_process_with_thread_and_continue(tmp_path, raybot_home)
     env = {**__import__("os").environ, "RAYBOT_HOME": str(raybot_home)}
 
     def run(*args):
-        r = subprocess.run([sys.executable, "-m", "raybot", "ask", "--json", *args], capture_output=True,
-                           text=True, env=env, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "raybot", "ask", "--json", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
 
@@ -126,5 +152,23 @@ def test_resume_in_a_new_process_with_thread_and_continue(tmp_path, raybot_home)
     assert second["intent"] == "affirm" and second["answer"] != first["answer"]
     third = run("-c", "how do I fix this?")
     assert third["thread_id"] == "ticket-7"
-    assert third["entries"][0] in {"owner-died-error", "fix-actor-owns-objects", "fix-return-values-from-tasks",
-                                   "fix-pass-refs-from-driver", "ray-put-objects-worker-exit"}
+    assert third["entries"][0] in {
+        "owner-died-error",
+        "fix-actor-owns-objects",
+        "fix-return-values-from-tasks",
+        "fix-pass-refs-from-driver",
+        "ray-put-objects-worker-exit",
+    }
+
+
+def test_cpu_thread_with_code_request_and_issue_search_by_meaning():
+    a = ask("top shows a ray::IDLE process at 100% cpu for minutes, is an idle worker spinning?")
+    assert a["entries"][0] in CPU | {"gh-17625", "gh-31456", "gh-46964"}, a["entries"]
+    assert "ray-idle-high-cpu" in a["entries"]
+    b = ask("-c", "show me code")
+    assert b["intent"] == "section" and "```python" in b["answer"]
+    assert b["answer"] != a["answer"]
+    c = ask("-c", "which issues discuss this?")
+    assert c["intent"] == "issues" and c["in_scope"]
+    assert {"gh-17625", "gh-31456", "gh-46964"} & set(c["entries"]), c["entries"]
+    assert "gh-18456" not in c["entries"]  # the topic shapes the search, not just "issues"

@@ -7,14 +7,16 @@ import pytest
 from raybot import codecheck, intents
 from raybot.answer import compose_entry, display_code, next_offer, trim_words
 from raybot.retrieve import MAX_QUESTION_CHARS, extract_signals, prepare_query, tokenize
-from tests.conftest import ROOT
+from tests.conftest import DATA
 
-SEED = (ROOT.parent / "shared" / "seed" / "ray-discourse-thread.txt")
+SEED = DATA / "seed" / "ray-discourse-thread.txt"
 
 
 def test_prepare_query_strips_mentions_and_keeps_identifiers():
-    q = prepare_query("@RunLLM What is the cause of\nRayTaskError(ReferenceCountingAssertionError)"
-                      "(ReferenceCountingAssertionError('00f7ac66', ''))\n?")
+    q = prepare_query(
+        "@RunLLM What is the cause of\nRayTaskError(ReferenceCountingAssertionError)"
+        "(ReferenceCountingAssertionError('00f7ac66', ''))\n?"
+    )
     assert "@RunLLM" not in q.text
     assert "referencecountingassertionerror" in q.signals
     assert "referencecountingassertionerror" in q.dense_text.lower()
@@ -28,8 +30,14 @@ def test_huge_question_is_trimmed_with_a_note():
 
 def test_signals_cover_configs_env_vars_issue_numbers_and_commands():
     sig = extract_signals("RAY_num_workers_soft_limit=2, see #18456 and issue 29162; `ray memory` says max_calls=2")
-    for expected in ("ray_num_workers_soft_limit", "num_workers_soft_limit", "18456", "29162", "ray memory",
-                     "max_calls"):
+    for expected in (
+        "ray_num_workers_soft_limit",
+        "num_workers_soft_limit",
+        "18456",
+        "29162",
+        "ray memory",
+        "max_calls",
+    ):
         assert expected in sig, sig
 
 
@@ -68,18 +76,24 @@ def test_intents_in_a_thread(text, kind, section):
 
 def test_without_a_topic_follow_ups_are_plain_questions():
     assert intents.classify("yes please", has_topic=False).kind == "question"
-    assert intents.classify("Search for issues where num_workers_soft_limit is mentioned", has_topic=False).term \
+    assert (
+        intents.classify("Search for issues where num_workers_soft_limit is mentioned", has_topic=False).term
         == "num_workers_soft_limit"
+    )
 
 
 def test_compare_needs_code_and_a_comparison():
-    assert intents.classify("my implementation of NumpyStore does the same i think. Or no?",
-                            has_topic=True, has_code=True).kind == "compare"
+    assert (
+        intents.classify(
+            "my implementation of NumpyStore does the same i think. Or no?", has_topic=True, has_code=True
+        ).kind
+        == "compare"
+    )
 
 
 def seed_code() -> str:
     text = SEED.read_text("utf-8")
-    return text[text.index("ray.remote\nclass PlasmaStoreActor"): text.index("Note that we have set max_calls")]
+    return text[text.index("ray.remote\nclass PlasmaStoreActor") : text.index("Note that we have set max_calls")]
 
 
 def test_codecheck_finds_the_seed_problems():
@@ -90,8 +104,10 @@ def test_codecheck_finds_the_seed_problems():
 
 
 def test_codecheck_config_rules():
-    cfg = ('ray start --address=$RAY_HEAD_IP:6379 --system-config=\'{"kill_idle_workers_interval_ms":10000,'
-           '"idle_worker_killing_time_threshold_ms":10000}\'\nidle_timeout_minutes: 1\n')
+    cfg = (
+        'ray start --address=$RAY_HEAD_IP:6379 --system-config=\'{"kill_idle_workers_interval_ms":10000,'
+        '"idle_worker_killing_time_threshold_ms":10000}\'\nidle_timeout_minutes: 1\n'
+    )
     rules = {f.rule for f in codecheck.check(cfg)}
     assert rules == {"slow-reaping", "slow-threshold", "system-config-worker", "node-idle-timeout"}
     assert [f.rule for f in codecheck.check('{"kill_idle_workers_interval_ms": 0}')] == ["reaping-disabled"]
@@ -99,11 +115,19 @@ def test_codecheck_config_rules():
 
 
 ENTRY = {
-    "id": "e1", "title": "T", "kind": "config", "ray_versions": ">=2.6", "related": [],
+    "id": "e1",
+    "title": "T",
+    "kind": "config",
+    "ray_versions": ">=2.6",
+    "related": [],
     "sources": [{"title": "s", "url": "https://example.org"}],
     "follow_ups": [{"offer": "Want steps?", "section": "Steps"}],
-    "sections": {"Answer": "A.", "Details": " ".join(["word"] * 400), "Steps": "1. do", "Example":
-                 "```python runnable\nprint(1)\n```"},
+    "sections": {
+        "Answer": "A.",
+        "Details": " ".join(["word"] * 400),
+        "Steps": "1. do",
+        "Example": "```python runnable\nprint(1)\n```",
+    },
 }
 
 

@@ -38,8 +38,11 @@ def ask(
     from raybot.threads import default_store
 
     if thread is not None and continue_:
-        raise UsageError("--thread and --continue cannot be used together",
-                         hint="use --thread ID for a given thread, -c for the latest", reference="bad-options")
+        raise UsageError(
+            "--thread and --continue cannot be used together",
+            hint="use --thread ID for a given thread, -c for the latest",
+            reference="bad-options",
+        )
     text = read_question(question)
     assistant = Assistant(store=default_store())
     answer = assistant.ask(text, thread_id=thread, continue_=continue_)

@@ -82,8 +82,9 @@ def chat(
         thread_id = check_thread_id(thread) if thread else new_thread_id()
     con = err_console()
     if interactive and not json_:
-        con.print(f"[bold]raybot chat[/] · thread {thread_id} · type exit to quit, /new for a new thread",
-                  highlight=False)
+        con.print(
+            f"[bold]raybot chat[/] · thread {thread_id} · type exit to quit, /new for a new thread", highlight=False
+        )
     stream = messages(sys.stdin, interactive)
     while True:
         if interactive:
@@ -111,4 +112,4 @@ def chat(
             sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
         else:
-            render_answer(answer)
+            render_answer(answer, hint=False)

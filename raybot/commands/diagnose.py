@@ -20,30 +20,38 @@ def read_status_file(path: str) -> tuple[str, str]:
     try:
         return p.read_text(encoding="utf-8", errors="replace"), str(p)
     except FileNotFoundError:
-        raise UsageError(f"no such file: {path}",
-                         hint="pass the file with the pasted `ray status` output, or - for stdin",
-                         reference="file-not-found") from None
+        raise UsageError(
+            f"no such file: {path}",
+            hint="pass the file with the pasted `ray status` output, or - for stdin",
+            reference="file-not-found",
+        ) from None
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}",
-                         reference="file-unreadable") from None
+        raise UsageError(f"cannot read {path}: {exc.strerror}", reference="file-unreadable") from None
 
 
 def diagnose(
-    address: Annotated[str | None, typer.Option(
-        "--address", envvar="RAY_ADDRESS",
-        help="GCS address of the cluster (host:port). "
-             "Default: the local cluster, as `ray status` finds it.")] = None,
-    json_: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON document on stdout.")] = False,
-    local_only: Annotated[bool, typer.Option(
-        "--local-only",
-        help="Inspect processes only on nodes running on this machine (no probe tasks).")] = False,
-    timeout: Annotated[float, typer.Option(
-        "--timeout", help="Seconds allowed for each call to the cluster.")] = 10.0,
-    status_file: Annotated[str | None, typer.Option(
-        "--status-file", metavar="FILE|-",
-        help="Analyse a pasted `ray status` output instead of a live cluster "
-             "(- reads stdin).")] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            envvar="RAY_ADDRESS",
+            help="GCS address of the cluster (host:port). Default: the local cluster, as `ray status` finds it.",
+        ),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+    local_only: Annotated[
+        bool,
+        typer.Option("--local-only", help="Inspect processes only on nodes running on this machine (no probe tasks)."),
+    ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed for each call to the cluster.")] = 10.0,
+    status_file: Annotated[
+        str | None,
+        typer.Option(
+            "--status-file",
+            metavar="FILE|-",
+            help="Analyse a pasted `ray status` output instead of a live cluster (- reads stdin).",
+        ),
+    ] = None,
 ) -> None:
     """Inspect a Ray cluster and explain what is wrong, with evidence and a fix for this cluster.
 
@@ -66,8 +74,7 @@ def diagnose(
     from raybot.render import print_json
 
     if timeout <= 0:
-        raise UsageError("--timeout must be positive", hint="e.g. --timeout 10",
-                         reference="bad-options")
+        raise UsageError("--timeout must be positive", hint="e.g. --timeout 10", reference="bad-options")
     if status_file is not None:
         text, source = read_status_file(status_file)
         diagnosis = diagnose_status_text(text, source=source)
@@ -86,7 +93,6 @@ def diagnose(
     else:
         render_diagnosis(diagnosis)
     if thread_id:
-        err_console().print(f"[dim]thread {thread_id} · ask follow-ups with: raybot ask -c \"why?\"[/]",
-                            highlight=False)
+        err_console().print(f'[dim]thread {thread_id} · ask follow-ups with: raybot ask -c "why?"[/]', highlight=False)
     if diagnosis.exit_code != exit_codes.OK:
         raise typer.Exit(diagnosis.exit_code)

@@ -38,9 +38,12 @@ def eval_(
     )
     if show_misses:
         for m in result.misses:
-            con.print(f"  line {m['line']}: expected {m['expected']} got {m['got']} "
-                      f"in_scope={m['in_scope']} conf={m['confidence']}: {m['question']}",
-                      highlight=False, markup=False)
+            con.print(
+                f"  line {m['line']}: expected {m['expected']} got {m['got']} "
+                f"in_scope={m['in_scope']} conf={m['confidence']}: {m['question']}",
+                highlight=False,
+                markup=False,
+            )
 
 
 def bench(

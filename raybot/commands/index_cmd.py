@@ -13,8 +13,10 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("build")
 def index_build(
-    model: Annotated[str | None, typer.Option("--model", envvar="RAYBOT_MODEL",
-                                              help="sentence-transformers model name or local path.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", envvar="RAYBOT_MODEL", help="sentence-transformers model name or local path."),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the build report as JSON.")] = False,
 ) -> None:
     """Embed the knowledge base into the FAISS index (only changed chunks are re-embedded).
@@ -31,6 +33,7 @@ def index_build(
 
     con = err_console()
     with con.status("embedding the knowledge base…") as status:
+
         def progress(done: int, total: int) -> None:
             status.update(f"embedding chunks {done}/{total}…")
 
@@ -65,7 +68,10 @@ def index_status(
         print_json(st.to_dict())
     else:
         colour = {"fresh": "green", "stale": "yellow"}.get(st.state, "red")
-        console().print(f"[{colour}]{st.state}[/]: {st.index_dir} ({st.entries} entries, model {st.model or '-'})"
-                        + (f" — {st.detail}" if st.detail else ""), highlight=False)
+        console().print(
+            f"[{colour}]{st.state}[/]: {st.index_dir} ({st.entries} entries, model {st.model or '-'})"
+            + (f" — {st.detail}" if st.detail else ""),
+            highlight=False,
+        )
     if st.state != "fresh":
         raise typer.Exit(exit_codes.INDEX)

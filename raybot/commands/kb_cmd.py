@@ -39,8 +39,9 @@ def kb_list(
     _, entries, _ = _load()
     rows = [e for e in entries if kind is None or e.kind == kind]
     if json_:
-        print_json([{"id": e.id, "kind": e.kind, "title": e.title, "tags": e.tags,
-                     "sources": len(e.sources)} for e in rows])
+        print_json(
+            [{"id": e.id, "kind": e.kind, "title": e.title, "tags": e.tags, "sources": len(e.sources)} for e in rows]
+        )
         return
     from rich.table import Table
 
@@ -71,8 +72,10 @@ def kb_show(
         import difflib
 
         close = difflib.get_close_matches(entry_id, list(by_id), n=3)
-        raise EntryNotFound(f"no entry with id {entry_id!r}",
-                            hint=("did you mean: " + ", ".join(close)) if close else "see `raybot kb list`")
+        raise EntryNotFound(
+            f"no entry with id {entry_id!r}",
+            hint=("did you mean: " + ", ".join(close)) if close else "see `raybot kb list`",
+        )
     rec = entry_record(by_id[entry_id])
     if json_:
         rec["path"] = str(by_id[entry_id].path)
@@ -96,8 +99,13 @@ def kb_lint(
 
     kb, entries, problems = _load()
     if json_:
-        print_json({"kb_dir": str(kb), "entries": len(entries),
-                    "problems": [{"path": str(p.path), "line": p.line, "message": p.message} for p in problems]})
+        print_json(
+            {
+                "kb_dir": str(kb),
+                "entries": len(entries),
+                "problems": [{"path": str(p.path), "line": p.line, "message": p.message} for p in problems],
+            }
+        )
     else:
         for p in problems:
             print(p)

@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     from raybot.diagnose.report import Diagnosis
 
 
-def diagnose_cluster(address: str | None, *, timeout: float = 10.0,
-                     local_only: bool = False) -> Diagnosis:
+def diagnose_cluster(address: str | None, *, timeout: float = 10.0, local_only: bool = False) -> Diagnosis:
     """Collect a snapshot of the cluster at ``address`` and run every check over it."""
     from raybot.diagnose.checks import run_checks
     from raybot.diagnose.report import Diagnosis

@@ -25,13 +25,18 @@ def render_diagnosis(diagnosis: Diagnosis) -> None:
     con = console()
     snap = diagnosis.snapshot
     if snap.origin == "status-text":
-        con.print(Text.assemble(("Pasted `ray status`", "bold"),
-                                (f" · layout: {snap.status_layout or 'unknown'}", "dim")))
+        con.print(
+            Text.assemble(("Pasted `ray status`", "bold"), (f" · layout: {snap.status_layout or 'unknown'}", "dim"))
+        )
     else:
         nodes = len(snap.alive_nodes)
-        con.print(Text.assemble((f"Ray {snap.ray_version or '?'}", "bold"), " cluster at "
-                                                                            f"{snap.address}",
-                                (f" · {nodes} node{'s' if nodes != 1 else ''}", "dim")))
+        con.print(
+            Text.assemble(
+                (f"Ray {snap.ray_version or '?'}", "bold"),
+                f" cluster at {snap.address}",
+                (f" · {nodes} node{'s' if nodes != 1 else ''}", "dim"),
+            )
+        )
     if snap.nodes and snap.origin != "status-text":
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="dim")
         for col in ("node", "ip", "CPUs", "idle workers", "their private memory", "processes"):
@@ -47,9 +52,12 @@ def render_diagnosis(diagnosis: Diagnosis) -> None:
             else:
                 cpus = f"{n.cpus_total or 0:g}"
             source = {"local": "this machine", "probe": "probe task"}.get(
-                n.process_source or "", "[magenta]not inspected[/]")
+                n.process_source or "", "[magenta]not inspected[/]"
+            )
             table.add_row(
-                n.short_id + (" (head)" if n.is_head else ""), n.ip or "?", cpus,
+                n.short_id + (" (head)" if n.is_head else ""),
+                n.ip or "?",
+                cpus,
                 str(len(idle)) if seen else "?",
                 fmt_bytes(sum(p.private_bytes or 0 for p in idle)) if seen else "?",
                 source,
@@ -70,8 +78,7 @@ def render_diagnosis(diagnosis: Diagnosis) -> None:
     details = [r for r in diagnosis.findings if r.status != "ok"]
     for r in details:
         con.print()
-        con.print(Text.assemble((f"{MARKS[r.status]} {r.title}", STYLES[r.status]),
-                                (f"  [{r.id}]", "dim")))
+        con.print(Text.assemble((f"{MARKS[r.status]} {r.title}", STYLES[r.status]), (f"  [{r.id}]", "dim")))
         if r.why:
             con.print(Padding(Text("why: ", style="bold") + Text(r.why), (0, 0, 0, 2)))
         for ev in r.evidence:
@@ -89,14 +96,20 @@ def render_diagnosis(diagnosis: Diagnosis) -> None:
     c = diagnosis.counts
     con.print()
     footer = Text()
-    for status, label in (("fail", "failed"), ("warn", "warnings"), ("error", "could not check"),
-                          ("info", "info"), ("ok", "ok")):
+    for status, label in (
+        ("fail", "failed"),
+        ("warn", "warnings"),
+        ("error", "could not check"),
+        ("info", "info"),
+        ("ok", "ok"),
+    ):
         footer.append(f"{c[status]} {label}", style=STYLES[status] if c[status] else "dim")
         footer.append(" · " if status != "ok" else "")
     con.print(footer)
     if not c["fail"] and not c["warn"]:
-        con.print("No problems found." if not c["error"] else
-                  "No problems found in what could be checked.", style="green")
+        con.print(
+            "No problems found." if not c["error"] else "No problems found in what could be checked.", style="green"
+        )
     err = err_console()
     for note in snap.notes:
         err.print(f"[dim]note:[/] {note}", highlight=False)

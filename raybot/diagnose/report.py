@@ -19,7 +19,7 @@ class Diagnosis:
 
     @property
     def counts(self) -> dict[str, int]:
-        out = {s: 0 for s in ("fail", "warn", "error", "info", "ok")}
+        out = dict.fromkeys(("fail", "warn", "error", "info", "ok"), 0)
         for r in self.results:
             out[r.status] = out.get(r.status, 0) + 1
         return out
@@ -39,17 +39,24 @@ class Diagnosis:
             seen = n.processes is not None
             idle = n.idle_workers
             private = sum(p.private_bytes or 0 for p in idle) if seen else None
-            out.append({
-                "node_id": n.node_id, "ip": n.ip, "is_head": n.is_head, "alive": n.alive,
-                "cpus": n.cpus_total, "cpus_available": n.cpus_available,
-                "idle_ms": n.idle_ms, "process_source": n.process_source,
-                "idle_workers": len(idle) if seen else None,
-                "idle_worker_private_bytes": private,
-                "debug_state_idle_workers": (n.debug_state.num_idle_workers
-                                             if n.debug_state else None),
-                "processes": [_process_dict(p) for p in n.processes
-                              if p.kind in ("idle", "io-idle", "active")] if seen else None,
-            })
+            out.append(
+                {
+                    "node_id": n.node_id,
+                    "ip": n.ip,
+                    "is_head": n.is_head,
+                    "alive": n.alive,
+                    "cpus": n.cpus_total,
+                    "cpus_available": n.cpus_available,
+                    "idle_ms": n.idle_ms,
+                    "process_source": n.process_source,
+                    "idle_workers": len(idle) if seen else None,
+                    "idle_worker_private_bytes": private,
+                    "debug_state_idle_workers": (n.debug_state.num_idle_workers if n.debug_state else None),
+                    "processes": [_process_dict(p) for p in n.processes if p.kind in ("idle", "io-idle", "active")]
+                    if seen
+                    else None,
+                }
+            )
         return out
 
     def to_dict(self) -> dict:
@@ -73,21 +80,27 @@ class Diagnosis:
         where = s.address or "a pasted `ray status`"
         version = f", Ray {s.ray_version}" if s.ray_version else ""
         c = self.counts
-        lines = [f"**raybot diagnose** of {where}{version}: {c['fail']} failed, {c['warn']} "
-                 f"warnings, {c['error']} could not check, {c['info']} info, {c['ok']} ok.", ""]
+        lines = [
+            f"**raybot diagnose** of {where}{version}: {c['fail']} failed, {c['warn']} "
+            f"warnings, {c['error']} could not check, {c['info']} info, {c['ok']} ok.",
+            "",
+        ]
         if s.nodes:
+
             def seen(n) -> str:
                 if n.processes is None:
                     return "processes not inspected"
                 return f"{len(n.idle_workers)} ray::IDLE"
 
-            nodes = "; ".join(f"{n.label}: {n.cpus_total or 0:g} CPUs, {seen(n)}"
-                              for n in s.alive_nodes)
+            nodes = "; ".join(f"{n.label}: {n.cpus_total or 0:g} CPUs, {seen(n)}" for n in s.alive_nodes)
             lines += [f"Nodes: {nodes}.", ""]
         if s.system_config:
-            user = {k: v for k, v in s.system_config.items()
-                    if k not in ("automatic_object_spilling_enabled", "object_spilling_config",
-                                 "is_external_storage_type_fs")}
+            user = {
+                k: v
+                for k, v in s.system_config.items()
+                if k
+                not in ("automatic_object_spilling_enabled", "object_spilling_config", "is_external_storage_type_fs")
+            }
             if user:
                 lines += [f"System config: `{user}`.", ""]
         findings = [r for r in self.findings if r.status != "info"] or self.findings
@@ -115,11 +128,20 @@ class Diagnosis:
 
 
 def _process_dict(p) -> dict:
-    return {"pid": p.pid, "title": p.title, "kind": p.kind, "rss_bytes": p.rss_bytes,
-            "shared_bytes": p.shared_bytes, "private_bytes": p.private_bytes,
-            "cpu_percent": p.cpu_percent, "age_s": _round(p.age_s),
-            "idle_for_s": _round(p.idle_for_s), "idle_for_basis": p.idle_for_basis,
-            "job_id": p.job_id, "last_task": p.last_task}
+    return {
+        "pid": p.pid,
+        "title": p.title,
+        "kind": p.kind,
+        "rss_bytes": p.rss_bytes,
+        "shared_bytes": p.shared_bytes,
+        "private_bytes": p.private_bytes,
+        "cpu_percent": p.cpu_percent,
+        "age_s": _round(p.age_s),
+        "idle_for_s": _round(p.idle_for_s),
+        "idle_for_basis": p.idle_for_basis,
+        "job_id": p.job_id,
+        "last_task": p.last_task,
+    }
 
 
 def _round(x: float | None) -> float | None:

@@ -400,17 +400,29 @@ def scan_ray_processes(
                 cfg = yaml.safe_load(f) or {}
         except Exception as exc:  # noqa: BLE001
             return {"error": f"cannot read {path}: {type(exc).__name__}"}
-        return {"idle_timeout_minutes": cfg.get("idle_timeout_minutes"),
-                "max_workers": cfg.get("max_workers"),
-                "provider": (cfg.get("provider") or {}).get("type")}
+        return {
+            "idle_timeout_minutes": cfg.get("idle_timeout_minutes"),
+            "max_workers": cfg.get("max_workers"),
+            "provider": (cfg.get("provider") or {}).get("type"),
+        }
 
     now = _time.time()
     raylets = []
     samples = {}  # pid -> (process, cpu seconds at t0)
     for rp in candidates:
-        entry = {"pid": rp.pid, "node_id": None, "node_ip": None, "session_dir": None,
-                 "env": None, "env_error": None, "gcs_system_config": None,
-                 "debug_state": None, "processes": [], "error": None, "autoscaling": None}
+        entry = {
+            "pid": rp.pid,
+            "node_id": None,
+            "node_ip": None,
+            "session_dir": None,
+            "env": None,
+            "env_error": None,
+            "gcs_system_config": None,
+            "debug_state": None,
+            "processes": [],
+            "error": None,
+            "autoscaling": None,
+        }
         try:
             a = args_of(rp.cmdline())
         except psutil.Error:
@@ -422,8 +434,9 @@ def scan_ray_processes(
         entry["session_dir"] = a.get("--session_dir")
         try:
             env = rp.environ()
-            entry["env"] = {k: ("<redacted>" if secret.search(k) else v)
-                            for k, v in env.items() if k.startswith("RAY_")}
+            entry["env"] = {
+                k: ("<redacted>" if secret.search(k) else v) for k, v in env.items() if k.startswith("RAY_")
+            }
         except psutil.Error as exc:
             entry["env_error"] = f"cannot read the raylet's environment: {type(exc).__name__}"
         if entry["session_dir"] in monitors:
@@ -439,9 +452,11 @@ def scan_ray_processes(
         try:
             text = tail(ds_path, 1 << 20)
             ds = {"path": ds_path, "age_s": now - os.stat(ds_path).st_mtime}
-            for key, pat in (("num_idle_workers", r"- num idle workers: (\d+)"),
-                             ("num_python_workers", r"- num PYTHON workers: (\d+)"),
-                             ("registered_jobs", r"- registered jobs: (\d+)")):
+            for key, pat in (
+                ("num_idle_workers", r"- num idle workers: (\d+)"),
+                ("num_python_workers", r"- num PYTHON workers: (\d+)"),
+                ("registered_jobs", r"- registered jobs: (\d+)"),
+            ):
                 m = re.search(pat, text)
                 ds[key] = int(m.group(1)) if m else None
             entry["debug_state"] = ds
@@ -486,10 +501,20 @@ def scan_ray_processes(
                 kind = "active"
             else:
                 kind = "other"
-            proc = {"pid": c.pid, "title": title[:200], "kind": kind, "rss_bytes": mem.rss,
-                    "shared_bytes": getattr(mem, "shared", None), "cpu_percent": None,
-                    "age_s": max(now - created, 0.0), "worker_id": None, "job_id": None,
-                    "last_task": None, "last_task_start_age_s": None, "not_idle_log": None}
+            proc = {
+                "pid": c.pid,
+                "title": title[:200],
+                "kind": kind,
+                "rss_bytes": mem.rss,
+                "shared_bytes": getattr(mem, "shared", None),
+                "cpu_percent": None,
+                "age_s": max(now - created, 0.0),
+                "worker_id": None,
+                "job_id": None,
+                "last_task": None,
+                "last_task_start_age_s": None,
+                "not_idle_log": None,
+            }
             if c.pid in out_logs:
                 wid, path = out_logs[c.pid]
                 proc["worker_id"] = wid
@@ -503,9 +528,13 @@ def scan_ray_processes(
                     except OSError:
                         pass
             if kind in ("idle", "io-idle") and c.pid in core_logs:
-                lines = [ln for ln in tail(core_logs[c.pid]).splitlines()
-                         if "Worker is not idle" in ln or "still managing" in ln
-                         or "Worker not idle, ignoring exit request" in ln]
+                lines = [
+                    ln
+                    for ln in tail(core_logs[c.pid]).splitlines()
+                    if "Worker is not idle" in ln
+                    or "still managing" in ln
+                    or "Worker not idle, ignoring exit request" in ln
+                ]
                 if lines:
                     proc["not_idle_log"] = lines[-1].strip()[:400]
             entry["processes"].append(proc)
@@ -516,7 +545,7 @@ def scan_ray_processes(
         t0 = _time.monotonic()
         _time.sleep(cpu_sample_s)
         dt = _time.monotonic() - t0
-        for pid, (c, before, proc) in samples.items():
+        for c, before, proc in samples.values():
             try:
                 ct = c.cpu_times()
                 proc["cpu_percent"] = round(max(ct.user + ct.system - before, 0.0) / dt * 100, 1)
@@ -532,8 +561,9 @@ def _detached(fn):
     (raybot need not be installed there)."""
     import types
 
-    clone = types.FunctionType(fn.__code__, {"__builtins__": __builtins__}, fn.__name__,
-                               fn.__defaults__, fn.__closure__)
+    clone = types.FunctionType(
+        fn.__code__, {"__builtins__": __builtins__}, fn.__name__, fn.__defaults__, fn.__closure__
+    )
     clone.__kwdefaults__ = fn.__kwdefaults__
     clone.__module__ = None  # type: ignore[assignment]
     return clone
@@ -546,9 +576,9 @@ def _apply_scan(node: NodeFacts, raylet: dict, source: str) -> None:
     node.raylet_env = raylet.get("env")
     ds = raylet.get("debug_state")
     if ds:
-        node.debug_state = DebugState(**{k: ds.get(k) for k in
-                                         ("num_idle_workers", "num_python_workers",
-                                          "registered_jobs", "age_s", "path")})
+        node.debug_state = DebugState(
+            **{k: ds.get(k) for k in ("num_idle_workers", "num_python_workers", "registered_jobs", "age_s", "path")}
+        )
     node.processes = [ProcessInfo(**p) for p in raylet.get("processes", [])]
 
 
@@ -560,8 +590,9 @@ def _apply_scan(node: NodeFacts, raylet: dict, source: str) -> None:
 def _split_host_port(address: str) -> tuple[str, int]:
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
-        raise UsageError(f"not a Ray address: {address!r}",
-                         hint="pass the GCS address as host:port, e.g. --address 10.0.0.5:6379")
+        raise UsageError(
+            f"not a Ray address: {address!r}", hint="pass the GCS address as host:port, e.g. --address 10.0.0.5:6379"
+        )
     return host.strip("[]"), int(port)
 
 
@@ -579,8 +610,7 @@ def resolve_address(address: str | None, timeout: float) -> str:
         scheme = address.split("://", 1)[0]
         raise UsageError(
             f"{scheme}:// addresses are not supported: raybot talks to the GCS directly",
-            hint="pass the head's GCS address (host:port, default port 6379), the one `ray status "
-                 "--address` takes",
+            hint="pass the head's GCS address (host:port, default port 6379), the one `ray status --address` takes",
         )
     from ray._private import services
 
@@ -590,24 +620,28 @@ def resolve_address(address: str | None, timeout: float) -> str:
         except ConnectionError as exc:
             msg = str(exc)
             if "multiple" in msg.lower():
-                raise UsageError(msg.split(". Please")[0],
-                                 hint="choose one with --address or RAY_ADDRESS",
-                                 reference="ambiguous-cluster") from None
+                raise UsageError(
+                    msg.split(". Please")[0],
+                    hint="choose one with --address or RAY_ADDRESS",
+                    reference="ambiguous-cluster",
+                ) from None
             raise ClusterUnreachable(
                 "no running Ray cluster found on this machine",
                 hint="start one with `ray start --head`, or point raybot at one with --address "
-                     "HOST:PORT or RAY_ADDRESS",
+                "HOST:PORT or RAY_ADDRESS",
             ) from None
     else:
         try:
             address = services.canonicalize_bootstrap_address(address) or address
         except ValueError as exc:
-            raise UsageError(f"not a Ray address: {address!r} ({exc})",
-                             hint="pass the GCS address as host:port, "
-                             "e.g. --address 10.0.0.5:6379") from None
+            raise UsageError(
+                f"not a Ray address: {address!r} ({exc})",
+                hint="pass the GCS address as host:port, e.g. --address 10.0.0.5:6379",
+            ) from None
         except Exception as exc:  # noqa: BLE001 - e.g. unresolvable host name
-            raise ClusterUnreachable(f"cannot resolve {address}: {describe_error(exc)}",
-                                     hint="check the host name") from None
+            raise ClusterUnreachable(
+                f"cannot resolve {address}: {describe_error(exc)}", hint="check the host name"
+            ) from None
     host, port = _split_host_port(address)
     try:
         with socket.create_connection((host, port), timeout=min(timeout, 5.0)):
@@ -619,7 +653,7 @@ def resolve_address(address: str | None, timeout: float) -> str:
         raise ClusterUnreachable(
             f"no Ray cluster at {address}: {reason}",
             hint="is the head running (`ray start --head`)? Check the address (--address / "
-                 "RAY_ADDRESS) and the GCS port (default 6379)",
+            "RAY_ADDRESS) and the GCS port (default 6379)",
         ) from None
     return address
 
@@ -648,12 +682,15 @@ def _enable_token_auth_if_available() -> bool | None:
 # Collection
 # ---------------------------------------------------------------------------------------------
 
-_DASHBOARD_HINT = ("start the head with `--include-dashboard=true` (needs `pip install "
-                   "'ray[default]'`); `ray status` and `ray memory` work without it")
+_DASHBOARD_HINT = (
+    "start the head with `--include-dashboard=true` (needs `pip install "
+    "'ray[default]'`); `ray status` and `ray memory` work without it"
+)
 
 
-def collect_snapshot(address: str | None, *, timeout: float, local_only: bool,
-                     probe_all_nodes: bool = False) -> ClusterSnapshot:
+def collect_snapshot(
+    address: str | None, *, timeout: float, local_only: bool, probe_all_nodes: bool = False
+) -> ClusterSnapshot:
     """Collect everything the checks need, once.
 
     Args:
@@ -683,8 +720,9 @@ def collect_snapshot(address: str | None, *, timeout: float, local_only: bool,
     gcs_address = resolve_address(address, timeout)
     import ray
 
-    snap = ClusterSnapshot(address=gcs_address, client_ray_version=ray.__version__,
-                           local_only=local_only, user_auth_mode=user_auth_mode)
+    snap = ClusterSnapshot(
+        address=gcs_address, client_ray_version=ray.__version__, local_only=local_only, user_auth_mode=user_auth_mode
+    )
     if auto_detected:
         # Like ray.init(): only a cluster found automatically gets ~/.ray/auth_token; an explicit
         # address needs RAY_AUTH_MODE=token, so a token is never sent to an arbitrary host.
@@ -700,14 +738,13 @@ def collect_snapshot(address: str | None, *, timeout: float, local_only: bool,
             raise ClusterUnreachable(
                 f"the cluster at {gcs_address} requires an authentication token, and none was sent",
                 hint="export RAY_AUTH_MODE=token (the token comes from ~/.ray/auth_token or "
-                     "RAY_AUTH_TOKEN); like ray.init(), raybot sends a token to an explicit "
-                     "--address only when RAY_AUTH_MODE=token",
+                "RAY_AUTH_TOKEN); like ray.init(), raybot sends a token to an explicit "
+                "--address only when RAY_AUTH_MODE=token",
                 reference="cluster-auth",
             )
         raise ClusterUnreachable(
             f"the GCS at {gcs_address} accepted a connection but did not answer ({err})",
-            hint="check the head node: `ray status --address ...`, and logs/gcs_server.out in the "
-                 "session dir",
+            hint="check the head node: `ray status --address ...`, and logs/gcs_server.out in the session dir",
         )
 
     calls = _Calls()
@@ -728,8 +765,13 @@ def collect_snapshot(address: str | None, *, timeout: float, local_only: bool,
     if dashboard:
         state.start("state-api", _state_api_reads, f"http://{dashboard}", timeout)
     elif "dashboard" not in (gcs.get("errors") or {}):
-        snap.gaps.append(Gap("state-api", "the cluster has no dashboard, so the state API "
-                             "(`ray list`, `ray summary`) is unavailable", _DASHBOARD_HINT))
+        snap.gaps.append(
+            Gap(
+                "state-api",
+                "the cluster has no dashboard, so the state API (`ray list`, `ray summary`) is unavailable",
+                _DASHBOARD_HINT,
+            )
+        )
 
     cfg, cfg_err = calls.result("system-config", deadline)
     if cfg_err is None:
@@ -758,32 +800,35 @@ def collect_snapshot(address: str | None, *, timeout: float, local_only: bool,
                 snap.system_config_source = "gcs_server command line (--config_list)"
                 break
         else:
-            snap.gaps.append(Gap("system-config", "reading the system config from the GCS failed: "
-                                                  f"{cfg_err}"))
+            snap.gaps.append(Gap("system-config", f"reading the system config from the GCS failed: {cfg_err}"))
 
     task_end_ms: dict[str, float] = {}
     if dashboard:
         st, err = state.result("state-api", time.monotonic() + 2 * timeout + 1.0)
         if err is not None:
-            snap.gaps.append(Gap("state-api", f"the state API at http://{dashboard} failed: {err}",
-                                 _DASHBOARD_HINT))
+            snap.gaps.append(Gap("state-api", f"the state API at http://{dashboard} failed: {err}", _DASHBOARD_HINT))
         else:
             task_end_ms = _apply_state(snap, st, f"http://{dashboard}")
 
     remote = [n for n in snap.alive_nodes if n.node_id not in local_ids]
     if remote and local_only:
         for n in remote:
-            snap.gaps.append(Gap(f"processes:{n.node_id}",
-                                 f"node {n.label} was not inspected (--local-only)",
-                                 "run without --local-only, or run raybot on that node"))
+            snap.gaps.append(
+                Gap(
+                    f"processes:{n.node_id}",
+                    f"node {n.label} was not inspected (--local-only)",
+                    "run without --local-only, or run raybot on that node",
+                )
+            )
     elif remote:
         _probe_nodes(snap, remote, timeout)
 
     _estimate_idle_times(snap, task_end_ms)
     snap.notes.append(f"collected in {time.monotonic() - started:.1f}s")
     if snap.python_version and snap.python_version != ".".join(map(str, sys.version_info[:3])):
-        snap.notes.append(f"cluster Python {snap.python_version}, raybot's Python "
-                          f"{'.'.join(map(str, sys.version_info[:3]))}")
+        snap.notes.append(
+            f"cluster Python {snap.python_version}, raybot's Python {'.'.join(map(str, sys.version_info[:3]))}"
+        )
     return snap
 
 
@@ -813,8 +858,9 @@ def _gcs_reads(client, timeout: float) -> dict:
     try:
         import ray
 
-        raw = kv(ray._raylet.GCS_AUTOSCALER_V2_ENABLED_KEY.encode(),
-                 ray._raylet.GCS_AUTOSCALER_STATE_NAMESPACE.encode())
+        raw = kv(
+            ray._raylet.GCS_AUTOSCALER_V2_ENABLED_KEY.encode(), ray._raylet.GCS_AUTOSCALER_STATE_NAMESPACE.encode()
+        )
         out["autoscaler_v2"] = raw == b"1"
         raw = kv(ray_constants.DEBUG_AUTOSCALING_STATUS.encode(), None)
         out["autoscaling_status"] = json.loads(raw) if raw else None
@@ -838,8 +884,7 @@ def _read_system_config(gcs_address: str) -> dict:
     from ray._private.state import GlobalState
     from ray._raylet import GcsClientOptions
 
-    options = GcsClientOptions.create(gcs_address, None, allow_cluster_id_nil=True,
-                                      fetch_cluster_id_if_nil=False)
+    options = GcsClientOptions.create(gcs_address, None, allow_cluster_id_nil=True, fetch_cluster_id_if_nil=False)
     state = GlobalState()
     state._initialize_global_state(options)
     try:
@@ -870,10 +915,15 @@ def _apply_gcs(snap: ClusterSnapshot, gcs: dict) -> None:
     snap.nodes.sort(key=lambda n: (not n.alive, not n.is_head, n.ip or "", n.node_id))
     jobs = gcs.get("jobs")
     if jobs is not None:
-        snap.jobs = [JobRecord(job_id=jid.hex() if hasattr(jid, "hex") else str(jid),
-                               is_dead=bool(j.is_dead), end_time_ms=j.end_time or None,
-                               entrypoint=j.entrypoint or None)
-                     for jid, j in jobs.items()]
+        snap.jobs = [
+            JobRecord(
+                job_id=jid.hex() if hasattr(jid, "hex") else str(jid),
+                is_dead=bool(j.is_dead),
+                end_time_ms=j.end_time or None,
+                entrypoint=j.entrypoint or None,
+            )
+            for jid, j in jobs.items()
+        ]
     status = gcs.get("autoscaling_status")
     if status is not None or gcs.get("autoscaler_v2") is not None:
         snap.autoscaler = _autoscaler_from_v1(status, v2=bool(gcs.get("autoscaler_v2")))
@@ -905,17 +955,26 @@ def _autoscaler_from_v1(status: dict | None, *, v2: bool) -> AutoscalerFacts:
             reason = info.get("category") or info.get("description")
             facts.failures.append(FailedNode(node_type=rec.get("node_type", "?"), reason=reason))
     lm = status.get("load_metrics_report") or {}
-    facts.usage = {k: (float(v[0]), float(v[1])) for k, v in (lm.get("usage") or {}).items()
-                   if not k.startswith("node:") and isinstance(v, (list, tuple)) and len(v) == 2}
+    facts.usage = {
+        k: (float(v[0]), float(v[1]))
+        for k, v in (lm.get("usage") or {}).items()
+        if not k.startswith("node:") and isinstance(v, (list, tuple)) and len(v) == 2
+    }
     for shape, count in lm.get("resource_demand") or []:
-        facts.demands.append(Demand(shape=_shape(shape), count=int(count), kind="tasks/actors",
-                                    bundles=[dict(shape)]))
+        facts.demands.append(Demand(shape=_shape(shape), count=int(count), kind="tasks/actors", bundles=[dict(shape)]))
     for pg, count in lm.get("pg_demand") or []:
-        facts.demands.append(Demand(shape=_pg_shape(pg), count=int(count), kind="placement groups",
-                                    bundles=[dict(b) for b in pg.get("bundles") or []]))
+        facts.demands.append(
+            Demand(
+                shape=_pg_shape(pg),
+                count=int(count),
+                kind="placement groups",
+                bundles=[dict(b) for b in pg.get("bundles") or []],
+            )
+        )
     for shape, count in lm.get("request_demand") or []:
-        facts.demands.append(Demand(shape=_shape(shape), count=int(count), kind="request_resources",
-                                    bundles=[dict(shape)]))
+        facts.demands.append(
+            Demand(shape=_shape(shape), count=int(count), kind="request_resources", bundles=[dict(shape)])
+        )
     return facts
 
 
@@ -943,19 +1002,23 @@ def _apply_cluster_status(snap: ClusterSnapshot, cs) -> None:
     if snap.autoscaler is not None and snap.autoscaler.autoscaler_version == "v2":
         facts = snap.autoscaler
         for p in getattr(cs, "pending_launches", []) or []:
-            facts.pending.append(PendingNode(node_type=p.ray_node_type_name or p.instance_type_name,
-                                             status="launching", count=int(p.count or 1)))
+            facts.pending.append(
+                PendingNode(
+                    node_type=p.ray_node_type_name or p.instance_type_name, status="launching", count=int(p.count or 1)
+                )
+            )
         for n in getattr(cs, "pending_nodes", []) or []:
-            facts.pending.append(PendingNode(node_type=n.ray_node_type_name,
-                                             status=n.details or "pending",
-                                             ip=n.ip_address or None))
+            facts.pending.append(
+                PendingNode(node_type=n.ray_node_type_name, status=n.details or "pending", ip=n.ip_address or None)
+            )
         for f in getattr(cs, "failed_launches", []) or []:
-            facts.failures.append(FailedNode(node_type=f.ray_node_type_name or f.instance_type_name,
-                                             reason=f.details))
+            facts.failures.append(FailedNode(node_type=f.ray_node_type_name or f.instance_type_name, reason=f.details))
         for n in getattr(cs, "failed_nodes", []) or []:
-            facts.failures.append(FailedNode(node_type=n.ray_node_type_name,
-                                             ip=n.ip_address or None,
-                                             reason=n.details or "NodeTerminated"))
+            facts.failures.append(
+                FailedNode(
+                    node_type=n.ray_node_type_name, ip=n.ip_address or None, reason=n.details or "NodeTerminated"
+                )
+            )
         facts.idle_nodes = {}
         for n in cs.idle_nodes:
             t = n.ray_node_type_name
@@ -1018,11 +1081,15 @@ def _state_api_reads(url: str, timeout: float) -> dict:
     logging.getLogger("ray.util.state.api").setLevel(logging.WARNING)
     secs = max(int(timeout + 0.999), 1)
     queries = {
-        "dead-workers": (StateResource.WORKERS, ListApiOptions(
-            limit=10000, timeout=secs, detail=True, filters=[("is_alive", "=", "False")])),
+        "dead-workers": (
+            StateResource.WORKERS,
+            ListApiOptions(limit=10000, timeout=secs, detail=True, filters=[("is_alive", "=", "False")]),
+        ),
         "objects": (StateResource.OBJECTS, ListApiOptions(limit=10000, timeout=secs)),
-        "tasks": (StateResource.TASKS, ListApiOptions(
-            limit=2000, timeout=secs, detail=True, filters=[("state", "=", "FINISHED")])),
+        "tasks": (
+            StateResource.TASKS,
+            ListApiOptions(limit=2000, timeout=secs, detail=True, filters=[("state", "=", "FINISHED")]),
+        ),
     }
 
     # One thread, one after the other: warnings.catch_warnings is not thread-safe, and each
@@ -1036,8 +1103,7 @@ def _state_api_reads(url: str, timeout: float) -> dict:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                rows = client.list(resource, options=options, raise_on_missing_output=False,
-                                   _explain=True)
+                rows = client.list(resource, options=options, raise_on_missing_output=False, _explain=True)
             out[name] = ((rows, [str(w.message) for w in caught]), None)
         except Exception as exc:  # noqa: BLE001 - recorded as a gap
             out[name] = (None, describe_error(exc))
@@ -1048,8 +1114,13 @@ def _apply_state(snap: ClusterSnapshot, st: dict, url: str = "") -> dict[str, fl
     """Attach the state API results; returns worker id -> when it last finished a task (ms)."""
     errors = [err for _, err in st.values()]
     if all(err and "ServerUnavailable" in err for err in errors):
-        snap.gaps.append(Gap("state-api", f"the dashboard at {url} does not answer, so the state "
-                             "API (`ray list`, `ray summary`) is unavailable", _DASHBOARD_HINT))
+        snap.gaps.append(
+            Gap(
+                "state-api",
+                f"the dashboard at {url} does not answer, so the state API (`ray list`, `ray summary`) is unavailable",
+                _DASHBOARD_HINT,
+            )
+        )
         return {}
 
     def listed(name: str, what: str):
@@ -1067,17 +1138,32 @@ def _apply_state(snap: ClusterSnapshot, st: dict, url: str = "") -> dict[str, fl
     rows = listed("dead-workers", "list_workers")
     if rows is not None:
         snap.dead_workers = [
-            WorkerRecord(worker_id=w.worker_id, node_id=w.node_id, pid=w.pid,
-                         is_alive=bool(w.is_alive), worker_type=w.worker_type,
-                         exit_type=w.exit_type, exit_detail=w.exit_detail,
-                         end_time_ms=w.end_time_ms or None)
-            for w in rows]
+            WorkerRecord(
+                worker_id=w.worker_id,
+                node_id=w.node_id,
+                pid=w.pid,
+                is_alive=bool(w.is_alive),
+                worker_type=w.worker_type,
+                exit_type=w.exit_type,
+                exit_detail=w.exit_detail,
+                end_time_ms=w.end_time_ms or None,
+            )
+            for w in rows
+        ]
     rows = listed("objects", "list_objects")
     if rows is not None:
         snap.objects = [
-            ObjectRecord(object_id=o.object_id, pid=o.pid, ip=o.ip, reference_type=o.reference_type,
-                         size_bytes=o.object_size, call_site=o.call_site, holder_type=o.type)
-            for o in rows]
+            ObjectRecord(
+                object_id=o.object_id,
+                pid=o.pid,
+                ip=o.ip,
+                reference_type=o.reference_type,
+                size_bytes=o.object_size,
+                call_site=o.call_site,
+                holder_type=o.type,
+            )
+            for o in rows
+        ]
     last_end: dict[str, float] = {}
     for t in listed("tasks", "list_tasks") or []:
         if t.worker_id and t.end_time_ms:
@@ -1114,7 +1200,8 @@ def _probe_nodes(snap: ClusterSnapshot, nodes: list[NodeFacts], timeout: float) 
     snap.notes.append(
         f"process facts for {len(nodes)} node(s) ({ids}) were gathered by a zero-CPU task pinned "
         "to each node (NodeAffinitySchedulingStrategy, max_calls=1); raybot connected as a driver "
-        "for that")
+        "for that"
+    )
 
     def run() -> dict:
         import ray
@@ -1124,8 +1211,13 @@ def _probe_nodes(snap: ClusterSnapshot, nodes: list[NodeFacts], timeout: float) 
         level = quiet.level
         quiet.setLevel(logging.ERROR)
         try:
-            ray.init(address=snap.address, logging_level=logging.ERROR, log_to_driver=False,
-                     namespace="raybot-diagnose", configure_logging=False)
+            ray.init(
+                address=snap.address,
+                logging_level=logging.ERROR,
+                log_to_driver=False,
+                namespace="raybot-diagnose",
+                configure_logging=False,
+            )
         finally:
             quiet.setLevel(level)
         try:
@@ -1145,8 +1237,7 @@ def _probe_nodes(snap: ClusterSnapshot, nodes: list[NodeFacts], timeout: float) 
                     except Exception as exc:  # noqa: BLE001
                         out[nid] = {"error": describe_error(exc), "raylets": []}
                 else:
-                    out[nid] = {"raylets": [],
-                                "error": f"the probe task did not finish within {timeout:g}s"}
+                    out[nid] = {"raylets": [], "error": f"the probe task did not finish within {timeout:g}s"}
                     try:
                         ray.cancel(ref, force=True)
                     except Exception:  # noqa: BLE001
@@ -1158,18 +1249,26 @@ def _probe_nodes(snap: ClusterSnapshot, nodes: list[NodeFacts], timeout: float) 
     results, err = _bounded(run, timeout * 2 + 10.0, "probe")
     if err is not None:
         for n in nodes:
-            snap.gaps.append(Gap(f"processes:{n.node_id}", f"probe task on {n.label} failed: {err}",
-                                 "run raybot on that node with --local-only"))
+            snap.gaps.append(
+                Gap(
+                    f"processes:{n.node_id}",
+                    f"probe task on {n.label} failed: {err}",
+                    "run raybot on that node with --local-only",
+                )
+            )
         return
     for n in nodes:
         res = results.get(n.node_id) or {}
         found = res.get("raylets", [])
         raylets = [r for r in found if r.get("node_id") == n.node_id] or found
         if res.get("error") or not raylets:
-            snap.gaps.append(Gap(f"processes:{n.node_id}",
-                                 f"probe task on {n.label}: "
-                                 f"{res.get('error') or 'no raylet found'}",
-                                 "run raybot on that node with --local-only"))
+            snap.gaps.append(
+                Gap(
+                    f"processes:{n.node_id}",
+                    f"probe task on {n.label}: {res.get('error') or 'no raylet found'}",
+                    "run raybot on that node with --local-only",
+                )
+            )
             continue
         _apply_scan(n, raylets[0], "probe")
         _apply_autoscaling(snap, raylets[0].get("autoscaling"))

@@ -31,22 +31,46 @@ from raybot.errors import UsageError
 
 _HEADER = re.compile(r"=+\s*(Autoscaler|Cluster) status:?\s*(.*?)\s*=+")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_SIZE = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 1024, "MiB": 1024**2,
-         "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5}
+_SIZE = {
+    "B": 1,
+    "KB": 1e3,
+    "MB": 1e6,
+    "GB": 1e9,
+    "TB": 1e12,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+    "TiB": 1024**4,
+    "PiB": 1024**5,
+}
 _USAGE = re.compile(
     r"^(?P<used>[\d.]+)\s*(?P<uu>[KMGTP]i?B|B)?\s*/\s*(?P<total>[\d.]+)\s*(?P<tu>[KMGTP]i?B|B)?\s+"
-    r"(?P<res>\S+)(?:\s+\((?P<note>.*)\))?$")
-_DEMAND = re.compile(r"^(?P<shape>.*?):\s*(?P<count>\d+)\+?\s+"
-                     r"(?P<kind>pending tasks/actors|pending placement groups|"
-                     r"from request_resources\(\))")
+    r"(?P<res>\S+)(?:\s+\((?P<note>.*)\))?$"
+)
+_DEMAND = re.compile(
+    r"^(?P<shape>.*?):\s*(?P<count>\d+)\+?\s+"
+    r"(?P<kind>pending tasks/actors|pending placement groups|"
+    r"from request_resources\(\))"
+)
 
-NODE_LABELS = {"Healthy:": "active", "Active:": "active", "Idle:": "idle", "Pending:": "pending",
-               "Recent failures:": "failures"}
-RESOURCE_LABELS = {"Usage:": "usage", "Total Usage:": "usage",
-                   "Constraints:": "constraints", "Total Constraints:": "constraints",
-                   "From request_resources:": "constraints",
-                   "Demands:": "demands", "Total Demands:": "demands",
-                   "Pending Demands:": "demands", "Total Demands (by count):": "by-count"}
+NODE_LABELS = {
+    "Healthy:": "active",
+    "Active:": "active",
+    "Idle:": "idle",
+    "Pending:": "pending",
+    "Recent failures:": "failures",
+}
+RESOURCE_LABELS = {
+    "Usage:": "usage",
+    "Total Usage:": "usage",
+    "Constraints:": "constraints",
+    "Total Constraints:": "constraints",
+    "From request_resources:": "constraints",
+    "Demands:": "demands",
+    "Total Demands:": "demands",
+    "Pending Demands:": "demands",
+    "Total Demands (by count):": "by-count",
+}
 
 
 @dataclass
@@ -82,6 +106,7 @@ class StatusText:
     @property
     def layout(self) -> str:
         """The labels that date this output, and the era they point to."""
+
         def first(*labels: str) -> str | None:
             return next((lb for lb in labels if lb in self.labels), None)
 
@@ -131,10 +156,8 @@ def _demand(line: str, default_kind: str) -> Demand | None:
     if not m:
         return None
     kind = m.group("kind")
-    kind = ("tasks/actors" if "tasks" in kind else "placement groups" if "placement" in kind
-            else "request_resources")
-    return Demand(shape=m.group("shape").strip(), count=int(m.group("count")),
-                  kind=kind or default_kind)
+    kind = "tasks/actors" if "tasks" in kind else "placement groups" if "placement" in kind else "request_resources"
+    return Demand(shape=m.group("shape").strip(), count=int(m.group("count")), kind=kind or default_kind)
 
 
 def _strip_prefixes(lines: list[str]) -> list[str]:
@@ -163,11 +186,11 @@ def parse_status_text(text: str) -> StatusText:
         if any(ln.strip() in ("Node status", "Resources") for ln in lines):
             start = 0
         else:
-            raise UsageError("this does not look like `ray status` output (no \"Autoscaler "
-                             "status\" header)",
-                             hint="paste the whole output of `ray status`, from the ======== line "
-                                  "down",
-                             reference="not-ray-status")
+            raise UsageError(
+                'this does not look like `ray status` output (no "Autoscaler status" header)',
+                hint="paste the whole output of `ray status`, from the ======== line down",
+                reference="not-ray-status",
+            )
     section: str | None = None
     node: StatusNode | None = None
     sub: str | None = None
@@ -187,17 +210,19 @@ def parse_status_text(text: str) -> StatusText:
                 section = None
                 continue
             if stripped.startswith("Node: "):
-                name = stripped[len("Node: "):]
+                name = stripped[len("Node: ") :]
                 m = re.match(r"(.*?) \((.*)\)$", name)
-                node = StatusNode(name=m.group(1) if m else name,
-                                  node_type=m.group(2) if m else None)
+                node = StatusNode(name=m.group(1) if m else name, node_type=m.group(2) if m else None)
                 if re.fullmatch(r"[0-9a-f]{56}", node.name):
                     node.node_id = node.name
                 st.nodes.append(node)
                 section = "node"
                 continue
-            if re.match(r"(GCS request time|Node Provider non_terminated_nodes time|"
-                        r"Autoscaler iteration time)", stripped):
+            if re.match(
+                r"(GCS request time|Node Provider non_terminated_nodes time|"
+                r"Autoscaler iteration time)",
+                stripped,
+            ):
                 continue
             if section == "demands" or section == "by-count" or section is None:
                 # text after the report: an autoscaler error message
@@ -248,14 +273,15 @@ def parse_status_text(text: str) -> StatusText:
         elif section == "pending":
             m = re.match(r"(.+?), (\d+) launching$", stripped)
             if m:
-                st.pending.append(PendingNode(node_type=m.group(1), status="launching",
-                                              count=int(m.group(2))))
+                st.pending.append(PendingNode(node_type=m.group(1), status="launching", count=int(m.group(2))))
                 continue
             m = re.match(r"([^,]*?):\s*(.*?),\s*(.*)$", stripped)
             if m:
-                st.pending.append(PendingNode(node_type=m.group(2) or "?",
-                                              status=m.group(3).strip() or "pending",
-                                              ip=m.group(1) or None))
+                st.pending.append(
+                    PendingNode(
+                        node_type=m.group(2) or "?", status=m.group(3).strip() or "pending", ip=m.group(1) or None
+                    )
+                )
             else:
                 st.pending.append(PendingNode(node_type=stripped, status="pending"))
         elif section == "failures":
@@ -272,9 +298,11 @@ def parse_status_text(text: str) -> StatusText:
             if d:
                 (st.constraints if section == "constraints" else st.demands).append(d)
     if not st.labels and not st.legacy_node_lines:
-        raise UsageError("this does not look like `ray status` output (no Node status or "
-                         "Resources sections)",
-                         hint="paste the whole output of `ray status`", reference="not-ray-status")
+        raise UsageError(
+            "this does not look like `ray status` output (no Node status or Resources sections)",
+            hint="paste the whole output of `ray status`",
+            reference="not-ray-status",
+        )
     return st
 
 
@@ -286,7 +314,7 @@ def _failure(line: str) -> FailedNode:
     m = re.search(r"\(ip: ([^)]+)\)", line)
     if m:
         ip = m.group(1)
-        line = (line[: m.start()] + line[m.end():]).strip()
+        line = (line[: m.start()] + line[m.end() :]).strip()
     m = re.match(r"(.+?): (.*)$", line)
     if not m:
         return FailedNode(node_type=line, ip=ip)
@@ -298,21 +326,30 @@ def _failure(line: str) -> FailedNode:
 
 def snapshot_from_status(st: StatusText, *, source: str = "-") -> ClusterSnapshot:
     """A snapshot holding only what ``ray status`` shows, for the checks to run on."""
-    facts = AutoscalerFacts(source="status-text", active_nodes=dict(st.active),
-                            idle_nodes=dict(st.idle), pending=list(st.pending),
-                            failures=list(st.failures),
-                            demands=list(st.demands) + list(st.constraints), usage=dict(st.usage))
-    snap = ClusterSnapshot(address=None, origin="status-text", status_layout=st.layout,
-                           autoscaler=facts)
-    for i, n in enumerate(st.nodes):
+    facts = AutoscalerFacts(
+        source="status-text",
+        active_nodes=dict(st.active),
+        idle_nodes=dict(st.idle),
+        pending=list(st.pending),
+        failures=list(st.failures),
+        demands=list(st.demands) + list(st.constraints),
+        usage=dict(st.usage),
+    )
+    snap = ClusterSnapshot(address=None, origin="status-text", status_layout=st.layout, autoscaler=facts)
+    for n in st.nodes:
         total = {k: v[1] for k, v in n.usage.items()}
-        node = NodeFacts(node_id=n.node_id or f"{n.name}", ip=n.name if _IP.match(n.name) else None,
-                         is_head=bool(n.node_type and "head" in n.node_type.lower()),
-                         resources_total=total, idle_ms=n.idle_ms,
-                         cpus_used=n.usage["CPU"][0] if "CPU" in n.usage else None)
+        node = NodeFacts(
+            node_id=n.node_id or f"{n.name}",
+            ip=n.name if _IP.match(n.name) else None,
+            is_head=bool(n.node_type and "head" in n.node_type.lower()),
+            resources_total=total,
+            idle_ms=n.idle_ms,
+            cpus_used=n.usage["CPU"][0] if "CPU" in n.usage else None,
+        )
         snap.nodes.append(node)
     if st.error_text:
         snap.notes.append(f"text after the report: {st.error_text[:300]}")
-    snap.notes.append(f"parsed from {source}: {st.header or 'no header'}"
-                      + (f" at {st.timestamp}" if st.timestamp else ""))
+    snap.notes.append(
+        f"parsed from {source}: {st.header or 'no header'}" + (f" at {st.timestamp}" if st.timestamp else "")
+    )
     return snap

@@ -21,8 +21,12 @@ from raybot.diagnose.snapshot import (
     WorkerRecord,
 )
 
-SEED = {"kill_idle_workers_interval_ms": 0, "automatic_object_spilling_enabled": True,
-        "object_spilling_config": '{"type": "filesystem"}', "is_external_storage_type_fs": True}
+SEED = {
+    "kill_idle_workers_interval_ms": 0,
+    "automatic_object_spilling_enabled": True,
+    "object_spilling_config": '{"type": "filesystem"}',
+    "is_external_storage_type_fs": True,
+}
 
 
 def stale_idle(n=5, **kw):
@@ -90,8 +94,11 @@ def test_soft_limit_default_is_floor_of_available_cpus():
 
 def test_reaping_disabled_by_system_config_fails_with_fix_for_this_cluster():
     procs = stale_idle(5, job="01000000")
-    s = snap(node(procs=procs, debug_idle=5), system_config=dict(SEED, num_workers_soft_limit=4),
-             jobs=[JobRecord("01000000", True, 1)])
+    s = snap(
+        node(procs=procs, debug_idle=5),
+        system_config=dict(SEED, num_workers_soft_limit=4),
+        jobs=[JobRecord("01000000", True, 1)],
+    )
     r = result("reaping-disabled", s)
     assert r.status == "fail"
     assert r.value == "kill_idle_workers_interval_ms=0 (system config)"
@@ -194,8 +201,7 @@ def test_idle_memory_ok():
 
 
 def test_holding_refs_from_worker_log_line():
-    log = ("[2026-01-01 10:00:00,000 I 1 2] core_worker.cc:1: "
-           "Worker is not idle: reference counter: 1")
+    log = "[2026-01-01 10:00:00,000 I 1 2] core_worker.cc:1: Worker is not idle: reference counter: 1"
     s = snap(node(procs=[idle(7, not_idle_log=log, last_task="make")]))
     r = result("idle-workers-holding-references", s)
     assert r.status == "warn" and "1 idle worker(s) refuse to exit" == r.value
@@ -205,17 +211,17 @@ def test_holding_refs_from_worker_log_line():
 
 
 def test_holding_refs_inferred_from_long_idle_above_limit():
-    s = snap(node(used=2.0, procs=[idle(7, idle_for=300.0)]),
-             objects=[ObjectRecord("00ab" * 8, 99, "10.0.0.1", "LOCAL_REFERENCE", 5 * MiB,
-                                   "disabled", "DRIVER")])
+    s = snap(
+        node(used=2.0, procs=[idle(7, idle_for=300.0)]),
+        objects=[ObjectRecord("00ab" * 8, 99, "10.0.0.1", "LOCAL_REFERENCE", 5 * MiB, "disabled", "DRIVER")],
+    )
     r = result("idle-workers-holding-references", s)
     assert r.status == "warn" and "idle 5m00s" in r.evidence[0]
     assert any("held by drivers" in e for e in r.evidence)
 
 
 def test_holding_refs_ignores_upper_bound_idle_times():
-    s = snap(node(used=2.0, procs=[idle(7, idle_for=300.0, basis="at most: since its last task "
-                                                                 "started")]))
+    s = snap(node(used=2.0, procs=[idle(7, idle_for=300.0, basis="at most: since its last task started")]))
     assert result("idle-workers-holding-references", s).status == "ok"
 
 
@@ -258,14 +264,36 @@ def test_slow_cleanup_info_and_ok_and_soft_limit_above_cpus():
 
 def test_oom_recent_and_old():
     now = 1_800_000_000.0
-    recent = WorkerRecord("w1", HEAD_ID, 11, False, "WORKER", "NODE_OUT_OF_MEMORY",
-                          "Task was killed due to the node running low on memory.",
-                          int((now - 120) * 1000))
-    old = WorkerRecord("w2", HEAD_ID, 12, False, "WORKER", "SYSTEM_ERROR",
-                       "Memory on the node (IP: 10.0.0.1) was 7.9GB used / 8GB limit",
-                       int((now - 7200) * 1000))
-    fine = WorkerRecord("w3", HEAD_ID, 13, False, "WORKER", "INTENDED_SYSTEM_EXIT",
-                        "Worker exited because it was idle for a long time", int((now - 60) * 1000))
+    recent = WorkerRecord(
+        "w1",
+        HEAD_ID,
+        11,
+        False,
+        "WORKER",
+        "NODE_OUT_OF_MEMORY",
+        "Task was killed due to the node running low on memory.",
+        int((now - 120) * 1000),
+    )
+    old = WorkerRecord(
+        "w2",
+        HEAD_ID,
+        12,
+        False,
+        "WORKER",
+        "SYSTEM_ERROR",
+        "Memory on the node (IP: 10.0.0.1) was 7.9GB used / 8GB limit",
+        int((now - 7200) * 1000),
+    )
+    fine = WorkerRecord(
+        "w3",
+        HEAD_ID,
+        13,
+        False,
+        "WORKER",
+        "INTENDED_SYSTEM_EXIT",
+        "Worker exited because it was idle for a long time",
+        int((now - 60) * 1000),
+    )
     r = result("recent-oom-kills", snap(node(), dead_workers=[recent, old, fine], collected_at=now))
     assert r.status == "warn" and r.value == "1 in the last hour, 2 in total"
     assert "2m00s ago" in r.evidence[0]
@@ -284,8 +312,7 @@ def test_oom_unknown_without_state_api():
 
 
 def test_ref_sites_off_with_objects_warns():
-    objs = [ObjectRecord("00" * 28, 5, "10.0.0.1", "LOCAL_REFERENCE", 5 * MiB, "disabled",
-                         "DRIVER")]
+    objs = [ObjectRecord("00" * 28, 5, "10.0.0.1", "LOCAL_REFERENCE", 5 * MiB, "disabled", "DRIVER")]
     r = result("ref-creation-sites", snap(node(), node(WORKER_ID, head=False), objects=objs))
     assert r.status == "warn" and "1 reference(s) to 5 MiB" in r.value
     assert "RAY_record_ref_creation_sites=1 ray start --head --port=6379" in r.fix
@@ -370,8 +397,7 @@ def test_idle_cpu():
 
 
 def test_data_completeness():
-    gap = Gap("state-api", "the cluster has no dashboard",
-              "start the head with --include-dashboard=true")
+    gap = Gap("state-api", "the cluster has no dashboard", "start the head with --include-dashboard=true")
     s = snap(node(), gaps=[gap])
     r = result("data-completeness", s)
     assert r.status == "error" and "--include-dashboard" in r.fix
@@ -383,9 +409,9 @@ def test_data_completeness():
 
 def seed_diagnosis() -> Diagnosis:
     heavy = idle(50, rss=800 * MiB, shared=60 * MiB, last_task="load")
-    s = snap(node(procs=stale_idle(5) + [heavy],
-                  debug_idle=6),
-             system_config=SEED, jobs=[JobRecord("01000000", True, 1)])
+    s = snap(
+        node(procs=stale_idle(5) + [heavy], debug_idle=6), system_config=SEED, jobs=[JobRecord("01000000", True, 1)]
+    )
     return Diagnosis(snapshot=s, results=run_checks(s))
 
 
@@ -439,8 +465,10 @@ def test_long_evidence_is_capped_in_every_check():
     log = "Worker is not idle: reference counter: ReferenceTable{size: 1}"
     procs = [idle(200 + i, rss=900 * MiB, cpu=90.0, not_idle_log=log) for i in range(12)]
     now = 1_800_000_000.0
-    dead = [WorkerRecord(f"w{i}", HEAD_ID, i, False, "WORKER", "NODE_OUT_OF_MEMORY", "OOM",
-                         int(now * 1000)) for i in range(12)]
+    dead = [
+        WorkerRecord(f"w{i}", HEAD_ID, i, False, "WORKER", "NODE_OUT_OF_MEMORY", "OOM", int(now * 1000))
+        for i in range(12)
+    ]
     s = snap(node(procs=procs), dead_workers=dead, collected_at=now)
     s.autoscaler.failures = [FailedNode(f"t{i}", None, "x") for i in range(12)]
     for r in run_checks(s):
@@ -451,7 +479,11 @@ def test_long_evidence_is_capped_in_every_check():
 
 def test_suggested_configs_never_carry_over_harmful_settings():
     procs = [idle(1, rss=900 * MiB)]
-    cfg = {"kill_idle_workers_interval_ms": 0, "idle_worker_killing_time_threshold_ms": 60000,
-           "num_workers_soft_limit": 8, "object_spilling_config": "{}"}
+    cfg = {
+        "kill_idle_workers_interval_ms": 0,
+        "idle_worker_killing_time_threshold_ms": 60000,
+        "num_workers_soft_limit": 8,
+        "object_spilling_config": "{}",
+    }
     r = result("idle-worker-memory", snap(node(cpus=4, procs=procs), system_config=cfg))
     assert "--system-config='{\"num_workers_soft_limit\": 2}'" in r.fix

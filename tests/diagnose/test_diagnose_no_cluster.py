@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import raycluster
-from raybot.cli import app
 from typer.testing import CliRunner
 
+from raybot.cli import app
 from raybot.diagnose.snapshot import collect_snapshot
 from raybot.errors import ClusterUnreachable, UsageError
 
@@ -40,9 +40,11 @@ def test_no_address_and_no_local_cluster(monkeypatch):
     from ray._private import services
 
     def none_found(addr, temp_dir=None):
-        raise ConnectionError("Could not find any running Ray instance. Please specify the one to "
-                              "connect to by setting the `--address` flag or `RAY_ADDRESS` "
-                              "environment variable.")
+        raise ConnectionError(
+            "Could not find any running Ray instance. Please specify the one to "
+            "connect to by setting the `--address` flag or `RAY_ADDRESS` "
+            "environment variable."
+        )
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setattr(services, "canonicalize_bootstrap_address_or_die", none_found)
@@ -76,10 +78,13 @@ def test_a_gcs_that_never_answers_cannot_hang_raybot():
     threading.Thread(target=accept, daemon=True).start()
     try:
         started = time.monotonic()
-        out = subprocess.run([sys.executable, "-m", "raybot", "diagnose", "--address",
-                              f"127.0.0.1:{port}", "--timeout", "2"],
-                             capture_output=True, text=True, timeout=60,
-                             env=raycluster.base_env())
+        out = subprocess.run(
+            [sys.executable, "-m", "raybot", "diagnose", "--address", f"127.0.0.1:{port}", "--timeout", "2"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=raycluster.base_env(),
+        )
         elapsed = time.monotonic() - started
     finally:
         server.close()
@@ -90,12 +95,15 @@ def test_a_gcs_that_never_answers_cannot_hang_raybot():
     assert elapsed < 20
 
 
-@pytest.mark.parametrize("args,reference", [
-    (["--address", "ray://10.0.0.1:10001"], "bad-input"),
-    (["--address", "10.0.0.1"], "bad-input"),
-    (["--timeout", "0"], "bad-options"),
-    (["--status-file", "/nonexistent/ray-status.txt"], "file-not-found"),
-])
+@pytest.mark.parametrize(
+    "args,reference",
+    [
+        (["--address", "ray://10.0.0.1:10001"], "bad-input"),
+        (["--address", "10.0.0.1"], "bad-input"),
+        (["--timeout", "0"], "bad-options"),
+        (["--status-file", "/nonexistent/ray-status.txt"], "file-not-found"),
+    ],
+)
 def test_usage_errors_exit_2(args, reference):
     res = runner.invoke(app, ["diagnose", *args])
     assert res.exit_code == 2, res.output
@@ -115,8 +123,9 @@ def test_status_file_and_stdin():
     assert "Pasted `ray status`" in res.stdout
     assert "Pending nodes and resource demands" in res.stdout
     assert "could not check" in res.stdout
-    res = runner.invoke(app, ["diagnose", "--status-file", "-", "--json"],
-                        input=(DATA / "gh-36894-healthy-verbose.txt").read_text())
+    res = runner.invoke(
+        app, ["diagnose", "--status-file", "-", "--json"], input=(DATA / "gh-36894-healthy-verbose.txt").read_text()
+    )
     assert res.exit_code == 0
     data = json.loads(res.stdout)
     assert data["origin"] == "status-text" and data["address"] is None
@@ -130,10 +139,13 @@ def test_usage_error_class_for_bad_address():
 
 
 def test_importing_the_command_and_library_does_not_import_ray_or_psutil():
-    code = ("import sys; import raybot.commands.diagnose, raybot.diagnose, "
-            "raybot.diagnose.snapshot, raybot.diagnose.checks, raybot.diagnose.report, "
-            "raybot.diagnose.render, raybot.diagnose.status_text; bad = [m for m in ('ray', "
-            "'psutil', 'rich') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=str(HERE.parent.parent), timeout=60)
+    code = (
+        "import sys; import raybot.commands.diagnose, raybot.diagnose, "
+        "raybot.diagnose.snapshot, raybot.diagnose.checks, raybot.diagnose.report, "
+        "raybot.diagnose.render, raybot.diagnose.status_text; bad = [m for m in ('ray', "
+        "'psutil', 'rich') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=str(HERE.parent.parent), timeout=60
+    )
     assert out.returncode == 0, out.stdout + out.stderr

@@ -22,8 +22,9 @@ TOKEN = secrets.token_hex(32)  # made up for this test cluster only
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = raycluster.start_head(num_cpus=1, include_dashboard=False,
-                              env={"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN})
+    c = raycluster.start_head(
+        num_cpus=1, include_dashboard=False, env={"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN}
+    )
     try:
         yield c
     finally:

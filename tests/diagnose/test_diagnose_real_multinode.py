@@ -76,8 +76,7 @@ def test_probe_tasks_pinned_to_each_node(two_nodes):
     before = idle_on(two_nodes.other)
     snap = collect_snapshot(two_nodes.address, timeout=20, local_only=False, probe_all_nodes=True)
     assert {n.process_source for n in snap.alive_nodes} == {"probe"}, snap.gaps
-    assert any("zero-CPU task pinned to each node" in n and "NodeAffinitySchedulingStrategy" in n
-               for n in snap.notes)
+    assert any("zero-CPU task pinned to each node" in n and "NodeAffinitySchedulingStrategy" in n for n in snap.notes)
     other = snap.node(two_nodes.other)
     assert any(p.job_id == two_nodes.job for p in other.idle_workers)
     assert other.raylet_env is not None and other.debug_state is not None
@@ -96,8 +95,13 @@ def test_nothing_inspected_is_could_not_check_never_ok(two_nodes):
     assert len([g for g in snap.gaps if g.source.startswith("processes:")]) == 2
     d = Diagnosis(snapshot=snap, results=run_checks(snap))
     r = {x.id: x for x in d.results}
-    for cid in ("idle-workers-over-soft-limit", "idle-worker-memory",
-                "idle-workers-holding-references", "idle-worker-cpu", "data-completeness"):
+    for cid in (
+        "idle-workers-over-soft-limit",
+        "idle-worker-memory",
+        "idle-workers-holding-references",
+        "idle-worker-cpu",
+        "data-completeness",
+    ):
         assert r[cid].status == "error", (cid, r[cid])
     assert r["reaping-disabled"].status == "ok"  # the system config comes from the GCS
     assert "--local-only" in " ".join(r["data-completeness"].evidence)

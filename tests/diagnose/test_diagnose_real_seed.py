@@ -13,10 +13,10 @@ import time
 
 import pytest
 import raycluster
-from raybot.cli import app
 from diagkit import MiB
 from typer.testing import CliRunner
 
+from raybot.cli import app
 from raybot.diagnose.checks import run_checks
 from raybot.diagnose.report import Diagnosis
 from raybot.diagnose.snapshot import collect_snapshot

@@ -25,8 +25,18 @@ def test_there_are_recordings_of_every_layout():
     labels = set()
     for f in ALL:
         labels.update(parse_status_text(f.read_text()).labels)
-    assert {"Healthy:", "Active:", "Idle:", "Usage:", "Total Usage:", "Demands:", "Total Demands:",
-            "Pending Demands:", "From request_resources:", "Total Constraints:"} <= labels
+    assert {
+        "Healthy:",
+        "Active:",
+        "Idle:",
+        "Usage:",
+        "Total Usage:",
+        "Demands:",
+        "Total Demands:",
+        "Pending Demands:",
+        "From request_resources:",
+        "Total Constraints:",
+    } <= labels
 
 
 @pytest.mark.parametrize("path", ALL, ids=[f.name for f in ALL])
@@ -52,7 +62,8 @@ def test_legacy_healthy_layout():
     assert st.active == {"cpu_4_ondemand": 2}
     assert [(p.ip, p.node_type, p.status) for p in st.pending] == [
         ("10.0.0.226", "cpu_4_ondemand", "setting-up"),
-        ("10.0.0.118", "custom1", "waiting-for-ssh")]
+        ("10.0.0.118", "custom1", "waiting-for-ssh"),
+    ]
     assert st.failures[0].ip == "10.0.0.157" and st.failures[0].node_type == "custom1"
     assert st.usage["CPU"] == (0.0, 8.0)
     assert st.usage["memory"] == (0.0, pytest.approx(19.915 * GiB))
@@ -122,8 +133,9 @@ def test_warning_and_prompt_before_header_are_ignored():
 
 def test_log_prefixes_crlf_and_colours_are_stripped():
     text = (DATA / "gh-14608-healthy-failures.txt").read_text()
-    prefixed = "\r\n".join(f"I 03-15 02:13:{i % 60:02d} backend_utils.py:521] \x1b[1m{ln}\x1b[0m"
-                           for i, ln in enumerate(text.splitlines()))
+    prefixed = "\r\n".join(
+        f"I 03-15 02:13:{i % 60:02d} backend_utils.py:521] \x1b[1m{ln}\x1b[0m" for i, ln in enumerate(text.splitlines())
+    )
     st = parse_status_text(prefixed)
     assert st.active == {"cpu_4_ondemand": 2} and len(st.pending) == 2
     assert st.usage["CPU"] == (0.0, 8.0)
@@ -135,23 +147,26 @@ def test_text_after_the_report_is_kept_as_autoscaler_error():
     assert st.error_text and "failed to launch node" in st.error_text
 
 
-@pytest.mark.parametrize("text", ["", "hello world\n", "Traceback (most recent call last):\n  "
-                                                       "...\n"])
+@pytest.mark.parametrize("text", ["", "hello world\n", "Traceback (most recent call last):\n  ...\n"])
 def test_not_ray_status_is_a_usage_error(text):
     with pytest.raises(UsageError) as e:
         parse_status_text(text)
     assert e.value.reference == "not-ray-status"
 
 
-@pytest.mark.parametrize("line,expected", [
-    ("0B/15.29GiB memory", ("memory", 0.0, 15.29 * GiB, None)),
-    ("2.00/8.000 GiB memory", ("memory", 2 * GiB, 8 * GiB, None)),
-    ("195.32KiB/6.93GiB object_store_memory",
-     ("object_store_memory", 195.32 * 1024, 6.93 * GiB, None)),
-    ("0.1/1 AcceleratorType:V100", ("AcceleratorType:V100", 0.1, 1.0, None)),
-    ("4.0/8.0 CPU (4.0 used of 4.0 reserved in placement groups)",
-     ("CPU", 4.0, 8.0, "4.0 used of 4.0 reserved in placement groups")),
-])
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("0B/15.29GiB memory", ("memory", 0.0, 15.29 * GiB, None)),
+        ("2.00/8.000 GiB memory", ("memory", 2 * GiB, 8 * GiB, None)),
+        ("195.32KiB/6.93GiB object_store_memory", ("object_store_memory", 195.32 * 1024, 6.93 * GiB, None)),
+        ("0.1/1 AcceleratorType:V100", ("AcceleratorType:V100", 0.1, 1.0, None)),
+        (
+            "4.0/8.0 CPU (4.0 used of 4.0 reserved in placement groups)",
+            ("CPU", 4.0, 8.0, "4.0 used of 4.0 reserved in placement groups"),
+        ),
+    ],
+)
 def test_usage_lines(line, expected):
     res, used, total, note = parse_usage_line(line)
     assert (res, note) == (expected[0], expected[3])
