@@ -71,6 +71,11 @@ class Thread:
     created_at: float
     updated_at: float
     turns: list[Turn] = field(default_factory=list)
+    turn_count: int = 0  #: set by ``ThreadStore.list``, which does not load the turns
+
+    @property
+    def size(self) -> int:
+        return len(self.turns) or self.turn_count
 
     def to_dict(self, *, with_turns: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -78,7 +83,7 @@ class Thread:
             "title": self.title,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
-            "turns": len(self.turns) if not with_turns else [t.to_dict() for t in self.turns],
+            "turns": [t.to_dict() for t in self.turns] if with_turns else self.size,
         }
         return d
 
@@ -200,7 +205,7 @@ class ThreadStore:
         out = []
         for r in rows:
             th = Thread(r[0], r[1], r[2], r[3])
-            th.turns = [Turn("", "")] * r[4]  # count only
+            th.turn_count = r[4]
             out.append(th)
         return out
 

@@ -32,10 +32,14 @@ def index_build(
     from raybot.render import err_console, print_json
 
     con = err_console()
-    with con.status("embedding the knowledge base…") as status:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("embedding chunks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=con, transient=True) as bar:
+        task = bar.add_task("embed", total=None)
 
         def progress(done: int, total: int) -> None:
-            status.update(f"embedding chunks {done}/{total}…")
+            bar.update(task, completed=done, total=total)
 
         report = build(paths.kb_dir(), paths.index_dir(), model=model, progress=progress)
     if json_:

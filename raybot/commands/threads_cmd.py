@@ -37,7 +37,7 @@ def threads_list(
 
     table = Table("id", "updated", "turns", "title", box=None)
     for t in threads:
-        table.add_row(t.id, _when(t.updated_at), str(len(t.turns)), t.title)
+        table.add_row(t.id, _when(t.updated_at), str(t.size), t.title)
     console().print(table)
 
 
