@@ -50,6 +50,11 @@ def confidence(hit: Hit | None, unknown: list[str] | None = None, scope_sim: flo
     return float(min(max(conf, 0.0), 1.0))
 
 
+_HOW_TO_SET = re.compile(
+    r"\bhow (?:do|can|should|would) (?:i|we|you) (?:set|configure|change|enable|disable|apply|lower|raise|"
+    r"increase|decrease|turn (?:on|off)|tune)\b",
+    re.I,
+)
 _NEGATION = re.compile(r"\b(not|never|no|doesn't|does not|don't|isn't|without|neither|nor)\b", re.I)
 
 
@@ -212,6 +217,8 @@ class Assistant:
         kind = intent.kind
         if kind == "affirm":
             return self._affirm(tid, query, state)
+        if kind == "thanks":
+            return self._thanks(tid, query, state)
         if kind == "section" and state.entry:
             return self._deliver(tid, query, state, state.entry, intent.section or "Details", kind)
         if kind == "versions" and state.entry:
@@ -222,7 +229,7 @@ class Assistant:
         if kind == "compare":
             return self._compare(tid, query, state)
         if kind == "contextual" and state.entry:
-            return self._retrieve(tid, query, state, contextual=True)
+            return self._retrieve(tid, query, state, contextual=True, intent="contextual")
         if kind == "new_topic" and intent.text:
             query = prepare_query(intent.text)
         return self._retrieve(tid, query, TopicState(), contextual=False, intent=kind)
@@ -321,6 +328,8 @@ class Assistant:
             sections = [want]
         elif query.has_code and "Example" in entry["sections"] and entry["kind"] == "fix":
             sections = ["Answer", "Example"]
+        elif _HOW_TO_SET.search(query.text) and "Steps" in entry["sections"]:
+            sections = ["Answer", "Steps"]  # "how do I set X?" wants the steps, not the background
         see_also = []
         for h in hits[1:3]:
             if h.entry != entry_id and h.score >= hits[0].score * 0.92 and h.dense >= DENSE_HIGH - 0.05:
@@ -420,6 +429,18 @@ class Assistant:
         offer = compose.next_offer(entry, state.shown)
         section = offer["section"] if offer else "Details"
         return self._deliver(tid, query, state, state.entry, section, "affirm")
+
+    def _thanks(self, tid: str, query: Query, state: TopicState) -> Answer:
+        text = "Glad it helped."
+        if state.offer:
+            text += f" {state.offer['text']}"
+        else:
+            text += " Ask a follow-up any time, or `raybot diagnose` to check a running cluster."
+        composed = Composed(text, [], {}, [], state.offer)
+        # Nothing was looked up: the turn keeps the thread's topic and pending offer.
+        return self._answer(
+            tid, query, composed, intent="thanks", in_scope=state.in_scope, conf=state.confidence, topic=state.entry
+        )
 
     def _versions(self, tid: str, query: Query, state: TopicState) -> Answer:
         entry = self.entries[state.entry]

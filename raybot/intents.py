@@ -9,6 +9,7 @@
 * ``new_topic``: "different question: …": answer without the thread's context.
 * ``contextual``: a short question leaning on the thread ("how do I fix this?").
 * ``compare``: pasted code with "my implementation does the same, or no?".
+* ``thanks``: "thanks!", "great, that helps": acknowledged, the topic stays open.
 * ``question``: anything else: a fresh retrieval.
 """
 
@@ -141,6 +142,14 @@ _COMPARE = re.compile(
 )
 
 
+_THANKS = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|great|cool|perfect|awesome|nice|got it|perfect)\W+)*"
+    r"(?:thanks?(?: you)?(?: (?:a lot|so much|very much))?|thx|ty|cheers|got it|that helps?|that (?:did|does) it)"
+    r"\W*$"
+)
+_FILLER = re.compile(r"^\W*(?:(?:ok(?:ay)?|cool|great|right|hmm+|alright|i see|sure)\W+)+")
+
+
 @dataclass(frozen=True)
 class Intent:
     kind: str
@@ -207,6 +216,10 @@ def classify(
         return Intent("compare", text=text)
     if is_affirmation(low):
         return Intent("affirm", text=text)
+    if _THANKS.match(low):
+        return Intent("thanks", text=text)
+    # "ok and on kuberay?" -> "and on kuberay?": fillers say nothing about the question.
+    low = _FILLER.sub("", low)
     words = _words(low)
     if has_code or strong_signals >= 2:
         return Intent("question", text=text)
@@ -217,4 +230,6 @@ def classify(
         return Intent("versions", text=text)
     if len(words) <= 16 and (_LEANING.search(low) or words[:1] in (["and"], ["but"], ["also"], ["so"])):
         return Intent("contextual", text=text)
+    if len(words) <= 6 and strong_signals == 0:
+        return Intent("contextual", text=text)  # "what about GPUs?", "on kuberay?"
     return Intent("question", text=text)

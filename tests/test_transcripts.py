@@ -172,3 +172,18 @@ def test_cpu_thread_with_code_request_and_issue_search_by_meaning():
     assert c["intent"] == "issues" and c["in_scope"]
     assert {"gh-17625", "gh-31456", "gh-46964"} & set(c["entries"]), c["entries"]
     assert "gh-18456" not in c["entries"]  # the topic shapes the search, not just "issues"
+
+
+def test_short_follow_ups_thanks_and_how_to_set():
+    a = ask("my ray cluster has like 20 ray::IDLE procs eating ram")
+    assert a["entries"][0] in MEMORY, a["entries"]
+    b = ask("-c", "how do i set the soft limit?")
+    assert b["entries"][0] == "num-workers-soft-limit"
+    assert "RAY_num_workers_soft_limit" in b["answer"]  # the steps, not only the background
+    c = ask("-c", "ok and on every node?")
+    assert c["intent"] == "contextual" and c["in_scope"]
+    d = ask("-c", "thanks!")
+    assert d["intent"] == "thanks" and d["entries"] == []
+    e = ask("-c", "yes")
+    assert e["intent"] == "affirm" and e["entries"][0] == "num-workers-soft-limit"
+    assert e["answer"] not in (b["answer"], c["answer"])

@@ -65,6 +65,10 @@ def test_tokenize_keeps_identifiers_whole_and_split():
         ("which issues discuss max_calls?", "issues", None),
         ("different question: what does ray memory show?", "new_topic", None),
         ("What may be the cause of ray idle consuming a lot of cpu?", "question", None),
+        ("thanks!", "thanks", None),
+        ("great, thank you so much", "thanks", None),
+        ("ok and on kuberay?", "contextual", None),
+        ("what about GPUs?", "contextual", None),
     ],
 )
 def test_intents_in_a_thread(text, kind, section):
