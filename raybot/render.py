@@ -101,7 +101,7 @@ def _inline(text: str):
             # The link text, clickable where the terminal supports it; Sources lists the URLs.
             out.append(m.group("lt"), style=f"underline link {m.group('lu')}")
         elif m.group("u") is not None:
-            out.append(m.group("u"), style="underline dim")
+            out.append(m.group("u"), style=f"underline dim link {m.group('u')}")
         else:
             out.append(m.group("i"), style="italic")
         pos = m.end()
@@ -128,7 +128,8 @@ def print_markdown(markdown: str) -> None:
             text = _inline(" ".join(x.strip() for x in block))
             if prefix:
                 con.print(prefix, end="")
-            con.print(text)
+            # A line with a bare URL is not re-wrapped, so the URL copies as one piece.
+            con.print(text, soft_wrap="<http" in " ".join(block))
         block, prefix = [], ""
 
     i = 0
