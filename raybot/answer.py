@@ -237,7 +237,7 @@ def compose_issue_list(
     other = [m for m in matches if m["id"] not in exact]
     lines += [issue_line(m) for m in exact_list]
     if exact_list and other:
-        lines.append("Related by topic (as far as I know, their text does not name it):")
+        lines.append("\nRelated by topic (as far as I know, their text does not name it):\n")
     lines += [issue_line(m) for m in other]
     offer = {
         "entry": matches[0]["id"],

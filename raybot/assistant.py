@@ -16,7 +16,7 @@ from raybot import answer as compose
 from raybot import intents
 from raybot.answer import Answer, Composed
 from raybot.errors import StoreError, UsageError
-from raybot.retrieve import Hit, Query, prepare_query
+from raybot.retrieve import Hit, Query, prepare_query, tokenize
 from raybot.threads import Thread, ThreadStore, Turn, check_thread_id, new_thread_id
 
 #: Calibrated on tests/data/dev_questions.jsonl (see README "Quality"): below this
@@ -67,9 +67,9 @@ def mention_kind(text: str, needle: str) -> str | None:
     sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n", text) if needle in s.lower()]
     if not sentences:
         return None
-    if all(_NEGATION.search(s) for s in sentences) and re.search(
-        r"mention|name|contain|talk", " ".join(sentences), re.I
-    ):
+    # Called only for issues whose own text does not list the term: an explicit denial in our
+    # notes ("the issue does not mention X") wins over sentences that merely discuss X.
+    if any(_NEGATION.search(s) and re.search(r"mention|name|contain|talk", s, re.I) for s in sentences):
         return "denies"
     return "mentions"
 
@@ -83,6 +83,7 @@ class TopicState:
     confidence: float = 0.0
     recent_entries: list[str] = field(default_factory=list)
     last_code: str | None = None  #: the most recent question in the thread that pasted code
+    seen: dict[str, set[str]] = field(default_factory=dict)  #: every section shown in the thread, per entry
 
 
 def topic_state(thread: Thread | None) -> TopicState:
@@ -95,6 +96,9 @@ def topic_state(thread: Thread | None) -> TopicState:
     st.confidence = last.confidence
     st.entry = last.topic
     st.last_code = next((t.question for t in reversed(thread.turns) if prepare_query(t.question).has_code), None)
+    for turn in thread.turns:
+        for entry_id, names in turn.sections.items():
+            st.seen.setdefault(entry_id, set()).update(names)
     for turn in reversed(thread.turns):
         if turn.topic != st.entry:
             break
@@ -219,6 +223,8 @@ class Assistant:
             return self._affirm(tid, query, state)
         if kind == "thanks":
             return self._thanks(tid, query, state)
+        if kind == "nothing_pending" or (kind == "question" and not tokenize(query.text) and not query.signals):
+            return self._nothing_to_answer(tid, query, kind)
         if kind == "section" and state.entry:
             return self._deliver(tid, query, state, state.entry, intent.section or "Details", kind)
         if kind == "versions" and state.entry:
@@ -263,8 +269,6 @@ class Assistant:
         )
 
     def _code_findings_md(self, query: Query) -> tuple[str, list[str]]:
-        if not query.has_code:
-            return "", []
         from raybot.codecheck import check
 
         findings = check(query.raw)
@@ -305,12 +309,16 @@ class Assistant:
         scope_sim = self.retriever.scope_similarity(search_query)[0] if top else 0.0
         conf = confidence(top, unknown, scope_sim)
         if contextual:
-            conf = max(conf, min(state.confidence, 0.9))
+            # The thread vouches for a short follow-up, unless the question itself names
+            # things outside the knowledge base ("ok and ray data map_batches is slow?").
+            own_scope = self.retriever.scope_similarity(query)[0]
+            if not unknown and own_scope < (top.dense if top else 1.0) - SCOPE_MARGIN:
+                conf = max(conf, min(state.confidence, 0.9))
         findings_md, finding_entries = self._code_findings_md(query)
         if finding_entries and conf < IN_SCOPE_MIN:
             conf = max(conf, 0.6)
         if top is None or conf < IN_SCOPE_MIN:
-            closest = [self.entries[h.entry] for h in hits[:3] if h.dense >= DENSE_LOW - 0.05]
+            closest = [self.entries[h.entry] for h in hits[:3] if h.dense >= DENSE_LOW + 0.05]
             composed = compose.compose_out_of_scope(query.text, closest)
             return self._answer(tid, query, composed, intent=intent, in_scope=False, conf=conf, topic=None, hits=hits)
 
@@ -359,6 +367,18 @@ class Assistant:
         entry = self.entries.get(entry_id)
         if entry is None:  # the entry vanished from the kb since the offer was made
             return self._retrieve(tid, query, TopicState(), contextual=False)
+        if intent == "section" and section != "Answer" and section in state.seen.get(entry_id, set()):
+            offer = compose.next_offer(entry, state.seen.get(entry_id, set()) | state.shown)
+            text = (
+                f"I showed the {compose.SECTION_TITLES[section].lower()} of *{entry['title']}* earlier in "
+                f"this thread (scroll up, or `raybot kb show {entry_id}`)."
+            )
+            if offer:
+                text += f"\n\n{offer['text']}"
+            composed = Composed(text, [entry_id], {entry_id: []}, compose.sources_of([entry]), offer)
+            return self._answer(
+                tid, query, composed, intent=intent, in_scope=state.in_scope, conf=state.confidence, topic=entry_id
+            )
         if section == "Answer":  # an offered related topic: start it
             composed = compose.compose_entry(
                 entry,
@@ -430,6 +450,23 @@ class Assistant:
         section = offer["section"] if offer else "Details"
         return self._deliver(tid, query, state, state.entry, section, "affirm")
 
+    def _nothing_to_answer(self, tid: str, query: Query, kind: str) -> Answer:
+        lead = (
+            "There is nothing in this thread for me to continue yet."
+            if kind == "nothing_pending"
+            else "Could you say a bit more? That is too short for me to know what you are after."
+        )
+        text = (
+            f"{lead} {compose.SCOPE}\n\nFor example:\n\n"
+            '- "Why are my ray::IDLE processes not releasing memory?"\n'
+            '- "What does kill_idle_workers_interval_ms=0 do?"\n'
+            "- a pasted `ReferenceCountingAssertionError` or `OwnerDiedError`\n"
+            "- `raybot diagnose` to check a running cluster"
+        )
+        return self._answer(
+            tid, query, Composed(text, [], {}, [], None), intent=kind, in_scope=False, conf=0.0, topic=None
+        )
+
     def _thanks(self, tid: str, query: Query, state: TopicState) -> Answer:
         text = "Glad it helped."
         if state.offer:
@@ -485,14 +522,17 @@ class Assistant:
         ranked = [issues[e] for e in sorted(exact, key=lambda e: (order.get(e, 99), e))]
         extra = 3 if exact else 6
         for h in hits:
-            if h.entry not in exact and h.entry not in denied and h.dense >= DENSE_HIGH - 0.1 and extra > 0:
+            if h.entry not in exact and h.entry not in denied and h.dense >= DENSE_HIGH - 0.05 and extra > 0:
                 ranked.append(issues[h.entry])
                 extra -= 1
         unknown = self.retriever.unknown_terms(prepare_query(term)) if term else []
         conf = 0.9 if exact else (confidence(hits[0], unknown) if ranked else 0.0)
         if not exact and conf < IN_SCOPE_MIN:
             ranked = []
-        composed = compose.compose_issue_list(term, ranked, exact, [issues[d] for d in sorted(denied)])
+        shown_term = term
+        if not term and self._topic_for_issues in self.entries:
+            shown_term = self.entries[self._topic_for_issues]["title"]
+        composed = compose.compose_issue_list(shown_term, ranked, exact, [issues[d] for d in sorted(denied)])
         return self._answer(
             tid,
             query,
@@ -500,7 +540,7 @@ class Assistant:
             intent="issues",
             in_scope=bool(ranked),
             conf=conf,
-            topic=ranked[0]["id"] if ranked else None,
+            topic=self._topic_for_issues or (ranked[0]["id"] if ranked else None),
             hits=hits,
         )
 
@@ -529,6 +569,28 @@ class Assistant:
             )
         if pattern is None:
             return self._retrieve(tid, query, state, contextual=True, intent="compare")
+        if "Example" in state.seen.get(pattern["id"], set()):
+            text = (
+                findings_md + f"\n\nCompare your code with the working pattern shown earlier in this thread "
+                f"(*{pattern['title']}*, `raybot kb show {pattern['id']}`): the difference is in the lines above."
+            )
+            offer = compose.next_offer(pattern, state.seen.get(pattern["id"], set()))
+            composed = Composed(
+                text + (f"\n\n{offer['text']}" if offer else ""),
+                list(dict.fromkeys([pattern["id"], *finding_entries])),
+                {pattern["id"]: []},
+                compose.sources_of([pattern]),
+                offer,
+            )
+            return self._answer(
+                tid,
+                query,
+                composed,
+                intent="compare",
+                in_scope=True,
+                conf=max(state.confidence, 0.7),
+                topic=pattern["id"],
+            )
         lead = findings_md + "\n\n**The pattern that works, for comparison:**"
         composed = compose.compose_entry(
             pattern,

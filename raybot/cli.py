@@ -55,6 +55,19 @@ def cli_errors(fn):
             return fn(*args, **kwargs)
         except RaybotError as exc:
             print_error(exc)
+            if kwargs.get("json_"):  # --json promises one JSON document on stdout, errors included
+                from raybot.render import print_json
+
+                print_json(
+                    {
+                        "error": {
+                            "reference": exc.reference,
+                            "message": exc.message,
+                            "hint": exc.hint,
+                            "exit_code": exc.exit_code,
+                        }
+                    }
+                )
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             raise typer.Exit(exit_codes.EOF_) from None

@@ -223,12 +223,17 @@ def check_config(text: str) -> list[CodeFinding]:
                     "faster-idle-worker-cleanup",
                 )
             )
+    yaml_key = ""  # the cluster-YAML list a line belongs to (head_start_ray_commands, ...)
     for i, line in enumerate(lines, 1):
+        key = re.match(r"^(\w+):\s*$", line)
+        if key:
+            yaml_key = key.group(1)
         if (
             re.search(r"ray start\b", line)
             and "--system-config" in line
             and "--head" not in line
             and "--address" in line
+            and not yaml_key.startswith("head")
         ):
             findings.append(
                 CodeFinding(

@@ -10,6 +10,7 @@
 * ``contextual``: a short question leaning on the thread ("how do I fix this?").
 * ``compare``: pasted code with "my implementation does the same, or no?".
 * ``thanks``: "thanks!", "great, that helps": acknowledged, the topic stays open.
+* ``nothing_pending``: "yes please" / "thanks" / "hi" with no topic yet: say what raybot covers.
 * ``question``: anything else: a fresh retrieval.
 """
 
@@ -102,7 +103,8 @@ SECTION_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "Details",
         re.compile(
             r"\b(more detail|details?|explain|elaborate|breakdown|break it down|tell me more|deeper|"
-            r"in depth|why (?:is|does|did)? ?(?:that|this|it)?|how come|what do you mean)\b|^why\W*$"
+            r"in depth|how come|what do you mean)\b|^(?:but |and |so )?why(?: (?:is|does|did|would) (?:that|this|it))?"
+            r"(?: (?:so|the case|happen|matter))?\W*$"
         ),
     ),
 ]
@@ -124,7 +126,7 @@ _NEW_TOPIC = re.compile(
     re.I,
 )
 _VERSIONS = re.compile(
-    r"\b(?:work|works|apply|applies|valid|true|hold|same|change[sd]?)\b.{0,30}\b(?:on|in|for|with)\s+"
+    r"\b(?:work|works|apply|applies|valid|true|hold|same|change[sd]?)\b.{0,30}\b(?:on|in|for|with|to)\s+"
     r"(?:ray\s*)?(?:v?\d+\.\d+|latest|current|newer|older|recent)|\bwhich (?:ray )?versions?\b|"
     r"\b(?:since|before|after) (?:ray )?\d+\.\d+|\bversion\b",
     re.I,
@@ -147,6 +149,7 @@ _THANKS = re.compile(
     r"(?:thanks?(?: you)?(?: (?:a lot|so much|very much))?|thx|ty|cheers|got it|that helps?|that (?:did|does) it)"
     r"\W*$"
 )
+_GREETING = re.compile(r"^\W*(?:hi|hello|hey|yo|good (?:morning|afternoon|evening)|hiya)(?: there)?\W*$")
 _FILLER = re.compile(r"^\W*(?:(?:ok(?:ay)?|cool|great|right|hmm+|alright|i see|sure)\W+)+")
 
 
@@ -211,6 +214,8 @@ def classify(
     if _ISSUES.search(low) and len(_words(low)) <= 30 and not has_code:
         return Intent("issues", term=issue_term(text), text=text)
     if not has_topic:
+        if is_affirmation(low) or _THANKS.match(low) or _GREETING.match(low):
+            return Intent("nothing_pending", text=text)
         return Intent("question", text=text)
     if (has_code or thread_has_code) and _COMPARE.search(low):
         return Intent("compare", text=text)

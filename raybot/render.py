@@ -54,21 +54,20 @@ def render_answer(answer, *, json_: bool = False, explain: bool = False, hint: b
         err_console().print(f'[dim]thread {answer.thread_id} · continue with: raybot ask -c "..."[/]', highlight=False)
 
 
-def render_hits_table(hits: list[dict], *, stderr: bool = False) -> None:
-    from rich.table import Table
+def render_hits_table(hits: list[dict], *, stderr: bool = False, detail: bool = True) -> None:
+    """Ranked entries; ``detail`` adds the dense/lexical/exact scores (``--explain``)."""
+    from rich.table import Column, Table
 
-    table = Table("#", "entry", "kind", "score", "dense", "lexical", "exact", "title", box=None)
+    # Entry ids are never cut: they are meant to be pasted into `raybot kb show`.
+    cols = ["#", Column("entry", no_wrap=True), "kind", "score"]
+    if detail:
+        cols += ["dense", "lexical", "exact"]
+    table = Table(*cols, Column("title", ratio=1), box=None)
     for i, h in enumerate(hits, 1):
-        table.add_row(
-            str(i),
-            h["id"],
-            h["kind"],
-            f"{h['score']:.3f}",
-            f"{h['dense']:.3f}",
-            f"{h['lexical']:.1f}",
-            ",".join(h.get("exact", [])),
-            h["title"],
-        )
+        row = [str(i), h["id"], h["kind"], f"{h['score']:.3f}"]
+        if detail:
+            row += [f"{h['dense']:.3f}", f"{h['lexical']:.1f}", ",".join(h.get("exact", []))]
+        table.add_row(*row, h["title"])
     (err_console() if stderr else console()).print(table)
 
 

@@ -337,7 +337,9 @@ class Retriever:
             surface = self.entry_surface[e]
             exact = [s for s in query.signals if _contains_identifier(surface, s)]
             if exact:
-                score += 0.02 * len(exact)
+                # An error class named in the question says more than a setting mentioned in
+                # passing (e.g. the RAY_record_ref_creation_sites hint inside a pasted error).
+                score += sum(0.04 if s.endswith(("error", "exception")) else 0.02 for s in exact)
             if boost and e in boost:
                 score += boost[e]
             if self.entries[e]["kind"] == "issue" and not query.asks_issue:
@@ -353,6 +355,9 @@ class Retriever:
 def _contains_identifier(surface: str, signal: str) -> bool:
     if signal.isdigit():
         return re.search(rf"(?<!\d){signal}(?!\d)", surface) is not None
+    if " " in signal:  # a command such as "ray memory": as a command, not "ray memory monitor"
+        cmd = re.escape(signal)
+        return re.search(rf"`{cmd}\b|{cmd}(?=\s*(?:-|$|[.,;:)`'\"]))", surface) is not None
     return signal in surface
 
 

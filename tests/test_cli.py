@@ -228,3 +228,10 @@ def test_eval_scores_a_question_file(small_env, tmp_path):
     bad.write_text("not json\n")
     r = invoke("eval", str(bad))
     assert r.exit_code == exit_codes.USAGE and "bad.jsonl:1" in r.stderr
+
+
+def test_json_mode_errors_are_json_too(small_env):
+    r = invoke("ask", "--json", "   ")
+    assert r.exit_code == exit_codes.USAGE
+    assert json.loads(r.stdout)["error"]["reference"] == "empty-question"
+    assert "error: empty-question" in r.stderr

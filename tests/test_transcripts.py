@@ -83,10 +83,14 @@ def test_seed_thread_replayed_end_to_end():
         "-c", "@RunLLM my implementation of NumpyStore does the same i think. Or no? Even with this, objects being lost"
     )
     assert t6["intent"] == "compare"
-    assert "earlier in this thread" in t6["answer"] and "```python" in t6["answer"]
+    assert "In the code you pasted earlier in this thread" in t6["answer"]
+    assert "fix-numpystore-corrected" in t6["entries"]
+    # The corrected pattern was already printed (turn 4), so it is pointed to, not printed again.
+    assert "```python" in t4["answer"] and "_owner=" not in t4["answer"].split("```python", 1)[1]
+    assert "```python" not in t6["answer"] and "shown earlier in this thread" in t6["answer"]
 
     t7 = ask("-c", "yes i would like revised pattern\n@RunLLM")
-    assert "```python" in t7["answer"] and "_owner=" not in t7["answer"].split("```python", 1)[1]
+    assert t7["intent"] == "section" and "earlier in this thread" in t7["answer"]
 
     t8 = ask(
         "-c",

@@ -79,7 +79,9 @@ def test_intents_in_a_thread(text, kind, section):
 
 
 def test_without_a_topic_follow_ups_are_plain_questions():
-    assert intents.classify("yes please", has_topic=False).kind == "question"
+    assert intents.classify("yes please", has_topic=False).kind == "nothing_pending"
+    assert intents.classify("hi", has_topic=False).kind == "nothing_pending"
+    assert intents.classify("why is ray::IDLE using memory?", has_topic=False).kind == "question"
     assert (
         intents.classify("Search for issues where num_workers_soft_limit is mentioned", has_topic=False).term
         == "num_workers_soft_limit"
@@ -148,3 +150,16 @@ def test_display_code_hides_runnable_marker_and_trim_keeps_whole_items():
     assert display_code("```python runnable\nx\n```") == "```python\nx\n```"
     text, cut = trim_words("- a b c\n- d e f\n- g h i", 5)
     assert cut and text == "- a b c"
+
+
+def test_codecheck_reads_json_configs_and_yaml_sections():
+    q = 'ray.init(_system_config={"kill_idle_workers_interval_ms": 0}) is this ok? want warm workers'
+    assert [f.rule for f in codecheck.check(q)] == ["reaping-disabled"]
+    head_only = (
+        "head_start_ray_commands:\n"
+        "  - ray start --address=$RAY_HEAD_IP:6379 --system-config={kill_idle_workers_interval_ms:0}\n"
+        "worker_start_ray_commands:\n"
+        "  - ray start --address=$RAY_HEAD_IP:6379 --system-config={num_workers_soft_limit:0}\n"
+    )
+    found = [(f.rule, f.line) for f in codecheck.check(head_only)]
+    assert ("system-config-worker", 4) in found and ("system-config-worker", 2) not in found

@@ -36,4 +36,4 @@ def search(
     if json_:
         print_json({"query": text, "hits": hits})
     else:
-        render_hits_table(hits)
+        render_hits_table(hits, detail=False)

@@ -50,7 +50,7 @@ def test_no_address_and_no_local_cluster(monkeypatch):
     monkeypatch.setattr(services, "canonicalize_bootstrap_address_or_die", none_found)
     res = runner.invoke(app, ["diagnose", "--json"])
     assert res.exit_code == 3 and "no running Ray cluster found" in res.stderr
-    assert res.stdout == ""
+    assert json.loads(res.stdout)["error"]["reference"] == "cluster-unreachable"  # --json: errors too
 
 
 def test_ray_address_env_is_used(monkeypatch):
