@@ -25,6 +25,7 @@ IN_SCOPE_MIN = 0.5
 DENSE_LOW, DENSE_HIGH = 0.40, 0.62
 UNKNOWN_PENALTY = 0.25
 SCOPE_MARGIN = 0.02
+SWITCH_MARGIN = 0.02  #: a follow-up is its own question when another entry beats the topic by this much
 OUT_OF_SCOPE_CAP = 0.3
 
 
@@ -284,6 +285,23 @@ class Assistant:
     ) -> Answer:
         boost: dict[str, float] = {}
         search_query = query
+        # Confidence is judged on the question alone, never on the thread's boost.
+        unknown = self.retriever.unknown_terms(query) if not query.has_code else []
+        alone = self.retriever.search(query, k=len(self.entries))
+        alone_top = alone[0] if alone else None
+        own_scope = self.retriever.scope_similarity(query)[0]
+        alone_conf = confidence(alone_top, unknown, own_scope)
+        if contextual and alone_top is not None:
+            off_topic = bool(unknown) or own_scope >= alone_top.dense - SCOPE_MARGIN
+            topic_alone = next((h.score for h in alone if h.entry == state.entry), 0.0)
+            switch = (
+                alone_conf >= 0.6 and alone_top.entry != state.entry and alone_top.score >= topic_alone + SWITCH_MARGIN
+            )
+            if off_topic or switch:
+                # Either it names things outside the kb ("ok and ray data map_batches?") or it
+                # is clearly about another entry ("how do I set the soft limit?"): answer it as
+                # a question of its own.
+                contextual = False
         if contextual and state.entry in self.entries:
             topic = self.entries[state.entry]
             boost[state.entry] = 0.03
@@ -302,18 +320,11 @@ class Assistant:
                 query.has_code,
                 query.asks_issue,
             )
-        hits = self.retriever.search(search_query, k=5, boost=boost or None)
+        hits = self.retriever.search(search_query, k=5, boost=boost) if contextual else alone[:5]
         top = hits[0] if hits else None
-        # Confidence is judged on the question alone, not on the thread's boost.
-        unknown = self.retriever.unknown_terms(query) if not query.has_code else []
-        scope_sim = self.retriever.scope_similarity(search_query)[0] if top else 0.0
-        conf = confidence(top, unknown, scope_sim)
+        conf = alone_conf
         if contextual:
-            # The thread vouches for a short follow-up, unless the question itself names
-            # things outside the knowledge base ("ok and ray data map_batches is slow?").
-            own_scope = self.retriever.scope_similarity(query)[0]
-            if not unknown and own_scope < (top.dense if top else 1.0) - SCOPE_MARGIN:
-                conf = max(conf, min(state.confidence, 0.9))
+            conf = max(conf, min(state.confidence, 0.9))  # the thread vouches for a short follow-up
         findings_md, finding_entries = self._code_findings_md(query)
         if finding_entries and conf < IN_SCOPE_MIN:
             conf = max(conf, 0.6)

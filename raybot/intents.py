@@ -235,6 +235,8 @@ def classify(
         return Intent("versions", text=text)
     if len(words) <= 16 and (_LEANING.search(low) or words[:1] in (["and"], ["but"], ["also"], ["so"])):
         return Intent("contextual", text=text)
-    if len(words) <= 6 and strong_signals == 0:
-        return Intent("contextual", text=text)  # "what about GPUs?", "on kuberay?"
+    if len(words) <= 12 and strong_signals == 0:
+        # "what about GPUs?", "why did the owner die tho?": short and naming nothing new, so the
+        # thread's topic shapes the search (out-of-scope evidence still wins, see Assistant).
+        return Intent("contextual", text=text)
     return Intent("question", text=text)

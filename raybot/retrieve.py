@@ -325,6 +325,7 @@ class Retriever:
                 lex_best[e] = max(lex_best.get(e, 0.0), s)
 
         ids = [e for e in self.entries if kinds is None or self.entries[e]["kind"] in kinds]
+        has_error = any(s.endswith(("error", "exception")) for s in query.signals)
         dense_rank = {e: r for r, e in enumerate(sorted(ids, key=lambda e: -dense_best.get(e, (-1, ""))[0]))}
         lex_sorted = sorted((e for e in ids if e in lex_best), key=lambda e: -lex_best[e])
         lex_rank = {e: r for r, e in enumerate(lex_sorted)}
@@ -338,8 +339,12 @@ class Retriever:
             exact = [s for s in query.signals if _contains_identifier(surface, s)]
             if exact:
                 # An error class named in the question says more than a setting mentioned in
-                # passing (e.g. the RAY_record_ref_creation_sites hint inside a pasted error).
-                score += sum(0.04 if s.endswith(("error", "exception")) else 0.02 for s in exact)
+                # passing (e.g. the RAY_record_ref_creation_sites hint inside a pasted error),
+                # and RAY_x / x are one identifier, not two.
+                distinct = [s for s in exact if not (s.startswith("ray_") and s[4:] in exact)]
+                score += sum(
+                    0.04 if s.endswith(("error", "exception")) else (0.01 if has_error else 0.02) for s in distinct
+                )
             if boost and e in boost:
                 score += boost[e]
             if self.entries[e]["kind"] == "issue" and not query.asks_issue:
