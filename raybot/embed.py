@@ -154,30 +154,39 @@ class NumpyEncoder:
         self.heads = int(config["num_attention_heads"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.dim = int(config["hidden_size"])
-        # Everything but the (large, sparsely used) word-embedding table is copied into aligned
-        # memory: the mapped tensors may be unaligned, which would keep BLAS off.
-        w = {k.removeprefix("bert."): (v if "word_embeddings" in k else np.array(v)) for k, v in weights.items()}
+        # Everything but the (large, sparsely used) word-embedding table is copied once into
+        # aligned memory (the mapped tensors may be unaligned, which would keep BLAS off);
+        # matmul weights are copied straight into the transposed layout ``x @ w_t`` wants.
+        w = {k.removeprefix("bert."): v for k, v in weights.items()}
+
+        def t(name: str):
+            return np.ascontiguousarray(w[name].T)
+
+        def c(name: str):
+            return np.array(w[name])
+
         self.word = w["embeddings.word_embeddings.weight"]
-        self.pos = w["embeddings.position_embeddings.weight"]
-        self.type0 = w["embeddings.token_type_embeddings.weight"][0]
-        self.emb_ln = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        self.pos = c("embeddings.position_embeddings.weight")
+        self.type0 = c("embeddings.token_type_embeddings.weight")[0]
+        self.emb_ln = (c("embeddings.LayerNorm.weight"), c("embeddings.LayerNorm.bias"))
         self.layers = []
         for i in range(int(config["num_hidden_layers"])):
             p = f"encoder.layer.{i}."
-            qkv_w = np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]).T.copy()
-            qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
+            qkv = ("query", "key", "value")
+            qkv_w = np.concatenate([w[p + f"attention.self.{n}.weight"].T for n in qkv], axis=1)
+            qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in qkv])
             self.layers.append(
                 (
                     qkv_w,
                     qkv_b,
-                    w[p + "attention.output.dense.weight"].T.copy(),
-                    w[p + "attention.output.dense.bias"],
-                    (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
-                    w[p + "intermediate.dense.weight"].T.copy(),
-                    w[p + "intermediate.dense.bias"],
-                    w[p + "output.dense.weight"].T.copy(),
-                    w[p + "output.dense.bias"],
-                    (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+                    t(p + "attention.output.dense.weight"),
+                    c(p + "attention.output.dense.bias"),
+                    (c(p + "attention.output.LayerNorm.weight"), c(p + "attention.output.LayerNorm.bias")),
+                    t(p + "intermediate.dense.weight"),
+                    c(p + "intermediate.dense.bias"),
+                    t(p + "output.dense.weight"),
+                    c(p + "output.dense.bias"),
+                    (c(p + "output.LayerNorm.weight"), c(p + "output.LayerNorm.bias")),
                 )
             )
         self._np = np

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from raybot.embed import ModelSpec
     from raybot.kb import Entry
 
-BUILDER_VERSION = 5
+BUILDER_VERSION = 6
 FILES = ("vectors.faiss", "entries.json", "chunks.json", "scope.json")
 SCOPE_FILE = "SCOPE.yaml"
 CHUNK_WORDS = 110
@@ -255,6 +255,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; index files are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -333,7 +336,12 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
     index_dir.mkdir(parents=True, exist_ok=True)
     vec_bytes = _serialize_vectors(matrix)
     entries_bytes = _dump({e.id: entry_record(e) for e in entries})
-    chunks_bytes = _dump([{"entry": c.entry, "section": c.section, "text": c.text} for c in chunks])
+    from raybot.retrieve import term_counts
+
+    # Term counts are stored so that answering does not tokenize every chunk at start-up.
+    chunks_bytes = _dump(
+        [{"entry": c.entry, "section": c.section, "text": c.text, "tf": term_counts(c.text)} for c in chunks]
+    )
     scope_bytes = _dump({"out_of_scope": scope, "vectors": [[round(float(x), 6) for x in v] for v in scope_vecs]})
     old_by_path = {e["path"]: e["sha256"] for e in (old_manifest or {}).get("entries", [])}
     manifest = {

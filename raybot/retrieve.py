@@ -90,6 +90,11 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def term_counts(text: str) -> list[list]:
+    """``[[term, count], ...]`` sorted by term: what the index stores for BM25."""
+    return [[t, n] for t, n in sorted(Counter(tokenize(text)).items())]
+
+
 def extract_signals(text: str) -> list[str]:
     found: list[str] = []
     for rx in _SIGNAL_RES:
@@ -188,7 +193,7 @@ class Retriever:
         self.postings: dict[str, list[tuple[int, int]]] = {}
         df: Counter[str] = Counter()
         for i, c in enumerate(self.chunks):
-            tf = Counter(tokenize(c["text"]))
+            tf = Counter(dict(c["tf"])) if "tf" in c else Counter(tokenize(c["text"]))
             self.doc_tf.append(tf)
             df.update(tf.keys())
             for term, f in tf.items():
