@@ -223,6 +223,7 @@ def check_config(text: str) -> list[CodeFinding]:
                     "faster-idle-worker-cleanup",
                 )
             )
+    about_processes = re.search(r"ray::IDLE|idle[ -]workers?\b|worker process", text, re.I) is not None
     yaml_key = ""  # the cluster-YAML list a line belongs to (head_start_ray_commands, ...)
     for i, line in enumerate(lines, 1):
         key = re.match(r"^(\w+):\s*$", line)
@@ -245,7 +246,8 @@ def check_config(text: str) -> list[CodeFinding]:
                     "system-config-worker-node-error",
                 )
             )
-        if re.search(r"^\s*idle_timeout_minutes\s*:", line):
+        # Only worth saying when the user is after worker *processes*, not idle nodes.
+        if re.search(r"^\s*idle_timeout_minutes\s*:", line) and about_processes:
             findings.append(
                 CodeFinding(
                     "node-idle-timeout",

@@ -111,6 +111,7 @@ def test_codecheck_finds_the_seed_problems():
 
 def test_codecheck_config_rules():
     cfg = (
+        "# my ray::IDLE worker processes never go away\n"
         'ray start --address=$RAY_HEAD_IP:6379 --system-config=\'{"kill_idle_workers_interval_ms":10000,'
         '"idle_worker_killing_time_threshold_ms":10000}\'\nidle_timeout_minutes: 1\n'
     )
@@ -118,6 +119,8 @@ def test_codecheck_config_rules():
     assert rules == {"slow-reaping", "slow-threshold", "system-config-worker", "node-idle-timeout"}
     assert [f.rule for f in codecheck.check('{"kill_idle_workers_interval_ms": 0}')] == ["reaping-disabled"]
     assert codecheck.check("@ray.remote\ndef f(x):\n    return x * 2\n") == []
+    # About idle nodes only: no lecture about worker processes.
+    assert codecheck.check("nodes never scale down\nidle_timeout_minutes: 5\n") == []
 
 
 ENTRY = {
