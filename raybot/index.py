@@ -333,7 +333,6 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
     dim = int(vectors[0].shape[0]) if vectors else 384
     matrix = np.ascontiguousarray(np.stack(vectors).astype(np.float32)) if vectors else np.zeros((0, dim), np.float32)
 
-    index_dir.mkdir(parents=True, exist_ok=True)
     vec_bytes = _serialize_vectors(matrix)
     entries_bytes = _dump({e.id: entry_record(e) for e in entries})
     from raybot.retrieve import term_counts
@@ -359,11 +358,19 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
         "scope_sha256": _sha((kb_dir / SCOPE_FILE).read_bytes()) if (kb_dir / SCOPE_FILE).is_file() else None,
     }
     # Data files first, manifest last: a crash in between leaves a detectably stale index.
-    _atomic_write(index_dir / "vectors.faiss", vec_bytes)
-    _atomic_write(index_dir / "entries.json", entries_bytes)
-    _atomic_write(index_dir / "chunks.json", chunks_bytes)
-    _atomic_write(index_dir / "scope.json", scope_bytes)
-    _atomic_write(index_dir / "manifest.json", _dump(manifest))
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write(index_dir / "vectors.faiss", vec_bytes)
+        _atomic_write(index_dir / "entries.json", entries_bytes)
+        _atomic_write(index_dir / "chunks.json", chunks_bytes)
+        _atomic_write(index_dir / "scope.json", scope_bytes)
+        _atomic_write(index_dir / "manifest.json", _dump(manifest))
+    except OSError as exc:
+        raise IndexUnusable(
+            f"cannot write the index to {index_dir}: {exc.strerror or exc}",
+            hint="set RAYBOT_INDEX (or --index-dir) to a writable directory",
+            reference="index-unwritable",
+        ) from exc
     paths_now = {e.path.name: e.sha256 for e in entries}
     return BuildReport(
         index_dir=index_dir,

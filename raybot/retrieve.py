@@ -390,6 +390,7 @@ def open_retriever(kb_dir: Path | None = None, index_dir: Path | None = None, *,
 
 def _rebuild(kb: Path, idx: Path, st, notes: list[str] | None) -> Path:
     from raybot import paths
+    from raybot.errors import IndexUnusable
     from raybot.index import build, status
 
     target = idx
@@ -400,7 +401,16 @@ def _rebuild(kb: Path, idx: Path, st, notes: list[str] | None) -> Path:
     if notes is not None:
         why = st.detail or st.state
         notes.append(f"The index is {st.state} ({why}); rebuilding it in {target} (one-off, ~10 s).")
-    build(kb, target)
+    try:
+        build(kb, target)
+    except IndexUnusable:
+        fallback = paths.fallback_index_dir()
+        if target == fallback:
+            raise
+        if notes is not None:
+            notes.append(f"{target} is not writable; rebuilding in {fallback} instead.")
+        build(kb, fallback)
+        return fallback
     return target
 
 

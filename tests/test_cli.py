@@ -235,3 +235,12 @@ def test_json_mode_errors_are_json_too(small_env):
     assert r.exit_code == exit_codes.USAGE
     assert json.loads(r.stdout)["error"]["reference"] == "empty-question"
     assert "error: empty-question" in r.stderr
+
+
+def test_unwritable_index_dir_falls_back_or_fails_clearly(small_env, monkeypatch, raybot_home):
+    monkeypatch.setenv("RAYBOT_INDEX", "/proc/raybot-cannot-exist/index")
+    r = invoke("ask", "--json", "what is a ray::IDLE process")
+    assert r.exit_code == 0 and f"rebuilding it in {raybot_home / 'index'}" in " ".join(r.stderr.split())
+    assert (raybot_home / "index" / "manifest.json").is_file()
+    r = invoke("index", "build")
+    assert r.exit_code == exit_codes.INDEX and "error: index-unwritable" in r.stderr and "Traceback" not in r.output
