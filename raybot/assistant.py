@@ -82,7 +82,6 @@ class TopicState:
     offer: dict[str, str] | None = None
     in_scope: bool = True
     confidence: float = 0.0
-    recent_entries: list[str] = field(default_factory=list)
     last_code: str | None = None  #: the most recent question in the thread that pasted code
     seen: dict[str, set[str]] = field(default_factory=dict)  #: every section shown in the thread, per entry
 
@@ -105,9 +104,6 @@ def topic_state(thread: Thread | None) -> TopicState:
             break
         if st.entry:
             st.shown.update(turn.sections.get(st.entry, []))
-        for e in turn.entries:
-            if e not in st.recent_entries:
-                st.recent_entries.append(e)
     return st
 
 
