@@ -39,6 +39,49 @@ class IssueRef:
     state: str
 
 
+PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A message exactly as Ray emits it; ``{name}`` stands for a variable part (ids, numbers, paths).
+
+    ``{{`` and ``}}`` stand for literal braces."""
+
+    text: str
+    source: str  #: URL of the line that emits it
+    where: str = ""  #: where users meet it (raylet.out, exception, driver warning, ...)
+
+    def pattern(self) -> re.Pattern[str]:
+        """Literal parts match case-insensitively with any run of whitespace; placeholders match
+        up to 300 characters on the same line."""
+        text = self.text.replace("{{", "\x00").replace("}}", "\x01")
+        out, pos = [], 0
+        for m in PLACEHOLDER_RE.finditer(text):
+            out.append(_literal(text[pos : m.start()]))
+            out.append(r"[^\n]{0,300}?")
+            pos = m.end()
+        out.append(_literal(text[pos:]))
+        return re.compile("".join(out), re.I)
+
+    def literal_chars(self) -> int:
+        return len(PLACEHOLDER_RE.sub("", self.text).strip())
+
+
+def _literal(part: str) -> str:
+    part = part.replace("\x00", "{").replace("\x01", "}")
+    return r"\s+".join(re.escape(w) for w in part.split(" ")) if part.strip() else re.escape(part)
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """A question-specific answer: 1-3 sentences in our words, with the URL it was verified at."""
+
+    question: str
+    answer: str
+    source: str
+
+
 @dataclass(frozen=True)
 class CodeBlock:
     lang: str
@@ -62,6 +105,8 @@ class Entry:
     follow_ups: list[FollowUp] = field(default_factory=list)
     issue: IssueRef | None = None
     mentions: list[str] = field(default_factory=list)  #: issue entries: terms the issue text itself uses
+    signatures: list[Signature] = field(default_factory=list)  #: messages this entry explains
+    answers: list[ShortAnswer] = field(default_factory=list)  #: short answers to specific questions
     sections: dict[str, str] = field(default_factory=dict)
     section_lines: dict[str, int] = field(default_factory=dict)
 
@@ -189,6 +234,46 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
             continue
         follow_ups.append(FollowUp(str(item["offer"]).strip(), str(item["section"]).strip()))
 
+    signatures: list[Signature] = []
+    raw_sigs = meta.get("signatures") or []
+    if not isinstance(raw_sigs, list):
+        bad(kline("signatures"), "'signatures' must be a list of {text, source, where}")
+        raw_sigs = []
+    for item in raw_sigs:
+        if not isinstance(item, dict) or not item.get("text") or not item.get("source"):
+            bad(kline("signatures"), f"signature needs 'text' and 'source': {item!r}")
+            continue
+        sig = Signature(str(item["text"]).strip(), str(item["source"]).strip(), str(item.get("where") or "").strip())
+        if not re.match(r"^https?://\S+$", sig.source):
+            bad(kline("signatures"), f"signature source is not an http(s) URL: {sig.source!r}")
+            continue
+        stray = re.sub(r"\{\{|\}\}", "", PLACEHOLDER_RE.sub("", sig.text))
+        if "{" in stray or "}" in stray:
+            bad(kline("signatures"), f"signature has a brace that is not a {{name}} placeholder: {sig.text[:60]!r}")
+            continue
+        if sig.literal_chars() < 20:
+            bad(kline("signatures"), f"signature has under 20 literal characters: {sig.text[:60]!r}")
+            continue
+        signatures.append(sig)
+
+    answers: list[ShortAnswer] = []
+    raw_answers = meta.get("answers") or []
+    if not isinstance(raw_answers, list):
+        bad(kline("answers"), "'answers' must be a list of {question, answer, source}")
+        raw_answers = []
+    for item in raw_answers:
+        if not isinstance(item, dict) or not all(item.get(k) for k in ("question", "answer", "source")):
+            bad(kline("answers"), f"answer needs 'question', 'answer' and 'source': {item!r}")
+            continue
+        sa = ShortAnswer(str(item["question"]).strip(), str(item["answer"]).strip(), str(item["source"]).strip())
+        if not re.match(r"^https?://\S+$", sa.source):
+            bad(kline("answers"), f"answer source is not an http(s) URL: {sa.source!r}")
+            continue
+        if len(sa.answer) > 500:
+            bad(kline("answers"), f"short answer is over 500 characters (keep it to 1-3 sentences): {sa.question!r}")
+            continue
+        answers.append(sa)
+
     issue = None
     raw_issue = meta.get("issue")
     if kind == "issue" or raw_issue is not None:
@@ -261,6 +346,8 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
         follow_ups=follow_ups,
         issue=issue,
         mentions=mentions,
+        signatures=signatures,
+        answers=answers,
         sections=sections,
         section_lines=section_lines,
     )
