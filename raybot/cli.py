@@ -125,6 +125,12 @@ def _register() -> None:
     app.command()(cli_errors(chat.chat))
     app.command()(cli_errors(search.search))
     app.command()(cli_errors(diagnose.diagnose))
+    from raybot.commands import gaps_cmd, serve_cmd, slack_cmd
+
+    app.command()(cli_errors(serve_cmd.serve))
+    app.command()(cli_errors(slack_cmd.slack))
+    app.command()(cli_errors(gaps_cmd.gaps))
+    app.command()(cli_errors(gaps_cmd.feedback))
     app.command(name="eval")(cli_errors(evaluate.eval_))
     app.command()(cli_errors(evaluate.bench))
     app.add_typer(index_cmd.app, name="index", help="Build or check the FAISS index of the knowledge base.")
