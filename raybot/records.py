@@ -53,8 +53,8 @@ def redact(text: str) -> str:
     """``text`` with tokens, keys, passwords and URL credentials replaced by ``[redacted]``."""
     for pat in _SECRET_PATTERNS:
         text = pat.sub("[redacted]", text)
-    text = _ASSIGNED_SECRET.sub(lambda m: m.group(1) + "[redacted]", text)
     text = _BEARER.sub(lambda m: m.group(1) + " [redacted]", text)
+    text = _ASSIGNED_SECRET.sub(lambda m: m.group(1) + ("" if m.group(2) == "[redacted]" else "[redacted]"), text)
     return _URL_CREDENTIALS.sub(lambda m: m.group(1) + "[redacted]@", text)
 
 

@@ -98,7 +98,10 @@ def markdown_to_mrkdwn(md: str) -> str:
         heading = re.match(r"^#{1,6}\s+(.*)$", line)
         item = re.match(r"^(\s*)[-*+]\s+(.*)$", line)
         if heading:
-            out.append(f"*{inline(heading.group(1).strip().strip('*'))}*")
+            title = heading.group(1).strip()
+            if len(title) > 4 and title.startswith("**") and title.endswith("**"):
+                title = title[2:-2]
+            out.append(f"*{inline(title)}*")
         elif item:
             out.append(f"{item.group(1)}• {inline(item.group(2))}")
         else:
@@ -280,6 +283,6 @@ def clean_incoming(text: str, bot_user_id: str | None = None) -> str:
 
 
 def _strip_control(text: str) -> str:
-    from raybot.sanitize import strip_control  # noqa: PLC0415  (render's sanitizer for untrusted text)
+    from raybot.sanitize import clean  # the project's one sanitizer for text raybot did not write
 
-    return strip_control(text)
+    return clean(text)
