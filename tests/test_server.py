@@ -198,7 +198,7 @@ def test_two_concurrent_clients_on_two_servers_lose_no_turn(servers):
                 if r.status_code != 200:
                     errors.append(r.text)
 
-    workers = [threading.Thread(target=client, args=(name, url)) for name, url in zip("AB", urls)]
+    workers = [threading.Thread(target=client, args=(name, url)) for name, url in zip("AB", urls, strict=True)]
     for w in workers:
         w.start()
     for w in workers:
