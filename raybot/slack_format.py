@@ -208,7 +208,7 @@ def feedback_actions(thread_id: str, seq: int) -> dict[str, Any]:
 
 def _plain(mrkdwn: str) -> str:
     text = re.sub(r"<([^|>]+)\|([^>]+)>", r"\2", mrkdwn)
-    text = re.sub(r"[*_`]", "", text)
+    text = re.sub(r"[*`]|(?<!\w)_|_(?!\w)", "", text)  # formatting marks, not snake_case
     text = " ".join(text.split())
     return text if len(text) <= FALLBACK_CHARS else text[: FALLBACK_CHARS - 1] + "…"
 
