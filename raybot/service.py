@@ -46,7 +46,8 @@ def enable_wal(store: ThreadStore) -> str:
 class Service:
     def __init__(self, *, allow_diagnose: bool = False, store: ThreadStore | None = None, retriever=None):
         self.allow_diagnose = allow_diagnose
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raybot-turns")
+        self._worker: int | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raybot-turns", initializer=self._mark)
         self._store = store
         self._retriever = retriever
         self._assistant: Assistant | None = None
@@ -55,6 +56,9 @@ class Service:
         self.started_at = time.time()
 
     # -- running on the worker thread ------------------------------------------------------------
+    def _mark(self) -> None:
+        self._worker = threading.get_ident()
+
     def submit(self, fn, *args, **kwargs) -> Future:
         return self._pool.submit(fn, *args, **kwargs)
 
@@ -99,6 +103,10 @@ class Service:
         return self._assistant
 
     def warm(self) -> None:
+        """Load the index and model now (from any thread: the work runs on the worker)."""
+        if threading.get_ident() != self._worker:
+            self.call(self.warm)
+            return
         _ = self.assistant
 
     def health(self) -> dict[str, Any]:
