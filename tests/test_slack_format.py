@@ -100,3 +100,18 @@ def test_declined_answer_is_marked_and_has_buttons():
     (msg,) = fmt.answer_messages(doc, 1)
     assert msg["blocks"][0]["text"]["text"].startswith("_(not covered by my knowledge base)_")
     assert [b["type"] for b in msg["blocks"]] == ["section", "actions"]
+
+
+def test_manifest_subscribes_to_what_the_bot_handles():
+    from pathlib import Path
+
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parent.parent / "slack" / "manifest.yaml").read_text())
+    settings = manifest["settings"]
+    assert settings["socket_mode_enabled"] is True and settings["interactivity"]["is_enabled"] is True
+    events = set(settings["event_subscriptions"]["bot_events"])
+    assert {"app_mention", "message.channels", "message.im", "reaction_added", "reaction_removed"} <= events
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "channels:history", "im:history", "reactions:read"} <= scopes
+    assert "request_url" not in settings["event_subscriptions"]  # Socket Mode: no public URL
