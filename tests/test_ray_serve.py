@@ -77,3 +77,28 @@ def test_ray_serve_answers_a_thread_across_replicas(deployed):
 
     stored = ThreadStore(home / "threads.db").load(tid)
     assert [t.question for t in stored.turns] == ["Why are my ray::IDLE processes not releasing memory?", "yes, please"]
+
+
+def test_serve_run_target_and_builder(monkeypatch, tmp_path):
+    """`serve run raybot.serve:app` and `serve run raybot.serve:build_app replicas=1` get an
+    Application whose replicas are pinned to the head node and share this RAYBOT_HOME."""
+    from ray.serve import Application
+    from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
+
+    import raybot.serve as rs
+
+    monkeypatch.setenv("RAYBOT_HOME", str(tmp_path))
+    monkeypatch.setenv("RAYBOT_REPLICAS", "3")
+    app = rs.app
+    assert isinstance(app, Application)
+    dep = app._bound_deployment
+    assert dep.num_replicas == 3
+    opts = dep.ray_actor_options
+    assert opts["resources"] == {"node:__internal_head__": 0.001}
+    assert opts["runtime_env"]["env_vars"]["RAYBOT_HOME"] == str(tmp_path.resolve())
+    assert opts["runtime_env"]["env_vars"]["RAYBOT_ALLOW_DIAGNOSE"] == "0"
+    built = call_user_app_builder_with_args_if_necessary(rs.build_app, {"replicas": "1", "allow_diagnose": "1"})
+    assert built._bound_deployment.num_replicas == 1
+    assert built._bound_deployment.ray_actor_options["runtime_env"]["env_vars"]["RAYBOT_ALLOW_DIAGNOSE"] == "1"
+    with pytest.raises(AttributeError):
+        rs.nonexistent  # noqa: B018
