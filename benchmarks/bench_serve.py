@@ -172,21 +172,27 @@ async def closed_loop(url: str, clients: int, duration: float, qs: list[str]) ->
     }
 
 
-def single_process_rate(qs: list[str], seconds: float) -> dict:
-    """The same mix answered one after another in this process (warm): the ceiling of one process."""
+def single_process_rate(qs: list[str], seconds: float, n_slots: int) -> dict:
+    """The closed loop's request mix (round-robin over ``n_slots`` conversations, a new question
+    every 6th turn of each) answered one after another by an in-process Assistant, warm."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from raybot.assistant import Assistant
+    from raybot.service import enable_wal
     from raybot.threads import ThreadStore
 
     with tempfile.TemporaryDirectory() as tmp:
-        assistant = Assistant(store=ThreadStore(Path(tmp) / "threads.db"))
+        store = ThreadStore(Path(tmp) / "threads.db")
+        enable_wal(store)  # the server's store settings, so only the serving overhead differs
+        assistant = Assistant(store=store)
         assistant.ask("warm up: what is ray::IDLE?")
-        n, tid, t0 = 0, None, time.perf_counter()
+        ids: dict[int, str] = {}
+        n, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
-            if n % 6 == 0:
-                tid = assistant.ask(qs[(n * 7) % len(qs)]).thread_id
+            slot, k = n % n_slots, n // n_slots
+            if slot not in ids or k % 6 == 0:
+                ids[slot] = assistant.ask(qs[(n * 7) % len(qs)]).thread_id
             else:
-                assistant.ask(FOLLOW_UPS[n % len(FOLLOW_UPS)], thread_id=tid)
+                assistant.ask(FOLLOW_UPS[k % len(FOLLOW_UPS)], thread_id=ids[slot])
             n += 1
         wall = time.perf_counter() - t0
     return {"answers": n, "answers_per_s": round(n / wall, 1), "mean_ms": round(wall / n * 1000, 1)}
@@ -210,7 +216,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(15)
-    single = single_process_rate(qs, min(args.duration, 15.0))
+    single = single_process_rate(qs, min(args.duration, 15.0), args.clients)
     result = {"open_loop": opened, "closed_loop": closed, "single_process_warm": single, "cpus": os.cpu_count()}
     if args.json:
         print(json.dumps(result, indent=2))
