@@ -186,7 +186,6 @@ def markdown_lines(
     are used. Any other link shows its text, and its URL is listed under ``Links:``.
     """
     from markdown_it.tree import SyntaxTreeNode
-    from rich.console import Console
 
     width = max(20, width)
     tree = SyntaxTreeNode(_parser().parse(clean(markdown)))
@@ -198,9 +197,7 @@ def markdown_lines(
         trusted = {u for _, u in _source_items(nodes[src_at + 1])}
     else:
         trusted = set()
-    import io
-
-    lay = _Layout(width, color, trusted, Console(width=width, color_system=None, file=io.StringIO()))
+    lay = _Layout(width, color, trusted, _measure_console(width))
     out: list[Text] = []
     i = 0
     while i < len(nodes):
@@ -225,10 +222,10 @@ def markdown_lines(
     return out
 
 
-def print_lines(lines: list[Text]) -> None:
+def print_lines(lines: list[Text], con: Console | None = None) -> None:
     from rich.text import Text
 
-    con = console()
+    con = con or console()
     if lines:
         con.print(Text("\n").join(lines), soft_wrap=True, highlight=False)
 
@@ -393,18 +390,7 @@ def _table(node, width: int, lay: _Layout) -> list[Text]:
     table = Table(*[r.plain for r in rows[0]], box=None, show_edge=False, pad_edge=False)
     for r in rows[1:]:
         table.add_row(*r)
-    con = lay.console
-    lines = con.render_lines(table, con.options.update(width=width), pad=False)
-    from rich.text import Text
-
-    out = []
-    for segs in lines:
-        t = Text()
-        for s in segs:
-            t.append(s.text, s.style)
-        t.rstrip()
-        out.append(t)
-    return out
+    return _render_to_lines(table, width, lay)
 
 
 def _inline(node, lay: _Layout) -> Text:
@@ -451,35 +437,138 @@ def _inline_into(out: Text, nodes, lay: _Layout, style: str) -> None:
             _inline_into(out, n.children, lay, style)
 
 
+def thread_lines(thread, *, when, width: int | None = None, color: bool | None = None) -> list[Text]:
+    """``threads show``: the title, then each turn (a rule, the question, the answer)."""
+    from rich.rule import Rule
+
+    con = console()
+    width = width or con.width
+    color = (con.color_system is not None) if color is None else color
+    lay = _Layout(width, color, set(), _measure_console(width))
+    title = _text(clean(thread.title), "bold" if color else "") + _text(f" ({thread.id})")
+    out = _wrap(title, width, lay)
+    for turn in thread.turns:
+        rule = Rule(f"{turn.seq} · {when(turn.created_at)} · {clean(turn.intent)}", style="dim" if color else "")
+        out += _render_to_lines(rule, width, lay)
+        question = _wrap(_text(clean(turn.question)), width - 5, lay)
+        you = _text("you: ", "bold cyan" if color else "")
+        out += [(you if i == 0 else _text("     ")) + line for i, line in enumerate(question)]
+        out.append(_text(""))
+        out += answer_lines(turn.answer, width=width, color=color)
+    return out
+
+
+def _measure_console(width: int):
+    import io
+
+    from rich.console import Console
+
+    return Console(width=width, color_system=None, file=io.StringIO())
+
+
+def _render_to_lines(renderable, width: int, lay: _Layout) -> list[Text]:
+    from rich.text import Text
+
+    con = lay.console
+    out = []
+    for segs in con.render_lines(renderable, con.options.update(width=width), pad=False):
+        t = Text()
+        for s in segs:
+            t.append(s.text, s.style if lay.color else None)
+        t.rstrip()
+        out.append(t)
+    return out
+
+
+def render_error(exc) -> None:
+    """A RaybotError on stderr: reference, message, hint (all of which may quote user input)."""
+    con = err_console()
+    con.print(f"[bold red]error:[/] {escape_markup(exc.reference)}", highlight=False)
+    con.print(plain_text(f"  × {exc.message}"), highlight=False)
+    if exc.hint:
+        con.print(f"[dim]hint:[/] {escape_markup(exc.hint)}", highlight=False)
+
+
 # --------------------------------------------------------------------------------------------
 # Tables of entries
 
 
 def render_hits_table(hits: list[dict], *, stderr: bool = False, detail: bool = True) -> None:
     """Ranked entries; ``detail`` adds the dense/lexical/exact scores (``--explain``)."""
-    from rich.table import Column, Table
-
-    # Entry ids are never cut: they are meant to be pasted into `raybot kb show`.
-    cols = ["#", Column("entry", no_wrap=True), "kind", "score"]
+    headers = ["#", "entry", "kind", "score"]
     if detail:
-        cols += ["dense", "lexical", "exact"]
-    table = Table(*cols, Column("title", ratio=1), box=None)
+        headers += ["dense", "lexical", "exact"]
+    rows = []
     for i, h in enumerate(hits, 1):
-        row: list[Any] = [str(i), plain_text(h["id"]), plain_text(h["kind"]), f"{h['score']:.3f}"]
+        row = [str(i), h["id"], h["kind"], f"{h['score']:.3f}"]
         if detail:
-            row += [f"{h['dense']:.3f}", f"{h['lexical']:.1f}", plain_text(",".join(h.get("exact", [])))]
-        table.add_row(*row, plain_text(h["title"]))
-    (err_console() if stderr else console()).print(table)
+            row += [f"{h['dense']:.3f}", f"{h['lexical']:.1f}", ",".join(h.get("exact", []))]
+        rows.append([*row, h["title"]])
+    print_table([*headers, "title"], rows, stderr=stderr)
 
 
-def print_table(columns: list[Any], rows: list[list[Any]], *, ratio_last: bool = True) -> None:
+def print_table(headers: list[str], rows: list[list[Any]], *, stderr: bool = False, cut_last: bool = False) -> None:
     """A borderless table of untrusted cells (cleaned, never markup) that keeps to the width."""
-    from rich.table import Column, Table
+    con = err_console() if stderr else console()
+    print_lines(
+        table_lines(headers, rows, width=con.width, color=con.color_system is not None, cut_last=cut_last), con=con
+    )
 
-    cols = [c if not isinstance(c, str) else Column(c) for c in columns]
-    if ratio_last and isinstance(cols[-1], Column):
-        cols[-1].ratio = 1
-    table = Table(*cols, box=None)
-    for row in rows:
-        table.add_row(*[plain_text(c) for c in row])
-    console().print(table)
+
+def table_lines(
+    headers: list[str], rows: list[list[Any]], *, width: int, color: bool = True, cut_last: bool = False
+) -> list[Text]:
+    """Columns of short values (ids, kinds, dates, scores) printed whole, so ids can be copied,
+    and a last column of text that takes the remaining width: wrapped under itself, or cut
+    with "…" (``cut_last``). When less than 30 cells remain, the last column goes on its own
+    line under each row, indented."""
+    from rich.cells import cell_len
+
+    width = max(20, width)
+    lay = _Layout(width, color, set(), _measure_console(width))
+    cells = [[clean("" if c is None else str(c)) for c in row] for row in rows]
+    fixed = len(headers) - 1
+    widths = [max([cell_len(headers[k])] + [cell_len(r[k]) for r in cells]) for k in range(fixed)]
+    prefix = sum(widths) + 2 * fixed
+    stacked = width - prefix < 30
+
+    def fixed_part(values: list[str], style: str = "") -> Text:
+        line = _text("  ".join(v + " " * (w - cell_len(v)) for v, w in zip(values, widths, strict=True)), style)
+        return line
+
+    out: list[Text] = []
+    head_style = "bold" if color else ""
+    if stacked:
+        out += [fixed_part(headers[:fixed], head_style), _text("    " + headers[-1], head_style)]
+    else:
+        out.append(fixed_part(headers[:fixed], head_style) + _text("  " + headers[-1], head_style))
+    for row in cells:
+        last = _text(row[-1])
+        if stacked:
+            line = fixed_part(row[:fixed])
+            line.rstrip()
+            out.append(line)
+            body = _wrap(last, width - 4, lay)
+            if cut_last:
+                body = [_ellipsis(last, width - 4)]
+            out += [_text("    ") + b for b in body if b.plain]
+        else:
+            avail = width - prefix
+            body = [_ellipsis(last, avail)] if cut_last else _wrap(last, avail, lay)
+            first = fixed_part(row[:fixed]) + _text("  ")
+            out.append(first + body[0])
+            out += [_text(" " * prefix) + b for b in body[1:]]
+    for line in out:
+        line.rstrip()
+    return out
+
+
+def _ellipsis(text: Text, width: int) -> Text:
+    from rich.cells import cell_len
+
+    one = _text(" ".join(text.plain.split()))
+    if cell_len(one.plain) > width:
+        one.truncate(width - 1)
+        one.rstrip()
+        one.append("…")
+    return one
