@@ -406,7 +406,7 @@ def _inline(node, lay: _Layout) -> Text:
 def _inline_into(out: Text, nodes, lay: _Layout, style: str) -> None:
     for n in nodes:
         t = n.type
-        if t == "text":
+        if t in ("text", "text_special"):
             out.append(n.content, style or None)
         elif t == "softbreak":
             out.append(" ")

@@ -126,6 +126,16 @@ def test_untrusted_link_from_user_text_is_never_clickable():
     assert "http://evil.example/x.sh" in plain(lines)  # shown whole, so nobody is misled
 
 
+def test_sanitized_user_text_renders_literally():
+    from raybot.sanitize import md_code, md_literal
+
+    lines = markdown_lines(md_literal("x[/] *a* <b> `c` [l](http://e) &amp;"), width=80, color=False)
+    assert plain(lines) == "x[/] *a* <b> `c` [l](http://e) &amp;"
+    lines = markdown_lines("mention " + md_code("foo` [x](http://e) `bar"), width=80, color=True)
+    assert plain(lines) == "mention foo` [x](http://e) `bar"
+    assert osc8_targets(ansi(lines, 80)) == []
+
+
 def test_hostile_text_in_markdown_is_cleaned():
     doc = f"title {ESC}]8;;http://evil/{ESC}\\click{ESC}]8;;{ESC}\\ and {ESC}[2J \u202eabc x[/] [link=http://e]y[/link]"
     lines = markdown_lines(doc, width=80, color=True)
