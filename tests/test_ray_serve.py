@@ -29,18 +29,19 @@ def deployed(tmp_path_factory):
             f" '--port', '{port}', '--replicas', '2', '--replica-cpus', '0.5']\n"
             "main()\n"
         )
-        cluster.run_driver(code, ready="served by Ray Serve", timeout=300)
+        driver = cluster.run_driver(code, ready="deploying raybot", timeout=180)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 180
-        while time.time() < deadline:
+        deadline = time.time() + 300
+        healthy = False
+        while time.time() < deadline and not healthy:
+            if driver.poll() is not None:
+                break
             try:
-                if httpx.get(url + "/healthz", timeout=5).status_code == 200:
-                    break
+                healthy = httpx.get(url + "/healthz", timeout=5).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise AssertionError("the Ray Serve deployment never became healthy")
+                time.sleep(0.5)
+        output = "".join(driver.output)[-4000:]
+        assert healthy, f"the Ray Serve deployment never became healthy; driver output:\n{output}"
         yield url, home
     finally:
         cluster.stop()
