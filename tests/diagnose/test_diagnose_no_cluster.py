@@ -15,7 +15,7 @@ import raycluster
 from typer.testing import CliRunner
 
 from raybot.cli import app
-from raybot.diagnose.snapshot import collect_snapshot
+from raybot.diagnose.collect import collect_snapshot
 from raybot.errors import ClusterUnreachable, UsageError
 
 HERE = Path(__file__).resolve().parent
@@ -141,8 +141,8 @@ def test_usage_error_class_for_bad_address():
 def test_importing_the_command_and_library_does_not_import_ray_or_psutil():
     code = (
         "import sys; import raybot.commands.diagnose, raybot.diagnose, "
-        "raybot.diagnose.snapshot, raybot.diagnose.checks, raybot.diagnose.report, "
-        "raybot.diagnose.render, raybot.diagnose.status_text; bad = [m for m in ('ray', "
+        "raybot.diagnose.model, raybot.diagnose.checks, raybot.diagnose.report, raybot.diagnose.collect, "
+        "raybot.diagnose.render, raybot.diagnose.collect.status_text, raybot.diagnose.collect.logs; bad = [m for m in ('ray', "
         "'psutil', 'rich') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     out = subprocess.run(

@@ -15,8 +15,8 @@ import pytest
 import raycluster
 
 from raybot.diagnose.checks import run_checks
+from raybot.diagnose.collect import collect_snapshot
 from raybot.diagnose.report import Diagnosis
-from raybot.diagnose.snapshot import collect_snapshot
 
 pytestmark = pytest.mark.ray
 

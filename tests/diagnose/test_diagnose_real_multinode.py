@@ -14,8 +14,9 @@ import pytest
 import raycluster
 
 from raybot.diagnose.checks import run_checks
+from raybot.diagnose.collect import collect_snapshot
+from raybot.diagnose.procscan import scan_ray_processes
 from raybot.diagnose.report import Diagnosis
-from raybot.diagnose.snapshot import collect_snapshot, scan_ray_processes
 
 pytestmark = pytest.mark.ray
 

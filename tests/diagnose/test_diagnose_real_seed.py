@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from raybot.cli import app
 from raybot.diagnose.checks import run_checks
+from raybot.diagnose.collect import collect_snapshot
+from raybot.diagnose.collect.status_text import parse_status_text
 from raybot.diagnose.report import Diagnosis
-from raybot.diagnose.snapshot import collect_snapshot
-from raybot.diagnose.status_text import parse_status_text
 
 pytestmark = pytest.mark.ray
 
