@@ -142,7 +142,8 @@ def test_importing_the_command_and_library_does_not_import_ray_or_psutil():
     code = (
         "import sys; import raybot.commands.diagnose, raybot.diagnose, "
         "raybot.diagnose.model, raybot.diagnose.checks, raybot.diagnose.report, raybot.diagnose.collect, "
-        "raybot.diagnose.render, raybot.diagnose.collect.status_text, raybot.diagnose.collect.logs; bad = [m for m in ('ray', "
+        "raybot.diagnose.render, raybot.diagnose.collect.status_text, raybot.diagnose.collect.logs; "
+        "bad = [m for m in ('ray', "
         "'psutil', 'rich') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     out = subprocess.run(
