@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from raybot import exit_codes
 from raybot.diagnose.checks import CheckResult, fmt_age, fmt_bytes
 from raybot.diagnose.model import ClusterSnapshot
+from raybot.diagnose.textsafe import clean
 
 #: evidence lines kept per check in the JSON report and the thread summary
 MAX_EVIDENCE = 40
@@ -168,7 +169,7 @@ class Diagnosis:
     def summary_markdown(self) -> str:
         """A short Markdown summary of the non-ok findings: the first turn of a chat thread."""
         s = self.snapshot
-        where = s.address or "a pasted `ray status`"
+        where = s.address or ("a copied logs folder" if s.origin == "logs" else "a pasted `ray status`")
         version = f", Ray {s.ray_version}" if s.ray_version else ""
         c = self.counts
         lines = [
@@ -176,7 +177,23 @@ class Diagnosis:
             f"warnings, {c['error']} could not check, {c['info']} info, {c['ok']} ok.",
             "",
         ]
-        if s.nodes:
+        c = self.cluster_dict()
+        if c.get("node_count") or c.get("resources"):
+            parts = []
+            if c.get("node_count"):
+                parts.append(
+                    f"{c['node_count']} nodes ("
+                    + ", ".join(f"{v['active'] + v['idle']} {clean(t)}" for t, v in c["nodes_by_type"].items())
+                    + ")"
+                )
+            if c.get("resources"):
+                parts.append(
+                    ", ".join(
+                        f"{v['used']:g}/{v['total']:g} {k}" for k, v in c["resources"].items() if k in ("CPU", "GPU")
+                    )
+                )
+            lines += ["Cluster: " + "; ".join(p for p in parts if p) + ".", ""]
+        if s.nodes and s.origin == "cluster":
 
             def seen(n) -> str:
                 if n.processes is None:
@@ -205,7 +222,7 @@ class Diagnosis:
                 head += f" (expected: {r.threshold})"
             lines.append(head)
             for ev in r.evidence[:3]:
-                lines.append(f"  - {ev.strip()}")
+                lines.append(f"  - {clean(ev.strip(), keep_newlines=False)[:300]}")
             if r.fix and r.status in ("fail", "warn"):
                 fix_lines = [ln.strip() for ln in r.fix.splitlines() if ln.strip()]
                 first = next((ln for ln in fix_lines if not ln.startswith("#")), "")

@@ -90,12 +90,15 @@ def anchor(sig: Signature) -> str:
 def kb_signatures(kb_dir: Path) -> list[tuple[str, Signature]]:
     """``(entry id, signature)`` for every entry of ``kb_dir`` that has ``signatures:``.
 
-    Only files whose front matter mentions ``signatures:`` are parsed, so this stays cheap as
-    the knowledge base grows. Entries that do not parse are skipped (``raybot kb lint`` reports
-    them).
+    Only the front matter of files that mention ``signatures:`` is parsed (with libyaml when
+    available), so this stays cheap as the knowledge base grows. Items that are not valid
+    signatures are skipped: ``raybot kb lint`` reports them.
     """
-    from raybot.kb import entry_paths, parse_entry
+    import yaml
 
+    from raybot.kb import entry_paths
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     out = []
     try:
         paths = entry_paths(kb_dir)
@@ -108,12 +111,21 @@ def kb_signatures(kb_dir: Path) -> list[tuple[str, Signature]]:
         except OSError:
             continue
         end = head.find(b"\n---", 3)
-        if not re.search(rb"^signatures:", head[: end if end > 0 else None], re.M):
+        front = head[: end if end > 0 else None]
+        if not head.startswith(b"---") or not re.search(rb"^signatures:", front, re.M):
             continue
-        entry, _ = parse_entry(path)
-        if entry is None:
+        try:
+            meta = yaml.load(front[3:].decode("utf-8", "replace"), Loader=loader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
             continue
-        out += [(entry.id, s) for s in entry.signatures]
+        if not isinstance(meta, dict) or not isinstance(meta.get("id"), str):
+            continue
+        for item in meta.get("signatures") or []:
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str) or not item.get("source"):
+                continue
+            sig = Signature(item["text"], str(item["source"]), str(item.get("where") or ""))
+            if sig.literal_chars() >= 20:
+                out.append((meta["id"], sig))
     return out
 
 

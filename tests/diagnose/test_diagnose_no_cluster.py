@@ -98,8 +98,8 @@ def test_a_gcs_that_never_answers_cannot_hang_raybot():
 @pytest.mark.parametrize(
     "args,reference",
     [
-        (["--address", "ray://10.0.0.1:10001"], "bad-input"),
-        (["--address", "10.0.0.1"], "bad-input"),
+        (["--address", "ray://10.0.0.1:10001"], "bad-address"),
+        (["--address", "10.0.0.1"], "bad-address"),
         (["--timeout", "0"], "bad-options"),
         (["--status-file", "/nonexistent/ray-status.txt"], "file-not-found"),
     ],
@@ -121,7 +121,7 @@ def test_status_file_and_stdin():
     res = runner.invoke(app, ["diagnose", "--status-file", str(DATA / "2.60-pending.txt")])
     assert res.exit_code == 0, res.output
     assert "Pasted `ray status`" in res.stdout
-    assert "Pending nodes and resource demands" in res.stdout
+    assert "Resource demands" in res.stdout and "no node can run" in res.stdout
     assert "could not check" in res.stdout
     res = runner.invoke(
         app, ["diagnose", "--status-file", "-", "--json"], input=(DATA / "gh-36894-healthy-verbose.txt").read_text()

@@ -42,7 +42,10 @@ def _demand_bundles(shape: str) -> list[dict[str, float]]:
 
 
 def _shape_str(d: dict[str, float]) -> str:
-    return "{" + ", ".join(f"'{k}': {v:g}" for k, v in sorted(d.items())) + "}"
+    def fmt(k: str, v: float) -> str:
+        return fmt_bytes(v) if k in ("memory", "object_store_memory") else f"{v:g}"
+
+    return "{" + ", ".join(f"'{k}': {fmt(k, v)}" for k, v in sorted(d.items())) + "}"
 
 
 def _capacity(snap: ClusterSnapshot) -> list[NodeFacts]:
@@ -246,7 +249,6 @@ def check_cluster_idle(snap: ClusterSnapshot) -> CheckResult:
     if nodes < 2:
         return CheckResult(status="ok", value=f"idle ({used}), but only the head node is up", threshold=threshold)
     evidence = [f"{nodes} nodes up: " + ", ".join(f"{c} {t}" for t, c in {**a.active_nodes, **a.idle_nodes}.items())]
-    evidence.append(f"in use: {used}")
     keeps = []
     store = a.usage.get("object_store_memory")
     if store and store[0] > 0:
@@ -269,7 +271,7 @@ def check_cluster_idle(snap: ClusterSnapshot) -> CheckResult:
         status="info" if a.provider == "readonly" else "warn",
         value=f"no CPU/GPU in use on {nodes} nodes ({used})",
         threshold=threshold,
-        evidence=evidence + ["what can keep nodes up:"] + [f"  {k}" for k in keeps],
+        evidence=evidence + [f"can keep nodes up: {k}" for k in keeps],
         why=(
             "Nothing runs, yet worker nodes stay up (and cost money on a cloud). "
             + (

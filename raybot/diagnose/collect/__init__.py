@@ -159,14 +159,7 @@ def collect_snapshot(
         else:
             snap.gaps.append(Gap("system-config", f"reading the system config from the GCS failed: {cfg_err}"))
 
-    task_end_ms: dict[str, float] = {}
-    if dashboard:
-        st, err = state.result("state-api", time.monotonic() + 2 * timeout + 1.0)
-        if err is not None:
-            snap.gaps.append(Gap("state-api", f"the state API at http://{dashboard} failed: {err}", DASHBOARD_HINT))
-        else:
-            task_end_ms = apply_state(snap, st, f"http://{dashboard}")
-
+    # The local log scan runs while the state API answers.
     known, patterns, remote_logs = [], [], {}
     if scan_logs:
         sigs, err = local.result("signatures", time.monotonic() + timeout)
@@ -175,6 +168,18 @@ def collect_snapshot(
             scan_logs = False
         else:
             known, patterns = sigs
+            dirs = {
+                f"{n.session_dir}/logs": n.label for n in snap.alive_nodes if n.node_id in local_ids and n.session_dir
+            }
+            local.start("local-logs", scan_local, dirs, known, patterns)
+    task_end_ms: dict[str, float] = {}
+    if dashboard:
+        st, err = state.result("state-api", time.monotonic() + 2 * timeout + 1.0)
+        if err is not None:
+            snap.gaps.append(Gap("state-api", f"the state API at http://{dashboard} failed: {err}", DASHBOARD_HINT))
+        else:
+            task_end_ms = apply_state(snap, st, f"http://{dashboard}")
+
     remote = [n for n in snap.alive_nodes if n.node_id not in local_ids]
     if remote and local_only:
         for n in remote:
@@ -190,7 +195,11 @@ def collect_snapshot(
 
     estimate_idle_times(snap, task_end_ms)
     if scan_logs:
-        _scan_logs(snap, known, patterns, local_ids, remote_logs, probe_all_nodes or not local_only)
+        scan, err = local.result("local-logs", time.monotonic() + timeout)
+        if err is not None:
+            snap.add_gap("logs", f"scanning the local logs failed: {err}")
+            scan = LogScan(signatures=len(known))
+        _merge_logs(snap, scan, known, local_ids, remote_logs, probed=not local_only)
     snap.notes.append(f"collected in {time.monotonic() - started:.1f}s")
     if snap.python_version and snap.python_version != ".".join(map(str, sys.version_info[:3])):
         snap.notes.append(
@@ -199,13 +208,10 @@ def collect_snapshot(
     return snap
 
 
-def _scan_logs(snap: ClusterSnapshot, known, patterns, local_ids: set[str], remote_logs: dict, probed: bool) -> None:
-    """Scan the session logs of the nodes on this machine; fold in what the probes found."""
-    dirs = {}
-    for n in snap.alive_nodes:
-        if n.node_id in local_ids and n.session_dir:
-            dirs[f"{n.session_dir}/logs"] = n.label
-    scan = scan_local(dirs, known, patterns) if dirs else LogScan(signatures=len(known))
+def _merge_logs(
+    snap: ClusterSnapshot, scan: LogScan, known, local_ids: set[str], remote_logs: dict, *, probed: bool
+) -> None:
+    """The local log scan plus what the probes found on the other nodes; gaps for the rest."""
     for nid, result in remote_logs.items():
         node = snap.node(nid)
         labels = dict.fromkeys(result.get("dirs") or {}, node.label if node else nid[:8])

@@ -61,6 +61,7 @@ def resolve_address(address: str | None, timeout: float) -> str:
         raise UsageError(
             f"{scheme}:// addresses are not supported: raybot talks to the GCS directly",
             hint="pass the head's GCS address (host:port, default port 6379), the one `ray status --address` takes",
+            reference="bad-address",
         )
     from ray._private import services
 

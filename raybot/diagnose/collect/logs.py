@@ -49,7 +49,7 @@ def add_scan(scan: LogScan, known: list[KnownSignature], result: dict, labels: d
     scan.errors += list(result.get("errors") or [])[:20]
     for d, rec in (result.get("dirs") or {}).items():
         label = labels.get(d, d)
-        if label not in scan.nodes:
+        if rec.get("files_read") and label not in scan.nodes:
             scan.nodes.append(label)
         scan.files_read += rec.get("files_read", 0)
         scan.bytes_read += rec.get("bytes_read", 0)
