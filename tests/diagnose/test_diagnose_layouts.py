@@ -236,3 +236,14 @@ def test_human_output_snapshot_of_a_260_paste():
         assert part in block, part
     # could-not-check results for the same reason are shown once, with the checks named
     assert out.count("not in `ray status` output:") == 1
+
+
+def test_undecodable_bytes_in_a_status_file_are_replaced(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAYBOT_HOME", str(tmp_path / "home"))
+    f = tmp_path / "status.txt"
+    raw = (HERE.parent / "data" / "ray_status" / "2.60-idle.txt").read_bytes()
+    f.write_bytes(raw + b"\nAutoscaler error: \xff\xfe bad bytes [/]\n")
+    res = runner.invoke(app, ["diagnose", "--status-file", str(f), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["thread_id"] and any("bad bytes [/]" in n for n in doc["notes"])
