@@ -135,6 +135,10 @@ def test_live_diagnose_reports_the_three_signatures(live):
     assert oom.count >= 1 and oom.first_time and oom.last_time and "raylet.out" in oom.files
     # the memory monitor's kill is also in the state API's dead workers
     assert by_id["recent-oom-kills"].status == "warn"
+    # the autoscaler's view reaches the report: nodes, resources used/total
+    c = live.to_dict()["cluster"]
+    assert c["node_count"] == 1 and c["resources"]["CPU"]["total"] == 2.0
+    assert c["pending"] == [] and c["failures"] == []
 
 
 def test_logs_dir_offline_on_a_copy_finds_the_same(cluster, live, tmp_path):
