@@ -104,7 +104,7 @@ def find_log_dirs(root: Path) -> dict[str, str]:
         dirnames[:] = sorted(d for d in dirnames if d not in ("old", "events", "export_events", "runtime_resources"))
         if any(fnmatch.fnmatchcase(f, g) for f in filenames for g in LOG_GLOBS):
             rel = os.path.relpath(dirpath, root)
-            found[dirpath] = "." if rel == "." else rel
+            found[dirpath] = root.resolve().name if rel == "." else f"{root.resolve().name}/{rel}"
             if len(found) >= MAX_DIRS:
                 break
     if not found:
