@@ -198,27 +198,30 @@ def markdown_lines(
     else:
         trusted = set()
     lay = _Layout(width, color, trusted, _measure_console(width))
-    out: list[Text] = []
+    chunks: list[list[Text]] = []
+    links_at = None  # the Links: list goes right after Sources:, so the closing offer stays last
     i = 0
     while i < len(nodes):
-        if out:
-            out.append(_text(""))
         if i == src_at:
-            out += _sources_lines("Sources:", _source_items(nodes[i + 1]), lay)
+            chunks.append(_sources_lines("Sources:", _source_items(nodes[i + 1]), lay))
+            links_at = len(chunks)
             i += 2
             continue
-        out += _block(nodes[i], width, lay)
+        chunks.append(_block(nodes[i], width, lay))
         i += 1
-    if lay.links:
-        seen = {u for _, u in _source_items(nodes[src_at + 1])} if src_at is not None else set()
-        extra = []
-        for text, url in lay.links:
-            if url not in seen:
-                seen.add(url)
-                extra.append((text, url))
-        if extra:
+    seen = {u for _, u in _source_items(nodes[src_at + 1])} if src_at is not None else set()
+    extra = []
+    for text, url in lay.links:
+        if url not in seen:
+            seen.add(url)
+            extra.append((text, url))
+    if extra:
+        chunks.insert(len(chunks) if links_at is None else links_at, _sources_lines("Links:", extra, lay))
+    out: list[Text] = []
+    for chunk in chunks:
+        if out:
             out.append(_text(""))
-            out += _sources_lines("Links:", extra, lay)
+        out += chunk
     return out
 
 

@@ -104,6 +104,7 @@ def test_layout_keeps_to_the_width_with_hanging_indents(width):
     assert "  https://en.wikipedia.org/wiki/Foo_(bar)" in rows
     # a link that is not a source: its text stays, its URL is listed under Links:
     assert "Links:" in rows and "  https://example.org/other" in rows
+    assert rows[-1] == "Want ready-to-paste settings?"  # the closing offer stays last
     assert ESC not in text
 
 
