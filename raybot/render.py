@@ -132,14 +132,18 @@ def answer_markdown(markdown: str) -> str:
 
     The title is the kb entry's summary line; the first paragraph is the answer. A trailing
     parenthetical in the title ("(closed by PR #12430)", "(default 60 s)") is detail the
-    body repeats, so it goes; what remains is dropped when most of its words are in the first
-    sentence.
+    body repeats, so it goes, and so does a subtitle after ": " when the title is still long
+    and the part before it says something on its own (three words or more). What remains is
+    dropped when most of its words are in the first sentence.
     """
     m = re.match(r"#{1,6} +(.+)\n+", markdown)
     if not m:
         return markdown
     title, rest = m.group(1).strip(), markdown[m.end() :]
     short = re.sub(r"\s*\([^()]*\)\s*$", "", title).strip() or title
+    head = short.split(": ", 1)[0]
+    if len(short) > 60 and head != short and len(head.split()) >= 3:
+        short = head  # "How to get memory back from ray::IDLE workers: the practical options"
     first_para = rest.split("\n\n", 1)[0].replace("\n", " ")
     first_sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z`*\"(])", first_para, maxsplit=1)[0]
     want = _words(short)

@@ -177,6 +177,13 @@ def test_title_is_shortened_when_it_adds_something():
     assert out.startswith("**How to make Ray clean up idle workers faster**\n\nThe main lever")
 
 
+def test_long_title_keeps_the_part_before_its_subtitle():
+    md = "### How to get memory back from ray::IDLE workers: the practical options\n\nFirst check the memory."
+    assert answer_markdown(md).startswith("**How to get memory back from ray::IDLE workers**\n\nFirst")
+    md = "### max_calls: make a task's worker exit after N calls (defaults, limits)\n\nIt is an option."
+    assert answer_markdown(md).startswith("**max_calls: make a task's worker exit after N calls**")
+
+
 def test_answers_without_a_title_are_unchanged():
     md = "Issues in my knowledge base that mention `x`:\n\n- **#1** y"
     assert answer_markdown(md) == md
