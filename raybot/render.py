@@ -394,7 +394,11 @@ def _table(node, width: int, lay: _Layout) -> list[Text]:
     ]
     if not rows:
         return []
-    table = Table(*[r.plain for r in rows[0]], box=None, show_edge=False, pad_edge=False)
+    from rich.table import Column
+
+    # Long words (identifiers) fold onto the next line rather than being cut with "…".
+    columns = [Column(r.plain, overflow="fold") for r in rows[0]]
+    table = Table(*columns, box=None, show_edge=False, pad_edge=False)
     for r in rows[1:]:
         table.add_row(*r)
     return _render_to_lines(table, width, lay)
