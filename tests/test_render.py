@@ -296,3 +296,17 @@ def test_shipped_kb_passes_the_text_rules():
     root = Path(__file__).resolve().parent.parent
     problems = [str(p) for p in load_kb(root / "kb")[1]]
     assert not [p for p in problems if "contains" in p or "link" in p or "backtick" in p], problems
+
+
+def test_markdown_tables_fit_and_keep_every_character():
+    md = (
+        "| stored error type | class raised | meaning |\n| --- | --- | --- |\n"
+        "| OBJECT_UNRECONSTRUCTABLE_LINEAGE_EVICTED | ObjectReconstructionFailedLineageEvictedError "
+        "| lineage evicted, the object cannot be rebuilt |\n"
+    )
+    for width in (40, 60, 80):
+        lines = plain(markdown_lines(md, width=width, color=False)).split("\n")
+        assert all(cell_len(line) <= width for line in lines), lines
+        assert "…" not in "".join(lines)
+        text = "\n".join(lines)
+        assert "ObjectRecons" in text and "ctedError" in text and "OBJECT_UNREC" in text and "rebuilt" in text
