@@ -87,10 +87,9 @@ def run_on_ray(
     replicas: int,
     cpus: float,
     allow_diagnose: bool,
-    blocking: bool = True,
 ) -> str:
     """``raybot serve --ray-serve``: connect to a cluster, start Serve's HTTP proxy on ``host:port``
-    and deploy the app. Returns the base URL."""
+    and deploy the app (without waiting for it). Returns the base URL."""
     import ray
     from ray import serve
 
@@ -98,13 +97,4 @@ def run_on_ray(
     serve.start(http_options={"host": host, "port": port})
     app = build_app({"replicas": replicas, "cpus": cpus, "allow_diagnose": allow_diagnose})
     serve.run(app, name="raybot", route_prefix="/", blocking=False)
-    url = f"http://{host}:{port}"
-    if blocking:
-        import time
-
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            serve.delete("raybot")
-    return url
+    return f"http://{host}:{port}"

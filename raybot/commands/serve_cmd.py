@@ -76,7 +76,6 @@ def serve(
             replicas=replicas,
             cpus=replica_cpus,
             allow_diagnose=allow_diagnose,
-            blocking=False,
         )
         err_console().print(f"raybot is served by Ray Serve at {url} (OpenAPI: {url}/openapi.json); Ctrl-C stops it")
         import time
