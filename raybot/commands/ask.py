@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from raybot.commands import handles_errors
 from raybot.errors import UsageError
 
 
@@ -16,6 +17,7 @@ def read_question(words: list[str]) -> str:
     return " ".join(words)
 
 
+@handles_errors
 def ask(
     question: Annotated[list[str], typer.Argument(help="The question (use - to read it from stdin).")],
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,

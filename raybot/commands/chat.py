@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from raybot.commands import handles_errors
 from raybot.errors import IndexUnusable, ModelError, RaybotError, UsageError
 
 QUIT = {"exit", "quit", ":q", "/exit", "/quit", "bye"}
@@ -49,6 +50,7 @@ def messages(stream, interactive: bool) -> Iterator[str]:
             yield text
 
 
+@handles_errors
 def chat(
     thread: Annotated[str | None, typer.Option("--thread", "-t", help="Continue or start thread ID.")] = None,
     continue_: Annotated[bool, typer.Option("--continue", "-c", help="Continue the most recent thread.")] = False,
@@ -69,7 +71,7 @@ def chat(
       printf 'why is ray::IDLE using memory?\\nyes please\\n' | raybot chat --json
     """
     from raybot.assistant import Assistant
-    from raybot.render import err_console, render_answer, render_notes
+    from raybot.render import err_console, print_error, render_answer, render_notes
     from raybot.threads import check_thread_id, default_store, new_thread_id
 
     if thread is not None and continue_:
@@ -101,9 +103,7 @@ def chat(
         except (IndexUnusable, ModelError):
             raise  # nothing can be answered: end the chat with the error
         except RaybotError as exc:
-            from raybot.cli import print_error
-
-            print_error(exc)
+            print_error(exc, json_lines=json_)
             continue
         render_notes(answer.notes)
         if json_:

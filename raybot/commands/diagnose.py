@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from raybot import exit_codes
+from raybot.commands import handles_errors
 from raybot.errors import UsageError
 
 
@@ -29,6 +30,7 @@ def read_status_file(path: str) -> tuple[str, str]:
         raise UsageError(f"cannot read {path}: {exc.strerror}", reference="file-unreadable") from None
 
 
+@handles_errors
 def diagnose(
     address: Annotated[
         str | None,

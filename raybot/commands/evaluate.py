@@ -7,9 +7,12 @@ from typing import Annotated
 
 import typer
 
+from raybot.commands import handles_errors
+
 DEV_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "dev_questions.jsonl"
 
 
+@handles_errors
 def eval_(
     file: Annotated[Path, typer.Argument(help="JSONL of {question, expected: [entry ids]}; [] = out of scope.")],
     json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
@@ -46,6 +49,7 @@ def eval_(
             )
 
 
+@handles_errors
 def bench(
     file: Annotated[Path | None, typer.Argument(help="Question set for warm latency (default: the dev set).")] = None,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Cold runs to take the median of.")] = 5,

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from raybot import exit_codes
+from raybot.commands import handles_errors
 from raybot.errors import EntryNotFound, KBError
 
 app = typer.Typer(no_args_is_help=True)
@@ -24,6 +25,7 @@ def _load(strict: bool = False):
 
 
 @app.command("list")
+@handles_errors
 def kb_list(
     kind: Annotated[str | None, typer.Option("--kind", help="Only entries of this kind.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
@@ -52,6 +54,7 @@ def kb_list(
 
 
 @app.command("show")
+@handles_errors
 def kb_show(
     entry_id: Annotated[str, typer.Argument(metavar="ID", help="Entry id (see raybot kb list).")],
     json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
@@ -86,6 +89,7 @@ def kb_show(
 
 
 @app.command("lint")
+@handles_errors
 def kb_lint(
     json_: Annotated[bool, typer.Option("--json", help="Print the problems as JSON.")] = False,
 ) -> None:
