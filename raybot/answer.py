@@ -49,11 +49,13 @@ class Answer:
     offer: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
     hits: list[dict[str, Any]] = field(default_factory=list)
+    saved: bool = True  #: False when the turn could not be stored: there is no thread to continue
 
     def to_dict(self) -> dict[str, Any]:
         """The documented ``--json`` contract (plus a few extra, additive fields)."""
         return {
-            "thread_id": self.thread_id,
+            "thread_id": self.thread_id if self.saved else None,
+            "saved": self.saved,
             "question": self.question,
             "answer": self.answer,
             "in_scope": self.in_scope,

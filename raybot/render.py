@@ -50,8 +50,10 @@ def render_answer(answer, *, json_: bool = False, explain: bool = False, hint: b
     if not answer.in_scope:
         err_console().print("[dim](not covered by the knowledge base)[/]")
     print_markdown(answer.answer)
-    if hint:
+    if hint and getattr(answer, "saved", True):
         err_console().print(f'[dim]thread {answer.thread_id} · continue with: raybot ask -c "..."[/]', highlight=False)
+    elif hint:
+        err_console().print("[dim]this turn was not saved to a thread, so it cannot be continued with -c[/]")
 
 
 def render_hits_table(hits: list[dict], *, stderr: bool = False, detail: bool = True) -> None:

@@ -35,7 +35,7 @@ def handles_errors(fn: F) -> F:
         json_ = bool(kwargs.get("json_"))
         try:
             return fn(*args, **kwargs)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except RaybotError as exc:
             from raybot.render import print_error
