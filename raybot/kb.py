@@ -351,30 +351,55 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
         sections=sections,
         section_lines=section_lines,
     )
-    import ast
+    from raybot.codecheck import CodeTooComplex, parse_bounded
 
     for block in entry.code_blocks():
         if block.lang in ("python", "py"):
             try:
-                ast.parse(block.code)
+                parse_bounded(block.code)
             except SyntaxError as exc:
                 bad(block.line + (exc.lineno or 1), f"Python block does not parse: {exc.msg}")
+            except CodeTooComplex as exc:
+                bad(block.line, f"Python block cannot be checked: {exc}")
     return entry, problems
 
 
-def entry_paths(kb_dir: Path) -> list[Path]:
-    """All entry files, sorted; README-like files starting with an upper-case letter are skipped."""
-    return sorted(p for p in kb_dir.glob("*.md") if not p.name[0].isupper())
+def entry_paths(kb_dir: Path, skipped: list[Problem] | None = None) -> list[Path]:
+    """All entry files, sorted; README-like files starting with an upper-case letter are skipped.
+
+    Only regular files (or symlinks to one) count: a dangling symlink (an editor's lock file), a
+    directory or a FIFO named ``*.md`` is skipped (reading a FIFO would wait forever), and
+    reported in ``skipped`` as a warning.
+    """
+    import stat
+
+    out = []
+    for p in kb_dir.glob("*.md"):
+        if p.name[0].isupper():
+            continue
+        try:
+            mode = p.stat().st_mode
+            what = None if stat.S_ISREG(mode) else ("a directory" if stat.S_ISDIR(mode) else "not a regular file")
+        except OSError:
+            what = "a dangling symlink" if p.is_symlink() else "unreadable"
+        if what is None:
+            out.append(p)
+        elif skipped is not None:
+            skipped.append(Problem(p, 0, f"skipped: {what}"))
+    return sorted(out)
 
 
-def load_kb(kb_dir: Path) -> tuple[list[Entry], list[Problem]]:
-    """Parse every entry and check the whole corpus (ids, links)."""
+def load_kb(kb_dir: Path, warnings: list[Problem] | None = None) -> tuple[list[Entry], list[Problem]]:
+    """Parse every entry and check the whole corpus (ids, links).
+
+    Problems make the kb unusable; ``warnings`` (if given) receives what was only skipped.
+    """
     entries: list[Entry] = []
     problems: list[Problem] = []
     if not kb_dir.is_dir():
         return [], [Problem(kb_dir, 0, "knowledge-base directory does not exist")]
     seen: dict[str, Path] = {}
-    for path in entry_paths(kb_dir):
+    for path in entry_paths(kb_dir, warnings):
         entry, probs = parse_entry(path)
         problems.extend(probs)
         if entry is None:

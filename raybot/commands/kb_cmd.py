@@ -13,12 +13,12 @@ from raybot.errors import EntryNotFound, KBError
 app = typer.Typer(no_args_is_help=True)
 
 
-def _load(strict: bool = False):
+def _load(strict: bool = False, warnings: list | None = None):
     from raybot import paths
     from raybot.kb import load_kb
 
     kb = paths.kb_dir()
-    entries, problems = load_kb(kb)
+    entries, problems = load_kb(kb, warnings)
     if strict and problems:
         raise KBError(f"{len(problems)} problem(s) in {kb}", hint="run `raybot kb lint`")
     return kb, entries, problems
@@ -101,18 +101,24 @@ def kb_lint(
     """
     from raybot.render import err_console, print_json
 
-    kb, entries, problems = _load()
+    warnings: list = []
+    kb, entries, problems = _load(warnings=warnings)
     if json_:
         print_json(
             {
                 "kb_dir": str(kb),
                 "entries": len(entries),
                 "problems": [{"path": str(p.path), "line": p.line, "message": p.message} for p in problems],
+                "warnings": [{"path": str(p.path), "line": p.line, "message": p.message} for p in warnings],
             }
         )
     else:
         for p in problems:
             print(p)
-        err_console().print(f"{len(entries)} entries, {len(problems)} problem(s) in {kb}", highlight=False)
+        for w in warnings:
+            err_console().print(f"warning: {w.path}: {w.message}", highlight=False, markup=False)
+        err_console().print(
+            f"{len(entries)} entries, {len(problems)} problem(s), {len(warnings)} warning(s) in {kb}", highlight=False
+        )
     if problems:
         raise typer.Exit(exit_codes.KB)
