@@ -68,6 +68,15 @@ def root(
     ] = None,
 ) -> None:
     """raybot: offline, cited answers to Ray troubleshooting questions."""
+    # Text raybot prints may hold what it was given (paths, questions) with bytes that are not
+    # UTF-8 (lone surrogates from the command line): write a replacement rather than fail.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
     # Passed on as settings (read by raybot.paths and raybot.embed), never written to os.environ.
     settings.use(
         settings.Settings(home=home or None, kb_dir=kb_dir or None, index_dir=index_dir or None, model=model or None)

@@ -31,6 +31,14 @@ def expand(value: str, what: str) -> Path:
     """``~`` expanded; a home that cannot be found (``~nouser/x``) is a usage error, not a crash."""
     if "\x00" in value:
         raise UsageError(f"{what} contains a NUL character", reference="bad-path")
+    if len(value.encode("utf-8", "surrogateescape")) > 4096 or any(
+        len(part.encode("utf-8", "surrogateescape")) > 255 for part in value.split(os.sep)
+    ):
+        raise UsageError(
+            f"{what} is longer than a path can be ({len(value):,} characters)",
+            hint="give a path with names of at most 255 bytes",
+            reference="bad-path",
+        )
     try:
         return Path(value).expanduser()
     except RuntimeError as exc:  # pathlib: "Could not determine home directory."

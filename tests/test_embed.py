@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from helpers import DATA
 
 from raybot.embed import NumpyEncoder, build_encoder, resolve_model
 from raybot.errors import ModelError
-from tests.conftest import DATA
 
 pytestmark = pytest.mark.model
 

@@ -11,9 +11,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import ROOT
 
 from raybot.kb import load_kb
-from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.ray]
 

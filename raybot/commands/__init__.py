@@ -34,6 +34,7 @@ def handles_errors(fn: F) -> F:
 
         json_ = bool(kwargs.get("json_"))
         try:
+            kwargs = _clean_arguments(kwargs)
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -63,3 +64,30 @@ def handles_errors(fn: F) -> F:
             raise typer.Exit(exit_codes.INTERNAL) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _clean_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Arguments that were not UTF-8 on the command line arrive with lone surrogates (Python's
+    ``surrogateescape``), which nothing downstream can encode: replace them with U+FFFD, and
+    say so."""
+    replaced = False
+
+    def clean(value: Any) -> Any:
+        nonlocal replaced
+        if isinstance(value, str) and any("\udc80" <= ch <= "\udcff" or "\ud800" <= ch <= "\udfff" for ch in value):
+            replaced = True
+            try:  # the original bytes back, then decoded leniently
+                raw = value.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raw = value.encode("utf-8", "surrogatepass")
+            return raw.decode("utf-8", "replace")
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    out = {k: clean(v) for k, v in kwargs.items()}
+    if replaced:
+        from raybot.render import render_notes
+
+        render_notes(["An argument contained bytes that are not UTF-8; they were replaced with \ufffd."])
+    return out
