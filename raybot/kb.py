@@ -141,6 +141,22 @@ def _key_line(front: str, key: str, offset: int) -> int:
     return offset
 
 
+MAX_FRONT_MATTER = 200_000  #: characters; a real entry's front matter is a few thousand
+MAX_YAML_NESTING = 50  #: PyYAML composes recursively: deeper flow collections are refused unread
+
+
+def _yaml_nesting(text: str) -> int:
+    """An upper bound on the nesting of YAML flow collections ([...] and {...})."""
+    depth = worst = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            worst = max(worst, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return worst
+
+
 def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
     """Parse one file. Returns the entry (None if unusable) and the problems found."""
     import yaml
@@ -166,11 +182,21 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
         bad(1, "front matter is not closed by a '---' line")
         return None, problems
     front = "\n".join(lines[1:end])
+    if len(front) > MAX_FRONT_MATTER or _yaml_nesting(front) > MAX_YAML_NESTING:
+        bad(
+            2,
+            f"front matter is too large or nested too deeply (limits: {MAX_FRONT_MATTER:,} characters, "
+            f"{MAX_YAML_NESTING} levels)",
+        )
+        return None, problems
     try:
         meta = yaml.safe_load(front) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         bad(2 + (mark.line if mark else 0), f"invalid YAML front matter: {exc}".splitlines()[0])
+        return None, problems
+    except (RecursionError, MemoryError, ValueError, OverflowError) as exc:
+        bad(2, f"front matter cannot be read: {type(exc).__name__}")
         return None, problems
     if not isinstance(meta, dict):
         bad(2, "front matter must be a mapping of fields")
