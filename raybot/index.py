@@ -302,7 +302,7 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
     """
     import numpy as np
 
-    from raybot.embed import build_encoder, resolve_model, weights_sha256
+    from raybot.embed import build_encoder, compare_encoders, resolve_model, weights_sha256
     from raybot.kb import load_kb
 
     entries, problems = load_kb(kb_dir)
@@ -340,7 +340,9 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
 
     todo = [i for i, c in enumerate(chunks) if (c.entry, c.section, c.text) not in old]
     vectors: list[Any] = [old.get((c.entry, c.section, c.text)) for c in chunks]
-    encoder = build_encoder(spec) if todo or scope else None
+    encoder = build_encoder(spec)
+    # Queries are embedded by the NumPy encoder: refuse a model it would embed differently.
+    compare_encoders(spec, encoder)
     scope_vecs = (
         encoder.encode(scope, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         if scope
