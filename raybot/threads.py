@@ -7,6 +7,7 @@ pick the next turn number, so two processes adding to one thread lose nothing.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import os
@@ -310,7 +311,7 @@ class ThreadStore:
             out.append(th)
         return out
 
-    def search(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
+    def search(self, text: str, limit: int = 20) -> builtins.list[dict[str, Any]]:
         terms = [t for t in re.findall(r"\w+", text) if t]
         if not terms:
             raise UsageError("nothing to search for", hint="give a word or two", reference="empty-query")
