@@ -28,7 +28,7 @@ def runnable_blocks():
 
 @pytest.fixture(scope="module")
 def cluster():
-    from tests.raycluster import start_head
+    from raycluster import start_head
 
     c = start_head(num_cpus=2)
     yield c
