@@ -116,7 +116,7 @@ def chat(
     """
     from raybot.assistant import Assistant
     from raybot.errors import InternalError, ThreadNotFound
-    from raybot.render import err_console, print_error, render_answer, render_notes
+    from raybot.render import err_console, print_error, print_json_line, render_answer, render_notes
     from raybot.textin import lenient_stdin
     from raybot.threads import check_thread_id, default_store, new_thread_id
 
@@ -172,10 +172,7 @@ def chat(
             answer.notes.insert(0, "This message contained bytes that are not UTF-8; they were replaced with \ufffd.")
         render_notes(answer.notes)
         if json_:
-            import json
-
-            sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+            print_json_line(answer.to_dict())
         else:
             render_answer(answer, hint=False)
     if failed:

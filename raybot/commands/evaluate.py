@@ -24,7 +24,7 @@ def eval_(
     """
     from raybot.assistant import Assistant
     from raybot.evaluate import evaluate, load_cases
-    from raybot.render import console, print_json, render_notes
+    from raybot.render import console, plain_text, print_json, render_notes
 
     notes: list[str] = []
     cases = load_cases(file, notes)
@@ -43,10 +43,11 @@ def eval_(
     if show_misses:
         for m in result.misses:
             con.print(
-                f"  line {m['line']}: expected {m['expected']} got {m['got']} "
-                f"in_scope={m['in_scope']} conf={m['confidence']}: {m['question']}",
+                plain_text(
+                    f"  line {m['line']}: expected {m['expected']} got {m['got']} "
+                    f"in_scope={m['in_scope']} conf={m['confidence']}: {m['question']}"
+                ),
                 highlight=False,
-                markup=False,
             )
 
 

@@ -36,7 +36,7 @@ def kb_list(
 
       raybot kb list --kind issue
     """
-    from raybot.render import console, print_json
+    from raybot.render import print_json, print_table
 
     _, entries, _ = _load()
     rows = [e for e in entries if kind is None or e.kind == kind]
@@ -45,12 +45,7 @@ def kb_list(
             [{"id": e.id, "kind": e.kind, "title": e.title, "tags": e.tags, "sources": len(e.sources)} for e in rows]
         )
         return
-    from rich.table import Table
-
-    table = Table("id", "kind", "title", box=None)
-    for e in rows:
-        table.add_row(e.id, e.kind, e.title)
-    console().print(table)
+    print_table(["id", "kind", "title"], [[e.id, e.kind, e.title] for e in rows])
 
 
 @app.command("show")
@@ -85,7 +80,7 @@ def kb_show(
         print_json(rec)
         return
     composed = compose_entry(rec, sections=list(rec["sections"]), trim_details=False)
-    print_markdown(display_code(composed.markdown))
+    print_markdown(display_code(composed.markdown), sources=composed.sources)
 
 
 @app.command("lint")
@@ -99,7 +94,7 @@ def kb_lint(
 
       raybot kb lint
     """
-    from raybot.render import err_console, print_json
+    from raybot.render import console, err_console, plain_text, print_json
 
     warnings: list = []
     kb, entries, problems = _load(warnings=warnings)
@@ -114,11 +109,12 @@ def kb_lint(
         )
     else:
         for p in problems:
-            print(p)
+            console().print(plain_text(p), highlight=False, soft_wrap=True)
         for w in warnings:
-            err_console().print(f"warning: {w.path}: {w.message}", highlight=False, markup=False)
+            err_console().print(plain_text(f"warning: {w.path}: {w.message}"), highlight=False)
         err_console().print(
-            f"{len(entries)} entries, {len(problems)} problem(s), {len(warnings)} warning(s) in {kb}", highlight=False
+            plain_text(f"{len(entries)} entries, {len(problems)} problem(s), {len(warnings)} warning(s) in {kb}"),
+            highlight=False,
         )
     if problems:
         raise typer.Exit(exit_codes.KB)
