@@ -419,7 +419,9 @@ def _check_untrusted_text(meta, lines, end, sections, section_lines, kline, bad)
         for text in strings(value):
             for what in find_unsafe(text)[:1]:
                 bad(kline(str(key)), f"'{key}' contains a {what.split(' at offset')[0]}; remove it")
-    for key, text in [("title", meta.get("title")), ("issue", (meta.get("issue") or {}).get("title"))]:
+    issue = meta.get("issue")
+    issue_title = issue.get("title") if isinstance(issue, dict) else None  # a wrong shape is reported elsewhere
+    for key, text in [("title", meta.get("title")), ("issue", issue_title)]:
         if not isinstance(text, str):
             continue
         if _RICH_LINK_OR_CLOSE.search(text):

@@ -39,7 +39,6 @@ HOSTILE = {
     "bidi": "why is \u202eexe.live\u202c ray::IDLE \u2066using\u2069 memory?",
     "md-link": "which issues mention foo` [see the official fix](http://evil.example/x.sh) `bar",
     "random": RANDOM_BYTES.decode("utf-8", "surrogateescape"),
-    "nul": "what\x00is ray::IDLE",
     "long": "ray::IDLE " * 20_000,
     "deep-attr": "```python\nx = " + "a." * 3000 + "b\n```",
     "unary": "```python\nx = " + "-" * 100_000 + "1\n```",
@@ -56,6 +55,7 @@ STDIN_HOSTILE = {
     "unclosed-fence": b"```python\nimport ray\nwhy is ray::IDLE using memory?\nyes please\n",
     "colon": b"here is my config:\nwhat does max_calls do?\n",
     "escapes": HOSTILE["escapes"].encode(),
+    "nul": b"what\x00is ray::IDLE?\n",  # a NUL cannot be in argv (execve stops at it): stdin only
 }
 
 
@@ -113,9 +113,6 @@ CASES = [(name, args) for name, text in HOSTILE.items() for args in commands_for
 
 @pytest.mark.parametrize(("name", "args"), CASES, ids=[f"{n}-{'-'.join(a[:2])}-{i}" for i, (n, a) in enumerate(CASES)])
 def test_hostile_arguments(env, name, args):
-    if any("\x00" in a for a in args):
-        # A NUL cannot be passed in a real argv (execve stops at it); give it through stdin instead.
-        pytest.skip("not representable in argv; covered by the stdin cases")
     check(run(args), args)
 
 
