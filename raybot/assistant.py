@@ -477,6 +477,7 @@ class Assistant:
             return self._answer(tid, query, composed, intent="affirm", in_scope=False, conf=0.0, topic=None)
         if state.offer:
             return self._deliver(tid, query, state, state.offer["entry"], state.offer["section"], "affirm")
+        assert state.entry is not None  # no offer and no entry was answered above
         entry = self.entries[state.entry]
         offer = compose.next_offer(entry, state.shown)
         section = offer["section"] if offer else "Details"
@@ -512,6 +513,7 @@ class Assistant:
         )
 
     def _versions(self, tid: str, query: Query, state: TopicState) -> Answer:
+        assert state.entry is not None  # dispatched only with a topic
         entry = self.entries[state.entry]
         lead_parts = []
         if entry.get("ray_versions"):

@@ -442,7 +442,7 @@ class LoadedIndex:
     manifest: dict[str, Any]
     faiss_index: Any
     entries: dict[str, dict[str, Any]]
-    chunks: list[dict[str, str]]
+    chunks: list[dict[str, Any]]
     scope: list[str] = field(default_factory=list)  #: out-of-scope area descriptions
     scope_vectors: Any = None
 

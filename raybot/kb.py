@@ -439,7 +439,7 @@ def _check_untrusted_text(meta, lines, end, sections, section_lines, kline, bad)
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark")
-    md.validateLink = lambda url: True  # see every link, including those markdown-it would drop
+    md.validateLink = lambda url: True  # type: ignore[method-assign]  # see every link, including those markdown-it would drop
     for name, body in sections.items():
         line = section_lines.get(name, end + 2)
         if _RICH_LINK_OR_CLOSE.search(_CODE.sub("", body)):

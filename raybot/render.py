@@ -373,7 +373,7 @@ def _code(code: str, lang: str, lay: _Layout) -> list[Text]:
 
         text = Syntax(code, lang, theme="monokai", background_color="default").highlight(code)
         text.rstrip()
-        lines = text.split("\n", allow_blank=True)
+        lines: list[Text] = list(text.split("\n", allow_blank=True))
     else:
         lines = [_text(line, "cyan" if lay.color else "") for line in code.split("\n")]
     return list(lines)

@@ -181,7 +181,7 @@ class Retriever:
     def __init__(self, loaded, encoder=None):
         self.loaded = loaded
         self.entries: dict[str, dict[str, Any]] = loaded.entries
-        self.chunks: list[dict[str, str]] = loaded.chunks
+        self.chunks: list[dict[str, Any]] = loaded.chunks
         self._encoder = encoder
         self._vocab: dict[str, list[str]] | None = None
         self._vec_cache: dict[str, Any] = {}
