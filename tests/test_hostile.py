@@ -237,3 +237,12 @@ def test_bench_uses_a_temporary_home(env, raybot_home, tmp_path):
     # The cold `raybot ask` runs wrote nowhere near the user's home.
     assert not (raybot_home / "threads.db").exists() or not run(["threads", "list", "--json"]).stdout.strip("[]\n ")
     assert os.environ["RAYBOT_HOME"] == str(raybot_home)
+
+
+def test_global_options_are_settings_not_environment(env, monkeypatch, tmp_path):
+    kb, _ = env
+    monkeypatch.delenv("RAYBOT_KB")
+    result = run(["--kb-dir", str(kb), "--home", str(tmp_path / "h"), "kb", "list", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)  # the small kb's entries, found through the setting
+    assert "RAYBOT_KB" not in os.environ and os.environ.get("RAYBOT_HOME") != str(tmp_path / "h")
