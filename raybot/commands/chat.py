@@ -116,7 +116,7 @@ def chat(
     """
     from raybot.assistant import Assistant
     from raybot.errors import InternalError, ThreadNotFound
-    from raybot.render import err_console, print_error, print_json_line, render_answer, render_notes
+    from raybot.render import console, err_console, print_error, print_json_line, render_answer, render_notes
     from raybot.textin import lenient_stdin
     from raybot.threads import check_thread_id, default_store, new_thread_id
 
@@ -139,6 +139,7 @@ def chat(
         )
     stream = messages(lenient_stdin(), interactive)
     failed = False
+    answered = False
     while True:
         if interactive:
             con.print("[bold cyan]you>[/] ", end="")
@@ -174,7 +175,10 @@ def chat(
         if json_:
             print_json_line(answer.to_dict())
         else:
+            if answered:
+                console().print()  # a blank line between one answer and the next
             render_answer(answer, hint=False)
+            answered = True
     if failed:
         from raybot import exit_codes
 
