@@ -60,8 +60,10 @@ STDIN_HOSTILE = {
 
 
 @pytest.fixture
-def env(small_index, monkeypatch, raybot_home):
+def env(small_index, monkeypatch, raybot_home, tmp_path):
     kb, idx = small_index
+    # Relative paths from hostile arguments (--home nan, ...) land in the test's directory.
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RAYBOT_KB", str(kb))
     monkeypatch.setenv("RAYBOT_INDEX", str(idx))
     return kb, idx
