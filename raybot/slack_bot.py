@@ -166,7 +166,10 @@ class SlackBot:
         store = self.service.store
         row = store.db().execute("select max(seq) from turns where thread_id = ?", (thread_id,)).fetchone()
         seq = row[0] if row and row[0] is not None else None
-        return answer.to_dict(), seq
+        doc = answer.to_dict()
+        if not doc.get("saved", True):
+            seq = None  # the turn is not in the store: no buttons, nothing to attach votes to
+        return doc, seq
 
     def _post(self, channel: str, thread_ts: str | None, messages, *, thread_id: str | None, seq: int | None):
         if not messages:

@@ -54,7 +54,8 @@ class Source(BaseModel):
 class AnswerDoc(BaseModel):
     """Exactly what `raybot ask --json` prints."""
 
-    thread_id: str
+    thread_id: str | None = Field(description="null when the turn could not be saved (`saved` is false).")
+    saved: bool
     question: str
     answer: str = Field(description="Markdown.")
     in_scope: bool

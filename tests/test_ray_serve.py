@@ -10,8 +10,7 @@ import time
 
 import httpx
 import pytest
-
-from tests.raycluster import free_port, start_head
+from raycluster import free_port, start_head
 
 pytestmark = [pytest.mark.ray, pytest.mark.model]
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from tests import slack_standin as sl
+import slack_standin as sl
 
 pytestmark = pytest.mark.model
 

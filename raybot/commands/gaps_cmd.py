@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from raybot.commands import handles_errors
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 SinceOpt = Annotated[
     str, typer.Option("--since", metavar="AGE|DATE", help="Only records this recent: 30d, 12h, 2w, 2026-11-01 or all.")
@@ -17,6 +19,7 @@ def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
+@handles_errors
 def gaps(
     since: SinceOpt = "30d",
     json_: JsonOpt = False,
@@ -63,6 +66,7 @@ def gaps(
             con.print(f"   [dim]nearest entries:[/] {near}", highlight=False)
 
 
+@handles_errors
 def feedback(
     since: SinceOpt = "30d",
     rating: Annotated[str | None, typer.Option("--rating", help="Only 'up' or only 'down'.")] = None,

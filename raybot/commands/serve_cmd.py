@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from raybot.commands import handles_errors
 from raybot.errors import UsageError
 
 
@@ -23,6 +24,7 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+@handles_errors
 def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (keep 127.0.0.1 unless a proxy fronts it).")

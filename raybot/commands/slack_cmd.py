@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
+from raybot.commands import handles_errors
 from raybot.errors import UsageError
 
 
+@handles_errors
 def slack(
     slack_api_url: Annotated[
         str | None,
