@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from raybot.sanitize import md_code, md_literal
+
 SECTION_ORDER = ("Answer", "Details", "Steps", "Example", "Caveats")
 SECTION_TITLES = {
     "Answer": "Answer",
@@ -218,19 +220,19 @@ def compose_issue_list(
     denied_md = ""
     if denied and term:
         denied_md = (
-            f"\n\nOften cited for `{term}`, but the issue itself does not mention it: "
+            f"\n\nOften cited for {md_code(term)}, but the issue itself does not mention it: "
             + ", ".join(f"#{d['issue']['number']} ({d['issue']['title']})" for d in denied)
             + "."
         )
     if not matches:
-        what = f" mentioning `{term}`" if term else ""
+        what = f" mentioning {md_code(term)}" if term else ""
         return Composed(
             f"I have no GitHub issue entries{what} in my knowledge base. " + SCOPE + denied_md, [], {}, [], None
         )
     head = (
-        f"Issues in my knowledge base that mention `{term}`:"
+        f"Issues in my knowledge base that mention {md_code(term)}:"
         if term and exact
-        else (f"Issues in my knowledge base related to {term}:" if term else "Issues in my knowledge base:")
+        else (f"Issues in my knowledge base related to {md_literal(term)}:" if term else "Issues in my knowledge base:")
     )
     lines = [head]
     exact_list = [m for m in matches if m["id"] in exact]

@@ -100,14 +100,25 @@ def escape_markup(text: str) -> str:
     return escape(clean(text))
 
 
-# Every ASCII punctuation character may be backslash-escaped in CommonMark and then stands
-# for itself; escaping all of them is simpler and safer than deciding which matter where.
-_MD_PUNCT = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+# Characters that can open Markdown syntax anywhere in a line (links, images, autolinks,
+# code, emphasis, entities, tables, strikethrough), and the block markers that matter only
+# at the start of a line (headings, quotes, lists, setext underlines). Escaped with a
+# backslash they stand for themselves; other punctuation (":" in ray::IDLE, "()") is left
+# alone so the Markdown stays readable as plain text.
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>!&~|])")
+_MD_LINE_START = re.compile(r"^([ \t]*)([#>+=-]|\d+(?=[.)]))", re.M)
 
 
 def md_literal(text: str) -> str:
     """``clean(text)`` escaped so that Markdown renders it as the same literal text."""
-    return _MD_PUNCT.sub(r"\\\1", clean(text))
+    text = _MD_INLINE.sub(r"\\\1", clean(text))
+
+    def block_marker(m: re.Match[str]) -> str:
+        indent, marker = m.groups()
+        # "1." / "1)" start a list: the escape goes before the dot, not the digits.
+        return indent + (marker + "\\" if marker.isdigit() else "\\" + marker)
+
+    return _MD_LINE_START.sub(block_marker, text)
 
 
 def md_code(text: str) -> str:

@@ -20,9 +20,24 @@ UNLABELED = DATA / "real_questions_unlabeled.jsonl"
 
 KEYS = {"id", "split", "source", "question", "theme", "label", "expected", "facts", "note"}
 THEMES = {
-    "object-store", "oom", "scheduling", "autoscaler", "worker-startup", "connecting",
-    "node-failure", "actor-task-failures", "runtime-env", "gpu", "logs-dashboard", "hangs",
-    "serialization", "log-warnings", "idle-workers", "refcount", "other-core", "out-of-scope",
+    "object-store",
+    "oom",
+    "scheduling",
+    "autoscaler",
+    "worker-startup",
+    "connecting",
+    "node-failure",
+    "actor-task-failures",
+    "runtime-env",
+    "gpu",
+    "logs-dashboard",
+    "hangs",
+    "serialization",
+    "log-warnings",
+    "idle-workers",
+    "refcount",
+    "other-core",
+    "out-of-scope",
 }
 # sha256 of the held-out lines (in file order) as committed in "real questions: held-out
 # labels (frozen)". The held-out part is the yardstick nobody tunes on: a change to any

@@ -140,12 +140,42 @@ def test_md_code_cannot_be_broken_out_of(text):
     assert codes == [" ".join(clean(text).split("\n"))]
 
 
-@pytest.mark.parametrize("text", ["2 * 3 * 4", "*.py", "a_b_c", "# not a heading", "1. not a list", "x[/]"])
+LITERAL = [
+    "2 * 3 * 4",
+    "*.py and **/*.md",
+    "a_b_c __init__",
+    "# not a heading",
+    "1. not a list",
+    "12) nor this",
+    "- nor this",
+    "  + nor this",
+    "> nor a quote",
+    "x[/]",
+    "&amp; &#x41;",
+    "~~not struck~~",
+    "a | b",
+    "ray::IDLE (pid 12) <defunct>",
+    "back\\slash \\` and `code`",
+    "line one\n- line two\n===",
+]
+
+
+@pytest.mark.parametrize("text", LITERAL)
 def test_md_literal_renders_the_same_text(text):
     from markdown_it import MarkdownIt
 
-    inline = MarkdownIt().parseInline(md_literal(text))[0].children
-    assert "".join(t.content for t in inline if t.type == "text") == text
+    md = MarkdownIt().enable("strikethrough").enable("table")
+    html = md.render(md_literal(text))
+    import html as html_mod
+
+    # one paragraph (no heading, list, quote, table, code or emphasis), text unchanged
+    assert html.startswith("<p>") and html.rstrip().endswith("</p>"), html
+    # (Markdown drops the leading spaces of a paragraph's lines; that is layout, not syntax.)
+    assert html_mod.unescape(html.strip()[3:-4]) == "\n".join(line.lstrip() for line in text.split("\n"))
+
+
+def test_md_literal_keeps_ordinary_punctuation():
+    assert md_literal("ray::IDLE (pid 12): 3.5 GiB, 50%") == "ray::IDLE (pid 12): 3.5 GiB, 50%"
 
 
 def test_md_code_edge_cases():

@@ -23,7 +23,7 @@ def eval_(
     """
     from raybot.assistant import Assistant
     from raybot.evaluate import evaluate, load_cases
-    from raybot.render import console, print_json
+    from raybot.render import console, plain_text, print_json
 
     result = evaluate(load_cases(file), Assistant(store=None))
     if json_:
@@ -39,10 +39,11 @@ def eval_(
     if show_misses:
         for m in result.misses:
             con.print(
-                f"  line {m['line']}: expected {m['expected']} got {m['got']} "
-                f"in_scope={m['in_scope']} conf={m['confidence']}: {m['question']}",
+                plain_text(
+                    f"  line {m['line']}: expected {m['expected']} got {m['got']} "
+                    f"in_scope={m['in_scope']} conf={m['confidence']}: {m['question']}"
+                ),
                 highlight=False,
-                markup=False,
             )
 
 
