@@ -29,9 +29,11 @@ GENERIC_OFFERS = {
 }
 DETAILS_WORDS = 170
 SCOPE = (
-    "raybot's knowledge base covers Ray's idle worker processes (`ray::IDLE`), the worker pool "
-    "and its settings, memory held by workers, the OOM killer, ownership and reference-counting "
-    "errors, autoscaler idleness, observability commands, and the GitHub issues behind them."
+    "raybot's knowledge base covers Ray Core and the cluster runtime: tasks, actors, objects, "
+    "workers, memory and the OOM killer, scheduling, the autoscaler, connecting nodes, node and "
+    "GCS failures, runtime_env, GPUs, logs, hangs, serialization, and the GitHub issues behind "
+    "them. For Ray's libraries (Tune, Serve, Data, Train, RLlib) and for installing Ray, see "
+    "Ray's documentation: https://docs.ray.io"
 )
 
 
@@ -51,11 +53,13 @@ class Answer:
     offer: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
     hits: list[dict[str, Any]] = field(default_factory=list)
+    saved: bool = True  #: False when the turn could not be stored: there is no thread to continue
 
     def to_dict(self) -> dict[str, Any]:
         """The documented ``--json`` contract (plus a few extra, additive fields)."""
         return {
-            "thread_id": self.thread_id,
+            "thread_id": self.thread_id if self.saved else None,
+            "saved": self.saved,
             "question": self.question,
             "answer": self.answer,
             "in_scope": self.in_scope,

@@ -8,6 +8,7 @@ what the message asks for (:mod:`raybot.intents`), composes the answer from entr
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from raybot import answer as compose
 from raybot import intents
 from raybot.answer import Answer, Composed
-from raybot.errors import StoreError, UsageError
+from raybot.errors import StoreError, ThreadNotFound, UsageError
 from raybot.retrieve import Hit, Query, prepare_query, tokenize
 from raybot.threads import Thread, ThreadStore, Turn, check_thread_id, new_thread_id
 
@@ -88,22 +89,26 @@ class TopicState:
 
 def topic_state(thread: Thread | None) -> TopicState:
     st = TopicState()
-    if not thread or not thread.turns:
-        return st
-    last = thread.turns[-1]
-    st.offer = last.offer
-    st.in_scope = last.in_scope
-    st.confidence = last.confidence
-    st.entry = last.topic
-    st.last_code = next((t.question for t in reversed(thread.turns) if prepare_query(t.question).has_code), None)
-    for turn in thread.turns:
-        for entry_id, names in turn.sections.items():
-            st.seen.setdefault(entry_id, set()).update(names)
-    for turn in reversed(thread.turns):
-        if turn.topic != st.entry:
-            break
+    if thread:
+        advance(st, thread.turns)
+    return st
+
+
+def advance(st: TopicState, turns: list[Turn]) -> TopicState:
+    """Fold more turns (in order) into ``st``; O(new turns), so a long chat costs the same per turn."""
+    for turn in turns:
+        if turn.topic != st.entry or not turn.topic:
+            st.shown = set()
+        st.offer = turn.offer
+        st.in_scope = turn.in_scope
+        st.confidence = turn.confidence
+        st.entry = turn.topic
         if st.entry:
             st.shown.update(turn.sections.get(st.entry, []))
+        if prepare_query(turn.question).has_code:
+            st.last_code = turn.question
+        for entry_id, names in turn.sections.items():
+            st.seen.setdefault(entry_id, set()).update(names)
     return st
 
 
@@ -115,6 +120,7 @@ class Assistant:
         self._index_dir = index_dir
         self.notes: list[str] = []
         self._topic_for_issues: str | None = None
+        self._state_cache: tuple[str, int, TopicState] | None = None
 
     @property
     def retriever(self):
@@ -129,25 +135,42 @@ class Assistant:
         return self.retriever.entries
 
     # -- threads --------------------------------------------------------------------
-    def _load_thread(self, thread_id: str | None, continue_: bool) -> tuple[str, Thread | None]:
+    def _load_state(self, thread_id: str | None, continue_: bool) -> tuple[str, TopicState]:
+        """The thread id and its topic state. The state of the last thread used is kept and
+        only the turns stored since are read, so each turn of a chat costs the same."""
         if thread_id is not None:
             check_thread_id(thread_id)
         if self._store is None:
-            return thread_id or new_thread_id(), None
+            return thread_id or new_thread_id(), TopicState()
         try:
             if continue_ and thread_id is None:
-                thread = self._store.load(None)
-                return thread.id, thread
-            if thread_id is not None:
-                if self._store.exists(thread_id):
-                    return thread_id, self._store.load(thread_id)
-                return thread_id, None
+                thread_id = self._store.latest_thread_id()
+                if thread_id is None:
+                    raise ThreadNotFound("there is no thread to continue yet", hint='start one with `raybot ask "..."`')
+            if thread_id is None:
+                return new_thread_id(), TopicState()
+            cached = self._state_cache
+            if cached is not None and cached[0] == thread_id:
+                _, last_seq, state = cached
+            elif self._store.exists(thread_id):
+                last_seq, state = 0, TopicState()
+            else:
+                return thread_id, TopicState()
+            try:
+                new_turns = self._store.load(thread_id, after_seq=last_seq).turns
+            except ThreadNotFound:  # deleted by someone else since the last turn
+                self._state_cache = None
+                return thread_id, TopicState()
+            advance(state, new_turns)
+            if new_turns:
+                last_seq = new_turns[-1].seq
+            self._state_cache = (thread_id, last_seq, state)
+            return thread_id, copy.deepcopy(state)
         except StoreError as exc:
             self._store_failed(exc)
-            return thread_id or new_thread_id(), None
+            return thread_id or new_thread_id(), TopicState()
         finally:
             self._collect_store_notes()
-        return new_thread_id(), None
 
     def _collect_store_notes(self) -> None:
         if self._store is not None:
@@ -155,10 +178,12 @@ class Assistant:
             self._store.notes.clear()
 
     def _store_failed(self, exc: StoreError) -> None:
-        self.notes.append(f"{exc.message} — answering without thread history.")
+        self._collect_store_notes()
+        self.notes.append(f"{exc.message} — answering without thread history; this turn is not saved.")
         self._store = None
 
     def _save(self, thread_id: str, ans: Answer) -> None:
+        ans.saved = False
         if self._store is None:
             return
         turn = Turn(
@@ -174,6 +199,7 @@ class Assistant:
         )
         try:
             self._store.add_turn(thread_id, turn)
+            ans.saved = True
             self._collect_store_notes()
         except StoreError as exc:
             self._store_failed(exc)
@@ -199,8 +225,7 @@ class Assistant:
                 "the question has no words in it", hint="ask a question in words", reference="empty-question"
             )
         self.notes.extend(query.notes)
-        tid, thread = self._load_thread(thread_id, continue_)
-        state = topic_state(thread)
+        tid, state = self._load_state(thread_id, continue_)
         intent = intents.classify(
             query.text,
             has_topic=state.entry is not None or state.offer is not None,
@@ -452,6 +477,7 @@ class Assistant:
             return self._answer(tid, query, composed, intent="affirm", in_scope=False, conf=0.0, topic=None)
         if state.offer:
             return self._deliver(tid, query, state, state.offer["entry"], state.offer["section"], "affirm")
+        assert state.entry is not None  # no offer and no entry was answered above
         entry = self.entries[state.entry]
         offer = compose.next_offer(entry, state.shown)
         section = offer["section"] if offer else "Details"
@@ -487,6 +513,7 @@ class Assistant:
         )
 
     def _versions(self, tid: str, query: Query, state: TopicState) -> Answer:
+        assert state.entry is not None  # dispatched only with a topic
         entry = self.entries[state.entry]
         lead_parts = []
         if entry.get("ray_versions"):

@@ -1,13 +1,13 @@
 """raybot's command line: a thin Typer layer over the library.
 
-Commands parse options, call one library function, and render. Errors from the library
-(:class:`raybot.errors.RaybotError`) are turned into ``error: <reference>`` + hint on stderr
-and a named exit code (:mod:`raybot.exit_codes`) in one place, :func:`cli_errors`.
+Commands parse options, call one library function, and render. Each command is decorated
+where it is defined with :func:`raybot.commands.handles_errors`, which turns library errors
+(:class:`raybot.errors.RaybotError`) into ``error: <reference>`` + hint on stderr (rendered
+by :func:`raybot.render.print_error`) and a named exit code (:mod:`raybot.exit_codes`).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from typing import Annotated
@@ -19,8 +19,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # noqa: E402
 
-from raybot import __version__, exit_codes  # noqa: E402
-from raybot.errors import RaybotError  # noqa: E402
+from raybot import __version__, settings  # noqa: E402
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -34,41 +33,6 @@ app = typer.Typer(
         "  raybot diagnose"
     ),
 )
-
-
-def print_error(exc: RaybotError) -> None:
-    from raybot.render import render_error
-
-    render_error(exc)
-
-
-def cli_errors(fn):
-    """Translate library errors to a message on stderr and a named exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except RaybotError as exc:
-            print_error(exc)
-            if kwargs.get("json_"):  # --json promises one JSON document on stdout, errors included
-                from raybot.render import print_json
-
-                print_json(
-                    {
-                        "error": {
-                            "reference": exc.reference,
-                            "message": exc.message,
-                            "hint": exc.hint,
-                            "exit_code": exc.exit_code,
-                        }
-                    }
-                )
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            raise typer.Exit(exit_codes.EOF_) from None
-
-    return wrapper
 
 
 def _version(value: bool) -> None:
@@ -104,31 +68,33 @@ def root(
     ] = None,
 ) -> None:
     """raybot: offline, cited answers to Ray troubleshooting questions."""
-    for var, value in (
-        ("RAYBOT_HOME", home),
-        ("RAYBOT_KB", kb_dir),
-        ("RAYBOT_INDEX", index_dir),
-        ("RAYBOT_MODEL", model),
-    ):
-        if value:
-            os.environ[var] = value
+    # Text raybot prints may hold what it was given (paths, questions) with bytes that are not
+    # UTF-8 (lone surrogates from the command line): write a replacement rather than fail.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+    # Passed on as settings (read by raybot.paths and raybot.embed), never written to os.environ.
+    settings.use(
+        settings.Settings(home=home or None, kb_dir=kb_dir or None, index_dir=index_dir or None, model=model or None)
+    )
 
 
 def _register() -> None:
     from raybot.commands import ask, chat, diagnose, evaluate, index_cmd, kb_cmd, search, threads_cmd
 
-    app.command()(cli_errors(ask.ask))
-    app.command()(cli_errors(chat.chat))
-    app.command()(cli_errors(search.search))
-    app.command()(cli_errors(diagnose.diagnose))
-    app.command(name="eval")(cli_errors(evaluate.eval_))
-    app.command()(cli_errors(evaluate.bench))
+    app.command()(ask.ask)
+    app.command()(chat.chat)
+    app.command()(search.search)
+    app.command()(diagnose.diagnose)
+    app.command(name="eval")(evaluate.eval_)
+    app.command()(evaluate.bench)
     app.add_typer(index_cmd.app, name="index", help="Build or check the FAISS index of the knowledge base.")
     app.add_typer(kb_cmd.app, name="kb", help="List, show and lint knowledge-base entries.")
     app.add_typer(threads_cmd.app, name="threads", help="List, show, search and delete conversation threads.")
-    for sub in (index_cmd.app, kb_cmd.app, threads_cmd.app):
-        for info in sub.registered_commands:
-            info.callback = cli_errors(info.callback)
 
 
 _register()
@@ -139,4 +105,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

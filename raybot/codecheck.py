@@ -37,6 +37,51 @@ def extract_code(text: str) -> str:
     return text
 
 
+MAX_CODE_CHARS = 50_000  #: longer pastes are checked up to here (a forum paste is far shorter)
+MAX_CODE_LINES = 2_000
+MAX_NESTING = 100  #: brackets/operators nested deeper than this are not parsed (the parser recurses)
+
+
+class CodeTooComplex(ValueError):
+    """The snippet is too large or too deeply nested to parse safely."""
+
+
+def parse_bounded(code: str) -> ast.AST:
+    """``ast.parse`` that never raises anything but ``SyntaxError`` or :class:`CodeTooComplex`.
+
+    CPython's parser recurses: a 3,000-level attribute chain raises ``RecursionError``, a long
+    run of unary minus signs ``MemoryError``, a NUL byte ``ValueError``. Input beyond the size
+    and nesting bounds is refused before parsing; what the parser still raises is caught.
+    """
+    if len(code) > MAX_CODE_CHARS or code.count("\n") >= MAX_CODE_LINES:
+        raise CodeTooComplex("the snippet is too long to parse")
+    if _nesting(code) > MAX_NESTING:
+        raise CodeTooComplex("the snippet is nested too deeply to parse")
+    try:
+        return ast.parse(code)
+    except SyntaxError:
+        raise
+    except (RecursionError, MemoryError, ValueError, OverflowError) as exc:
+        raise CodeTooComplex(f"the parser gave up ({type(exc).__name__})") from exc
+
+
+_RUN_RE = re.compile(r"(?:[-+~]\s*){2,}|(?:\.\s*\w+\s*){2,}|(?:\bnot\s+){2,}|(?:\*\*\s*\w+\s*){2,}")
+
+
+def _nesting(code: str) -> int:
+    """A cheap upper bound on parser recursion: open brackets, and runs of prefix operators,
+    attribute accesses or powers (each level is a parser frame)."""
+    depth = worst = 0
+    for ch in code:
+        if ch in "([{":
+            depth += 1
+            worst = max(worst, depth)
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+    runs = max((len(m.group(0)) // 2 for m in _RUN_RE.finditer(code)), default=0)
+    return max(worst, runs)
+
+
 def _parse_python(code: str) -> ast.AST | None:
     """Parse a forum paste: decorators that lost their '@', prose lines between the code.
 
@@ -47,7 +92,9 @@ def _parse_python(code: str) -> ast.AST | None:
     lines = code.splitlines()
     for _ in range(40):
         try:
-            return ast.parse("\n".join(lines))
+            return parse_bounded("\n".join(lines))
+        except CodeTooComplex:
+            return None
         except SyntaxError as exc:
             n = (exc.lineno or 0) - 1
             if not 0 <= n < len(lines):
@@ -173,10 +220,10 @@ def check_python(code: str) -> list[CodeFinding]:
 
 _CONFIG_RES = {
     "kill_idle_workers_interval_ms": re.compile(
-        r"[\"']?(?:RAY_)?kill_idle_workers_interval_ms[\"']?\s*[:=]\s*[\"']?(\d+)"
+        r"[\"']?(?:RAY_)?kill_idle_workers_interval_ms[\"']?\s*[:=]\s*[\"']?(\d{1,18})(?!\d)"
     ),
     "idle_worker_killing_time_threshold_ms": re.compile(
-        r"[\"']?(?:RAY_)?idle_worker_killing_time_threshold_ms[\"']?\s*[:=]\s*[\"']?(\d+)"
+        r"[\"']?(?:RAY_)?idle_worker_killing_time_threshold_ms[\"']?\s*[:=]\s*[\"']?(\d{1,18})(?!\d)"
     ),
 }
 
@@ -264,8 +311,10 @@ def check_config(text: str) -> list[CodeFinding]:
 
 
 def check(text: str) -> list[CodeFinding]:
-    """All findings for a pasted snippet, in line order, without duplicates."""
-    code = extract_code(text)
+    """All findings for a pasted snippet, in line order, without duplicates.
+
+    Any text gives a (possibly empty) list: input past :data:`MAX_CODE_CHARS` is not read."""
+    code = extract_code(text[:MAX_CODE_CHARS])
     findings = check_python(code) + check_config(code)
     seen, out = set(), []
     for f in sorted(findings, key=lambda f: (f.line, f.rule)):

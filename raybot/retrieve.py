@@ -181,7 +181,7 @@ class Retriever:
     def __init__(self, loaded, encoder=None):
         self.loaded = loaded
         self.entries: dict[str, dict[str, Any]] = loaded.entries
-        self.chunks: list[dict[str, str]] = loaded.chunks
+        self.chunks: list[dict[str, Any]] = loaded.chunks
         self._encoder = encoder
         self._vocab: dict[str, list[str]] | None = None
         self._vec_cache: dict[str, Any] = {}
@@ -252,12 +252,10 @@ class Retriever:
     @property
     def encoder(self):
         if self._encoder is None:
-            import os
-
-            from raybot.embed import NumpyEncoder, resolve_model
+            from raybot.embed import NumpyEncoder, configured_model, resolve_model
             from raybot.errors import IndexUnusable
 
-            wanted = os.environ.get("RAYBOT_MODEL")
+            wanted = configured_model()
             spec = resolve_model(wanted or self.loaded.model_source)
             if spec.name != self.loaded.model_name:
                 raise IndexUnusable(

@@ -75,7 +75,7 @@ _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061
 _C0 = "".join(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r")
 _C1 = "".join(chr(c) for c in range(0x7F, 0xA0))
 _DROP = _C0 + _C1 + _BIDI + "\ufeff"
-_TABLE = {ord(c): None for c in _DROP}
+_TABLE: dict[int, str | None] = {ord(c): None for c in _DROP}
 _TABLE.update({0x2028: "\n", 0x2029: "\n"})
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NEEDS_WORK = re.compile("[" + re.escape(_DROP) + "\r\u2028\u2029\ud800-\udfff]")

@@ -5,13 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
-SMALL_KB = DATA / "kb_small"
+from helpers import SMALL_KB
 
 
 def pytest_configure(config):

@@ -6,10 +6,10 @@ import json
 import re
 
 import pytest
+from helpers import DATA, ROOT
 
 from raybot.evaluate import evaluate, load_cases
 from raybot.kb import load_kb
-from tests.conftest import DATA, ROOT
 
 pytestmark = pytest.mark.model
 DEV = DATA / "dev_questions.jsonl"

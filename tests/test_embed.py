@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
+from helpers import DATA
 
 from raybot.embed import NumpyEncoder, build_encoder, resolve_model
 from raybot.errors import ModelError
-from tests.conftest import DATA
 
 pytestmark = pytest.mark.model
 
@@ -32,3 +33,67 @@ def test_unknown_model_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError) as exc:
         resolve_model(str(tmp_path / "no-model-here"))
     assert "RAYBOT_MODEL" in exc.value.hint
+
+
+def _model_copy(tmp_path, name: str):
+    """A copy of the bundled model (big files linked, configs copied so they can be edited)."""
+    import shutil
+
+    src = resolve_model().path
+    dst = tmp_path / name
+    shutil.copytree(src, dst, copy_function=os.link if _same_fs(src, tmp_path) else shutil.copy2)
+    for cfg in dst.rglob("*.json"):
+        data = cfg.read_bytes()
+        cfg.unlink()
+        cfg.write_bytes(data)
+    return dst
+
+
+def _same_fs(a, b) -> bool:
+    return os.stat(a).st_dev == os.stat(b).st_dev
+
+
+def test_cls_pooled_model_is_refused(tmp_path):
+    model = _model_copy(tmp_path, "cls-model")
+    cfg = model / "1_Pooling" / "config.json"
+    pooling = json.loads(cfg.read_text())
+    pooling.update(pooling_mode_cls_token=True, pooling_mode_mean_tokens=False)
+    cfg.write_text(json.dumps(pooling))
+    with pytest.raises(ModelError) as exc:
+        NumpyEncoder(resolve_model(str(model)))
+    assert exc.value.reference == "model-unsupported" and "cls_token" in exc.value.message
+
+
+def test_model_with_only_pytorch_bin_fails_at_build_not_at_first_query(tmp_path):
+    import torch
+    from helpers import SMALL_KB
+    from safetensors.numpy import load_file
+
+    from raybot.index import build
+
+    model = _model_copy(tmp_path, "bin-model")
+    weights = load_file(str(model / "model.safetensors"))
+    torch.save({k: torch.from_numpy(v.copy()) for k, v in weights.items()}, model / "pytorch_model.bin")
+    (model / "model.safetensors").unlink()
+    index = tmp_path / "index"
+    with pytest.raises(ModelError) as exc:
+        build(SMALL_KB, index, model=str(model))
+    assert exc.value.reference == "model-unsupported" and "safetensors" in exc.value.message
+    assert not (index / "manifest.json").exists()
+
+
+def test_encoders_that_disagree_on_probes_are_refused():
+    from raybot.embed import MIN_PROBE_COSINE, compare_encoders
+
+    spec = resolve_model()
+    real = build_encoder(spec)
+    assert compare_encoders(spec, real) >= MIN_PROBE_COSINE
+
+    class FirstTokenPooling:  # what a CLS-pooled model would give: real vectors, other pooling
+        def encode(self, texts, **kwargs):
+            out = real.encode(texts, output_value="token_embeddings", convert_to_numpy=False)
+            return np.stack([t[0].cpu().numpy() for t in out])
+
+    with pytest.raises(ModelError) as exc:
+        compare_encoders(spec, FirstTokenPooling())
+    assert exc.value.reference == "model-unsupported"

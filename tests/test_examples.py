@@ -11,9 +11,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import ROOT
 
 from raybot.kb import load_kb
-from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.ray]
 
@@ -28,7 +28,7 @@ def runnable_blocks():
 
 @pytest.fixture(scope="module")
 def cluster():
-    from tests.raycluster import start_head
+    from raycluster import start_head
 
     c = start_head(num_cpus=2)
     yield c

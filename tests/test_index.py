@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
+from helpers import ROOT
 
 from raybot.errors import IndexUnusable, KBError
 from raybot.index import build, load, status
-from tests.conftest import ROOT
 
 pytestmark = pytest.mark.model
 

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, SMALL_KB
 
 from raybot.kb import load_kb, parse_entry
-from tests.conftest import ROOT, SMALL_KB
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

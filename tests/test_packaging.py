@@ -9,8 +9,7 @@ import sys
 import zipfile
 
 import pytest
-
-from tests.conftest import ROOT
+from helpers import ROOT
 
 pytestmark = pytest.mark.model
 
@@ -58,3 +57,42 @@ def test_installed_wheel_answers_from_its_own_data(wheel, tmp_path):
     assert kb_dir.startswith(str(target)) and index_dir.startswith(str(target))
     assert json.loads(rest)["entries"][0] == "num-workers-soft-limit"
     assert "stale" not in r.stderr  # the shipped index matches the shipped kb
+
+
+def test_tests_run_against_the_installed_wheel(wheel, tmp_path):
+    """The suite imports raybot as installed (no editable install, no source tree on sys.path):
+    a sample of it runs against the wheel alone."""
+    target = tmp_path / "site"
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    env = dict(os.environ, PYTHONPATH=str(target))
+    where = subprocess.run(
+        [sys.executable, "-c", "import raybot; print(raybot.__file__)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert where.stdout.strip().startswith(str(target)), where.stdout + where.stderr
+    sample = [str(ROOT / "tests" / name) for name in ("test_units.py", "test_threads.py", "test_kb.py")]
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT), *sample],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert " passed" in r.stdout
+
+
+def test_bench_default_question_set_ships_in_the_wheel(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "raybot/_data/dev_questions.jsonl" in names

@@ -11,9 +11,9 @@ import json
 import re
 
 import pytest
+from helpers import DATA, ROOT
 
 from raybot.kb import load_kb
-from tests.conftest import DATA, ROOT
 
 PATH = DATA / "real_questions.jsonl"
 UNLABELED = DATA / "real_questions_unlabeled.jsonl"

@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 import pytest
+from helpers import DATA
 from typer.testing import CliRunner
 
 from raybot.cli import app
-from tests.conftest import DATA
 
 pytestmark = pytest.mark.model
 runner = CliRunner()

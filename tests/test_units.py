@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from helpers import DATA
 
 from raybot import codecheck, intents
 from raybot.answer import compose_entry, display_code, next_offer, trim_words
 from raybot.retrieve import MAX_QUESTION_CHARS, extract_signals, prepare_query, tokenize
-from tests.conftest import DATA
 
 SEED = DATA / "seed" / "ray-discourse-thread.txt"
 

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
+from raybot.commands import handles_errors
 from raybot.errors import UsageError
 
+MAX_STDIN_BYTES = 1 << 20  #: a question read from stdin is cut here (a log paste needs far less)
 
-def read_question(words: list[str]) -> str:
+
+def read_question(words: list[str], notes: list[str] | None = None) -> str:
     if words == ["-"]:
-        return sys.stdin.read()
+        from raybot.textin import read_stdin
+
+        text = read_stdin(notes, limit=MAX_STDIN_BYTES + 1)
+        if len(text.encode("utf-8", "replace")) > MAX_STDIN_BYTES and notes is not None:
+            notes.append(f"stdin is longer than {MAX_STDIN_BYTES:,} bytes; only the start was read.")
+        return text
     return " ".join(words)
 
 
+@handles_errors
 def ask(
     question: Annotated[list[str], typer.Argument(help="The question (use - to read it from stdin).")],
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
@@ -43,8 +51,10 @@ def ask(
             hint="use --thread ID for a given thread, -c for the latest",
             reference="bad-options",
         )
-    text = read_question(question)
+    read_notes: list[str] = []
+    text = read_question(question, read_notes)
     assistant = Assistant(store=default_store())
     answer = assistant.ask(text, thread_id=thread, continue_=continue_)
+    answer.notes = read_notes + answer.notes
     render_notes(answer.notes)
     render_answer(answer, json_=json_, explain=explain)

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from raybot import exit_codes
+from raybot.commands import handles_errors
 from raybot.errors import UsageError
 
 #: --timeout beyond this is a typo, not a wish (an hour per call)
@@ -46,6 +47,7 @@ def check_timeout(timeout: float) -> float:
     return timeout
 
 
+@handles_errors
 def diagnose(
     address: Annotated[
         str | None,

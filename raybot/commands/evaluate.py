@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-DEV_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "dev_questions.jsonl"
+from raybot.commands import handles_errors
 
 
+@handles_errors
 def eval_(
     file: Annotated[Path, typer.Argument(help="JSONL of {question, expected: [entry ids]}; [] = out of scope.")],
     json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
@@ -23,9 +24,12 @@ def eval_(
     """
     from raybot.assistant import Assistant
     from raybot.evaluate import evaluate, load_cases
-    from raybot.render import console, plain_text, print_json
+    from raybot.render import console, plain_text, print_json, render_notes
 
-    result = evaluate(load_cases(file), Assistant(store=None))
+    notes: list[str] = []
+    cases = load_cases(file, notes)
+    render_notes(notes)
+    result = evaluate(cases, Assistant(store=None))
     if json_:
         print_json(result.to_dict())
         return
@@ -47,8 +51,11 @@ def eval_(
             )
 
 
+@handles_errors
 def bench(
-    file: Annotated[Path | None, typer.Argument(help="Question set for warm latency (default: the dev set).")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="Question set for warm latency (default: the shipped dev set).")
+    ] = None,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Cold runs to take the median of.")] = 5,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
@@ -58,16 +65,27 @@ def bench(
 
       raybot bench --runs 5
     """
+    import os
+    import tempfile
+
+    from raybot import paths, settings
     from raybot.assistant import Assistant
     from raybot.errors import UsageError
     from raybot.evaluate import bench as run_bench
     from raybot.evaluate import load_cases
-    from raybot.render import console, print_json
+    from raybot.render import console, print_json, render_notes
 
-    path = file or DEV_SET
+    path = file or paths.dev_questions()
     if not path.is_file():
         raise UsageError(f"no question set at {path}", hint="pass a JSONL file", reference="bad-input")
-    figures = run_bench(load_cases(path), Assistant(store=None), cold_runs=runs)
+    notes: list[str] = []
+    cases = load_cases(path, notes)
+    render_notes(notes)
+    # The cold runs are real `raybot ask` processes: they get a temporary home, so the benchmark's
+    # questions never become threads in the user's store (and `ask -c` never continues one).
+    with tempfile.TemporaryDirectory(prefix="raybot-bench-") as home:
+        env = {**os.environ, **settings.current().as_env(), "RAYBOT_HOME": home}
+        figures = run_bench(cases, Assistant(store=None), cold_runs=runs, env=env)
     if json_:
         print_json(figures)
         return

@@ -7,11 +7,13 @@ from typing import Annotated
 import typer
 
 from raybot import exit_codes
+from raybot.commands import handles_errors
 
 app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("build")
+@handles_errors
 def index_build(
     model: Annotated[
         str | None,
@@ -56,6 +58,7 @@ def index_build(
 
 
 @app.command("status")
+@handles_errors
 def index_status(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:

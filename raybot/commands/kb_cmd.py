@@ -7,23 +7,25 @@ from typing import Annotated
 import typer
 
 from raybot import exit_codes
+from raybot.commands import handles_errors
 from raybot.errors import EntryNotFound, KBError
 
 app = typer.Typer(no_args_is_help=True)
 
 
-def _load(strict: bool = False):
+def _load(strict: bool = False, warnings: list | None = None):
     from raybot import paths
     from raybot.kb import load_kb
 
     kb = paths.kb_dir()
-    entries, problems = load_kb(kb)
+    entries, problems = load_kb(kb, warnings)
     if strict and problems:
         raise KBError(f"{len(problems)} problem(s) in {kb}", hint="run `raybot kb lint`")
     return kb, entries, problems
 
 
 @app.command("list")
+@handles_errors
 def kb_list(
     kind: Annotated[str | None, typer.Option("--kind", help="Only entries of this kind.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
@@ -47,6 +49,7 @@ def kb_list(
 
 
 @app.command("show")
+@handles_errors
 def kb_show(
     entry_id: Annotated[str, typer.Argument(metavar="ID", help="Entry id (see raybot kb list).")],
     json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
@@ -81,6 +84,7 @@ def kb_show(
 
 
 @app.command("lint")
+@handles_errors
 def kb_lint(
     json_: Annotated[bool, typer.Option("--json", help="Print the problems as JSON.")] = False,
 ) -> None:
@@ -92,18 +96,25 @@ def kb_lint(
     """
     from raybot.render import console, err_console, plain_text, print_json
 
-    kb, entries, problems = _load()
+    warnings: list = []
+    kb, entries, problems = _load(warnings=warnings)
     if json_:
         print_json(
             {
                 "kb_dir": str(kb),
                 "entries": len(entries),
                 "problems": [{"path": str(p.path), "line": p.line, "message": p.message} for p in problems],
+                "warnings": [{"path": str(p.path), "line": p.line, "message": p.message} for p in warnings],
             }
         )
     else:
         for p in problems:
             console().print(plain_text(p), highlight=False, soft_wrap=True)
-        err_console().print(plain_text(f"{len(entries)} entries, {len(problems)} problem(s) in {kb}"), highlight=False)
+        for w in warnings:
+            err_console().print(plain_text(f"warning: {w.path}: {w.message}"), highlight=False)
+        err_console().print(
+            plain_text(f"{len(entries)} entries, {len(problems)} problem(s), {len(warnings)} warning(s) in {kb}"),
+            highlight=False,
+        )
     if problems:
         raise typer.Exit(exit_codes.KB)

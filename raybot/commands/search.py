@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
+from raybot.commands import handles_errors
 from raybot.errors import UsageError
 
 
+@handles_errors
 def search(
     query: Annotated[list[str], typer.Argument(help="What to look for.")],
     n: Annotated[int, typer.Option("-n", "--limit", min=1, max=100, help="How many entries.")] = 5,

@@ -7,8 +7,18 @@ from typing import Annotated
 
 import typer
 
+from raybot.commands import handles_errors
+
 app = typer.Typer(no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def _notes(store) -> None:
+    """What the store had to say (a damaged store moved aside, damaged rows): the same notes as `ask`."""
+    from raybot.render import render_notes
+
+    render_notes(store.notes)
+    store.notes.clear()
 
 
 def _when(ts: float) -> str:
@@ -16,8 +26,9 @@ def _when(ts: float) -> str:
 
 
 @app.command("list")
+@handles_errors
 def threads_list(
-    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many threads.")] = 20,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many threads (at most 1,000,000).")] = 20,
     json_: JsonOpt = False,
 ) -> None:
     """List recent threads, newest first.
@@ -29,7 +40,9 @@ def threads_list(
     from raybot.render import print_json, print_table
     from raybot.threads import default_store
 
-    threads = default_store().list(limit)
+    store = default_store()
+    threads = store.list(limit)
+    _notes(store)
     if json_:
         print_json([t.to_dict(with_turns=False) for t in threads])
         return
@@ -39,6 +52,7 @@ def threads_list(
 
 
 @app.command("show")
+@handles_errors
 def threads_show(
     thread_id: Annotated[str, typer.Argument(metavar="ID")],
     json_: JsonOpt = False,
@@ -52,7 +66,11 @@ def threads_show(
     from raybot.render import print_json, print_lines, thread_lines
     from raybot.threads import check_thread_id, default_store
 
-    thread = default_store().load(check_thread_id(thread_id))
+    store = default_store()
+    try:
+        thread = store.load(check_thread_id(thread_id))
+    finally:
+        _notes(store)
     if json_:
         print_json(thread.to_dict())
         return
@@ -60,6 +78,7 @@ def threads_show(
 
 
 @app.command("search")
+@handles_errors
 def threads_search(
     text: Annotated[list[str], typer.Argument(help="Words to find in questions and answers.")],
     json_: JsonOpt = False,
@@ -73,7 +92,11 @@ def threads_search(
     from raybot.render import console, plain_text, print_json
     from raybot.threads import default_store
 
-    rows = default_store().search(" ".join(text))
+    store = default_store()
+    try:
+        rows = store.search(" ".join(text))
+    finally:
+        _notes(store)
     if json_:
         print_json(rows)
         return
@@ -82,6 +105,7 @@ def threads_search(
 
 
 @app.command("delete")
+@handles_errors
 def threads_delete(thread_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Delete a thread and its turns.
 
@@ -92,5 +116,9 @@ def threads_delete(thread_id: Annotated[str, typer.Argument(metavar="ID")]) -> N
     from raybot.render import err_console
     from raybot.threads import check_thread_id, default_store
 
-    default_store().delete(check_thread_id(thread_id))
+    store = default_store()
+    try:
+        store.delete(check_thread_id(thread_id))
+    finally:
+        _notes(store)
     err_console().print(f"deleted thread {thread_id}", highlight=False)
