@@ -12,6 +12,8 @@ cheap.
 
 from __future__ import annotations
 
+from typing import Any
+
 #: file name patterns that are scanned (fnmatch). ``raylet.err`` / ``gcs_server.err`` are left out:
 #: on Ray 2.60 they repeat the ERROR lines of the ``.out`` files, which would count each twice.
 LOG_GLOBS = (
@@ -48,7 +50,7 @@ def scan_log_dirs(
     import os
     import re
 
-    def _mtime(path):
+    def _mtime(path: str) -> float:
         try:
             return os.stat(path).st_mtime
         except OSError:
@@ -66,7 +68,7 @@ def scan_log_dirs(
     out: dict = {"dirs": {}, "errors": []}
     left = budget_total
     for d in dirs:
-        rec = {"files_read": 0, "bytes_read": 0, "files_cut": 0, "files_skipped": 0, "hits": {}}
+        rec: dict[str, Any] = {"files_read": 0, "bytes_read": 0, "files_cut": 0, "files_skipped": 0, "hits": {}}
         out["dirs"][d] = rec
         try:
             names = [n for n in os.listdir(d) if any(fnmatch.fnmatchcase(n, g) for g in globs)]
@@ -80,7 +82,8 @@ def scan_log_dirs(
         chosen = []
         for g, group in by_glob.items():
             if len(group) > max_files:
-                group = sorted(group, key=lambda n, d=d: _mtime(os.path.join(d, n)), reverse=True)
+                mtimes = {n: _mtime(os.path.join(d, n)) for n in group}
+                group = sorted(group, key=mtimes.__getitem__, reverse=True)
                 rec["files_skipped"] += len(group) - max_files
                 group = group[:max_files]
             small = "*" in g

@@ -43,7 +43,7 @@ def scan_ray_processes(
     secret = re.compile(r"TOKEN|PASSWORD|SECRET|CREDENTIAL|_KEY$|^RAY_REDIS_", re.I)
 
     def args_of(cmdline):
-        out = {}
+        out: dict[str, str] = {}
         for arg in cmdline:
             if arg.startswith("--") and "=" in arg:
                 k, v = arg.split("=", 1)

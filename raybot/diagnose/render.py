@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.text import Text
 
+    from raybot.diagnose.checks import CheckResult
+
 STYLES = {"ok": "green", "info": "cyan", "warn": "yellow", "fail": "bold red", "error": "magenta"}
 WORDS = {"ok": "ok", "info": "info", "warn": "warn", "fail": "FAIL", "error": "could not check"}
 #: evidence lines shown per check (the JSON report keeps more)
@@ -157,7 +159,7 @@ def result_renderables(d: Diagnosis) -> list[RenderableType]:
             Text(MARKS[r.status], style=STYLES[r.status]), Text(WORDS[r.status], style=STYLES[r.status]), line
         )
     out.append(table)
-    shown_errors: dict[tuple, list] = {}
+    shown_errors: dict[tuple, list[CheckResult]] = {}
     for r in d.findings:
         if r.status == "error":
             shown_errors.setdefault((r.value, r.fix, tuple(r.evidence)), []).append(r)
@@ -208,7 +210,7 @@ def result_renderables(d: Diagnosis) -> list[RenderableType]:
     return out
 
 
-def _merged(group: list) -> object:
+def _merged(group: list[CheckResult]) -> CheckResult:
     """One result standing for checks that could not run for the same reason."""
     from dataclasses import replace
 

@@ -59,7 +59,9 @@ class Diagnosis:
                     "idle_workers": len(idle) if seen else None,
                     "idle_worker_private_bytes": private,
                     "debug_state_idle_workers": (n.debug_state.num_idle_workers if n.debug_state else None),
-                    "processes": [_process_dict(p) for p in n.processes if p.kind in ("idle", "io-idle", "active")]
+                    "processes": [
+                        _process_dict(p) for p in n.processes or [] if p.kind in ("idle", "io-idle", "active")
+                    ]
                     if seen
                     else None,
                 }
@@ -177,19 +179,19 @@ class Diagnosis:
             f"warnings, {c['error']} could not check, {c['info']} info, {c['ok']} ok.",
             "",
         ]
-        c = self.cluster_dict()
-        if c.get("node_count") or c.get("resources"):
+        cl = self.cluster_dict()
+        if cl.get("node_count") or cl.get("resources"):
             parts = []
-            if c.get("node_count"):
+            if cl.get("node_count"):
                 parts.append(
-                    f"{c['node_count']} nodes ("
-                    + ", ".join(f"{v['active'] + v['idle']} {clean(t)}" for t, v in c["nodes_by_type"].items())
+                    f"{cl['node_count']} nodes ("
+                    + ", ".join(f"{v['active'] + v['idle']} {clean(t)}" for t, v in cl["nodes_by_type"].items())
                     + ")"
                 )
-            if c.get("resources"):
+            if cl.get("resources"):
                 parts.append(
                     ", ".join(
-                        f"{v['used']:g}/{v['total']:g} {k}" for k, v in c["resources"].items() if k in ("CPU", "GPU")
+                        f"{v['used']:g}/{v['total']:g} {k}" for k, v in cl["resources"].items() if k in ("CPU", "GPU")
                     )
                 )
             lines += ["Cluster: " + "; ".join(p for p in parts if p) + ".", ""]

@@ -99,7 +99,7 @@ def kb_signatures(kb_dir: Path) -> list[tuple[str, Signature]]:
     from raybot.kb import entry_paths
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    out = []
+    out: list[tuple[str, Signature]] = []
     try:
         paths = entry_paths(kb_dir)
     except OSError:

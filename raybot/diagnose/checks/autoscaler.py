@@ -177,8 +177,9 @@ def check_failures(snap: ClusterSnapshot) -> CheckResult:
 )
 def check_idle_nodes(snap: ClusterSnapshot) -> CheckResult:
     a = snap.autoscaler
-    configured = a is not None and a.idle_timeout_minutes is not None
-    timeout_min = a.idle_timeout_minutes if configured and a else DEFAULT_IDLE_TIMEOUT_MIN
+    timeout_set = a.idle_timeout_minutes if a is not None else None
+    configured = timeout_set is not None
+    timeout_min = timeout_set if timeout_set is not None else DEFAULT_IDLE_TIMEOUT_MIN
     threshold = f"idle_timeout_minutes = {timeout_min:g}" + ("" if configured else " (the autoscaler's default)")
     long_idle = [n for n in snap.alive_nodes if not n.is_head and n.idle_ms and n.idle_ms >= timeout_min * 60000]
     text_idle = sum(a.idle_nodes.values()) if a and snap.origin == "status-text" else 0

@@ -7,7 +7,7 @@ import re
 
 from raybot import ray_defaults
 from raybot.diagnose.checks.base import CheckResult, check
-from raybot.diagnose.checks.util import OOM_RECENT_S, cap, effective, fmt_age, fmt_bytes, port_of
+from raybot.diagnose.checks.util import OOM_RECENT_S, cap, effective, fmt_age, fmt_bytes, nodes_or_cluster, port_of
 from raybot.diagnose.model import ClusterSnapshot
 
 _OOM = re.compile(r"\bOOM\b|out of memory|low on memory|memory pressure|Memory on the node", re.I)
@@ -22,14 +22,13 @@ _OOM = re.compile(r"\bOOM\b|out of memory|low on memory|memory pressure|Memory o
 def check_oom(snap: ClusterSnapshot) -> list[CheckResult]:
     threshold = "no worker killed by the memory monitor in the last hour"
     now_ms = snap.collected_at * 1000
+    dead_workers = snap.dead_workers or []  # run_checks skips this check when they were not listed
     oom = [
-        w
-        for w in snap.dead_workers
-        if w.exit_type == "NODE_OUT_OF_MEMORY" or (w.exit_detail and _OOM.search(w.exit_detail))
+        w for w in dead_workers if w.exit_type == "NODE_OUT_OF_MEMORY" or (w.exit_detail and _OOM.search(w.exit_detail))
     ]
     recent = [w for w in oom if w.end_time_ms and now_ms - w.end_time_ms <= OOM_RECENT_S * 1000]
     if not oom:
-        value = f"none among {len(snap.dead_workers)} dead worker(s)"
+        value = f"none among {len(dead_workers)} dead worker(s)"
         return [CheckResult(status="ok", value=value, threshold=threshold)]
     oom.sort(key=lambda w: -(w.end_time_ms or 0))
 
@@ -78,8 +77,9 @@ def check_oom(snap: ClusterSnapshot) -> list[CheckResult]:
 )
 def check_ref_sites(snap: ClusterSnapshot) -> list[CheckResult]:
     threshold = "RAY_record_ref_creation_sites=1 while objects are pinned"
-    settings = [effective(snap, "record_ref_creation_sites", n) for n in snap.alive_nodes or [None]]
-    if any(s is None for s in settings) or not settings:
+    settings = [effective(snap, "record_ref_creation_sites", n) for n in nodes_or_cluster(snap)]
+    known = [s for s in settings if s is not None]
+    if len(known) < len(settings) or not known:
         return [
             CheckResult(
                 status="error",
@@ -88,9 +88,9 @@ def check_ref_sites(snap: ClusterSnapshot) -> list[CheckResult]:
                 entries=["record-ref-creation-sites"],
             )
         ]
-    on = all(bool(s.value) for s in settings)
+    on = all(bool(s.value) for s in known)
     if on:
-        return [CheckResult(status="ok", value=f"on ({settings[0].source})", threshold=threshold)]
+        return [CheckResult(status="ok", value=f"on ({known[0].source})", threshold=threshold)]
     if snap.objects is None:
         g = snap.gap("objects") or snap.gap("state-api")
         return [
@@ -123,7 +123,7 @@ def check_ref_sites(snap: ClusterSnapshot) -> list[CheckResult]:
             status="warn",
             value=f"off; {len(snap.objects)} reference(s) to {fmt_bytes(size)} listed",
             threshold=threshold,
-            evidence=[f"reference types: {kinds}", f"setting: {settings[0].source} ({settings[0].value})"],
+            evidence=[f"reference types: {kinds}", f"setting: {known[0].source} ({known[0].value})"],
             why=(
                 'Without it, `ray memory` and `ray summary objects` show "disabled" or '
                 '"<unknown>" as the call site, so you cannot tell which line of code created the '
@@ -143,8 +143,9 @@ def check_object_store(snap: ClusterSnapshot) -> CheckResult:
     frac_warn = ray_defaults.OBJECT_SPILLING_THRESHOLD
     threshold = f"< {frac_warn:.0%} of the object store (spilling starts there)"
     store = a.usage.get("object_store_memory")
-    spilled = {n.label: n.debug_state.bytes_spilled for n in snap.alive_nodes if n.debug_state}
-    spilled = {k: v for k, v in spilled.items() if v}
+    spilled: dict[str, int] = {
+        n.label: n.debug_state.bytes_spilled for n in snap.alive_nodes if n.debug_state and n.debug_state.bytes_spilled
+    }
     evidence = [f"{k}: {fmt_bytes(v)} spilled to disk now (debug_state.txt)" for k, v in spilled.items()]
     if not store or store[1] <= 0:
         return CheckResult(status="ok", value="no object store in the report", threshold=threshold)

@@ -12,6 +12,7 @@ from raybot.diagnose.checks.util import (
     fmt_age,
     fmt_bytes,
     head_node,
+    nodes_or_cluster,
     ps_command,
     soft_limit,
     system_config_fix,
@@ -27,12 +28,14 @@ from raybot.diagnose.model import ClusterSnapshot, NodeFacts
 )
 def check_reaping_disabled(snap: ClusterSnapshot) -> list[CheckResult]:
     threshold = "> 0 ms (default 200)"
-    off: list[tuple[NodeFacts, Setting]] = []
-    settings = []
-    for n in snap.alive_nodes or [None]:
+    off: list[tuple[NodeFacts | None, Setting]] = []
+    settings: list[Setting] = []
+    for n in nodes_or_cluster(snap):
         s = effective(snap, "kill_idle_workers_interval_ms", n)
+        if s is None:  # run_checks skips this check without the system config; be safe anyway
+            return [CheckResult(status="error", value="system config unknown", threshold=threshold)]
         settings.append(s)
-        if s is not None and isinstance(s.value, (int, float)) and s.value <= 0:
+        if isinstance(s.value, (int, float)) and s.value <= 0:
             off.append((n, s))
     if not off:
         s = settings[0]
@@ -73,7 +76,7 @@ def check_reaping_disabled(snap: ClusterSnapshot) -> list[CheckResult]:
             line += f" holding {fmt_bytes(sum(p.rss_bytes or 0 for p in idle))} RSS"
         evidence.append(line)
         if orphans:
-            jobs = ", ".join(sorted({p.job_id for p in orphans}))
+            jobs = ", ".join(sorted({p.job_id for p in orphans if p.job_id}))
             evidence.append(
                 f"{len(orphans)} of them belong to finished job(s) {jobs}: a running "
                 "reaper force-kills those within one interval"
@@ -93,7 +96,7 @@ def check_reaping_disabled(snap: ClusterSnapshot) -> list[CheckResult]:
         )
     else:
         commands.insert(0, "tr '\\0' '\\n' < /proc/$(pgrep -x raylet | head -1)/environ | grep RAY_kill_idle")
-        nodes = ", ".join(n.label for n, _ in off)
+        nodes = ", ".join(n.label for n, _ in off if n is not None)
         fix = (
             "Remove RAY_kill_idle_workers_interval_ms from the environment of `ray start` on "
             f"{nodes}, then restart Ray there:\n"
@@ -143,7 +146,7 @@ def check_slow_cleanup(snap: ClusterSnapshot) -> list[CheckResult]:
     values = []
     for name in ("kill_idle_workers_interval_ms", "idle_worker_killing_time_threshold_ms"):
         seen = set()
-        for n in snap.alive_nodes or [None]:
+        for n in nodes_or_cluster(snap):
             s = effective(snap, name, n)
             if s is None or s.is_default or (s.source, s.value) in seen:
                 continue

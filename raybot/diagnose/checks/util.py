@@ -53,6 +53,11 @@ def fmt_age(s: float | None) -> str:
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
+def nodes_or_cluster(snap: ClusterSnapshot) -> list[NodeFacts | None]:
+    """Each alive node, or ``[None]`` (the cluster-wide value only) when no node is known."""
+    return [*snap.alive_nodes] or [None]
+
+
 def parse_value(value: str, default: Any) -> Any:
     if isinstance(default, bool):
         return value.strip().lower() in ("true", "1")
@@ -85,7 +90,7 @@ def effective(snap: ClusterSnapshot, name: str, node: NodeFacts | None = None) -
     if name in snap.system_config:
         return Setting(name, snap.system_config[name], "system config", default)
     env = (node.raylet_env or {}) if node is not None else {}
-    if f"RAY_{name}" in env:
+    if node is not None and f"RAY_{name}" in env:
         value = parse_value(env[f"RAY_{name}"], default)
         return Setting(name, value, f"RAY_{name} on {node.label}", default)
     return Setting(name, default, "default", default)

@@ -246,17 +246,18 @@ def check_holding_refs(snap: ClusterSnapshot) -> list[CheckResult]:
         if not reaping and idle:
             not_observable.append(n)
         ds = n.debug_state
-        fresh = ds is not None and ds.num_idle_workers is not None and (ds.age_s or 0) < 30
+        # The raylet's idle-pool size from a recent dump, or None when there is no fresh count.
+        pool = ds.num_idle_workers if ds is not None and (ds.age_s or 0) < 30 else None
         # Only workers that were already idle when debug_state.txt was written can be compared
         # with its count: a dump taken while tasks still ran says nothing about them.
         idle_at_dump = [
             p for p in idle if p.idle_for_s is not None and ds is not None and p.idle_for_s > (ds.age_s or 0) + 1
         ]
-        if fresh and len(idle_at_dump) > ds.num_idle_workers:
+        if pool is not None and len(idle_at_dump) > pool:
             draining_evidence.append(
                 f"{n.label}: {len(idle_at_dump)} ray::IDLE processes idle since before the last "
                 f"debug_state.txt dump, but the raylet's idle pool has "
-                f"{ds.num_idle_workers}: the others are exiting and wait for their references "
+                f"{pool}: the others are exiting and wait for their references "
                 "(max_calls reached, or an exit request)"
             )
     refs_cmd = (
@@ -357,9 +358,10 @@ def check_idle_cpu(snap: ClusterSnapshot) -> list[CheckResult]:
         return [finish(r, snap, problem=False)]
     busy.sort(key=lambda t: -(t[1].cpu_percent or 0))
     n0, p0 = busy[0]
+    top_cpu = p0.cpu_percent or 0.0  # never None here: ``busy`` keeps only measured processes
     r = CheckResult(
-        status="warn" if p0.cpu_percent >= IDLE_CPU_WARN else "info",
-        value=f"{len(busy)} ray::IDLE process(es) use CPU; top {p0.cpu_percent:g}% (pid {p0.pid})",
+        status="warn" if top_cpu >= IDLE_CPU_WARN else "info",
+        value=f"{len(busy)} ray::IDLE process(es) use CPU; top {top_cpu:g}% (pid {p0.pid})",
         threshold=threshold,
         evidence=cap([f"{n.short_id}: {proc_line(p, mem=False)}, CPU {p.cpu_percent:g}%" for n, p in busy], 5),
         why=(

@@ -87,7 +87,7 @@ def collect_snapshot(
     else:
         snap.token_auth = (user_auth_mode or "").lower() == "token" or None
 
-    from ray._raylet import GcsClient
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]  # a Cython class ray's _raylet.pyi omits
 
     client, err = bounded(lambda: GcsClient(address=gcs_address), timeout, "gcs-connect")
     if err is not None:
@@ -195,11 +195,11 @@ def collect_snapshot(
 
     estimate_idle_times(snap, task_end_ms)
     if scan_logs:
-        scan, err = local.result("local-logs", time.monotonic() + timeout)
+        log_scan, err = local.result("local-logs", time.monotonic() + timeout)
         if err is not None:
             snap.add_gap("logs", f"scanning the local logs failed: {err}")
-            scan = LogScan(signatures=len(known))
-        _merge_logs(snap, scan, known, local_ids, remote_logs, probed=not local_only)
+            log_scan = LogScan(signatures=len(known))
+        _merge_logs(snap, log_scan, known, local_ids, remote_logs, probed=not local_only)
     snap.notes.append(f"collected in {time.monotonic() - started:.1f}s")
     if snap.python_version and snap.python_version != ".".join(map(str, sys.version_info[:3])):
         snap.notes.append(

@@ -67,7 +67,8 @@ def resolve_address(address: str | None, timeout: float) -> str:
 
     if address is None:
         try:
-            address = services.canonicalize_bootstrap_address_or_die(None)
+            # Ray annotates ``addr: str`` but documents and handles None (autodetect).
+            address = services.canonicalize_bootstrap_address_or_die(None)  # type: ignore[arg-type]
         except ConnectionError as exc:
             msg = str(exc)
             if "multiple" in msg.lower():

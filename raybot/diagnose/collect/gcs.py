@@ -37,9 +37,10 @@ def gcs_reads(client, timeout: float) -> dict:
     try:
         import ray
 
-        raw = kv(
-            ray._raylet.GCS_AUTOSCALER_V2_ENABLED_KEY.encode(), ray._raylet.GCS_AUTOSCALER_STATE_NAMESPACE.encode()
-        )
+        # Cython constants that ray's _raylet.pyi does not declare.
+        v2_key: str = ray._raylet.GCS_AUTOSCALER_V2_ENABLED_KEY  # type: ignore[attr-defined]
+        v2_namespace: str = ray._raylet.GCS_AUTOSCALER_STATE_NAMESPACE  # type: ignore[attr-defined]
+        raw = kv(v2_key.encode(), v2_namespace.encode())
         out["autoscaler_v2"] = raw == b"1"
         raw = kv(ray_constants.DEBUG_AUTOSCALING_STATUS.encode(), None)
         out["autoscaling_status"] = json.loads(raw) if raw else None
@@ -61,7 +62,7 @@ def gcs_reads(client, timeout: float) -> dict:
 def read_system_config(gcs_address: str) -> dict:
     """The cluster's ``_system_config``, as the GCS hands it to every raylet."""
     from ray._private.state import GlobalState
-    from ray._raylet import GcsClientOptions
+    from ray._raylet import GcsClientOptions  # type: ignore[attr-defined]  # ray's _raylet.pyi omits it
 
     options = GcsClientOptions.create(gcs_address, None, allow_cluster_id_nil=True, fetch_cluster_id_if_nil=False)
     state = GlobalState()

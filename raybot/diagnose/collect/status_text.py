@@ -124,6 +124,7 @@ class StatusText:
         def first(*labels: str) -> str | None:
             return next((lb for lb in labels if lb in self.labels), None)
 
+        node: str | None
         if "Healthy:" in self.labels:
             node = "Healthy:"
         elif "Idle:" in self.labels:
@@ -358,11 +359,11 @@ def parse_status_text(text: str) -> StatusText:
             reference="not-ray-status",
         )
     for lb, n in content.items():
-        kind = NODE_LABELS.get(lb) or RESOURCE_LABELS.get(lb)
+        label_kind = NODE_LABELS.get(lb) or RESOURCE_LABELS.get(lb)
         if n == 0:
             st.empty_sections.append(lb)
-        elif kind in _SECTION_OF:
-            st.sections.add(_SECTION_OF[kind])
+        elif label_kind in _SECTION_OF:
+            st.sections.add(_SECTION_OF[label_kind])
     if st.legacy_node_lines:
         st.sections.add("nodes")
     if st.nodes:
