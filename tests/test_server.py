@@ -46,7 +46,7 @@ def _start(home: Path) -> tuple[subprocess.Popen, str]:
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+    deadline = time.time() + 300  # a stale index is rebuilt at start-up
     while time.time() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"raybot serve exited: {proc.stderr.read()}")
@@ -56,7 +56,7 @@ def _start(home: Path) -> tuple[subprocess.Popen, str]:
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise AssertionError("raybot serve did not become healthy in 60 s")
+    raise AssertionError("raybot serve did not become healthy in 300 s")
 
 
 @pytest.fixture(scope="module")
