@@ -217,6 +217,8 @@ class Assistant:
 
         from raybot.records import record_turn_gap
 
+        if self._store is None:
+            return
         try:
             record_turn_gap(self._store, thread_id, turn, ans.hits)
         except sqlite3.Error:

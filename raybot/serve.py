@@ -68,7 +68,7 @@ def build_app(args: dict[str, Any] | None = None):
 
             get_service().warm()  # the index and model, once per replica
 
-    return Raybot.bind()
+    return Raybot.bind()  # type: ignore[attr-defined]  # serve.deployment returns a Deployment; its stub is the class
 
 
 def __getattr__(name: str):

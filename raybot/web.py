@@ -147,8 +147,13 @@ def status_of(exc: RaybotError) -> int:
     return 400
 
 
-_ERRORS = {400: {"model": ErrorDoc, "description": "Bad input (the CLI's error reference)."}}
-_ERRORS_404 = {**_ERRORS, 404: {"model": ErrorDoc, "description": "No such thread or turn."}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorDoc, "description": "Bad input (the CLI's error reference)."}
+}
+_ERRORS_404: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    404: {"model": ErrorDoc, "description": "No such thread or turn."},
+}
 
 
 class BodyLimit:
