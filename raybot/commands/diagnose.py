@@ -62,7 +62,12 @@ def diagnose(
         bool,
         typer.Option("--local-only", help="Inspect processes only on nodes running on this machine (no probe tasks)."),
     ] = False,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed for each call to the cluster.")] = 10.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout", help="Seconds allowed for each call to the cluster, and at most for a locked thread store."
+        ),
+    ] = 10.0,
     status_file: Annotated[
         str | None,
         typer.Option(
@@ -146,9 +151,10 @@ def _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs) -
 
     from raybot.assistant import record_diagnosis
     from raybot.render import err_console
-    from raybot.threads import default_store
+    from raybot.threads import STORE_WAIT_S, default_store
 
-    thread_id = record_diagnosis(diagnosis, default_store())
+    # --timeout bounds every wait, the one for a thread store another raybot holds included.
+    thread_id = record_diagnosis(diagnosis, default_store(wait=min(timeout, STORE_WAIT_S)))
     if json_:
         print_json({**diagnosis.to_dict(), "thread_id": thread_id})
     else:

@@ -79,7 +79,10 @@ def scan_ray_processes(
             if p.info.get("name") == "raylet":
                 candidates.append(p)
 
-    gcs_by_session, monitors = {}, {}
+    # The gcs_server's --config_list, keyed by its session dir and by its session name.
+    gcs_by_session: dict[str, str | None] = {}
+    gcs_by_name: dict[str, str | None] = {}
+    monitors: dict[str, str | None] = {}
     for p in psutil.process_iter(["name"]):
         name = p.info.get("name") or ""
         if name != "gcs_server" and not name.startswith("python"):
@@ -89,8 +92,19 @@ def scan_ray_processes(
         except psutil.Error:
             continue
         a = args_of(cmd)
-        if name == "gcs_server" and a.get("--session-dir"):
-            gcs_by_session[a["--session-dir"]] = a.get("--config_list")
+        if name == "gcs_server":
+            # Ray 2.60 passes --session-dir; 2.49 passes only --session-name and
+            # --log_dir=<session dir>/logs, the session dir being <temp dir>/<session name>.
+            session_dir = a.get("--session-dir")
+            session_name = a.get("--session-name")
+            if not session_dir and session_name and a.get("--log_dir"):
+                parent = os.path.dirname(a["--log_dir"].rstrip("/"))
+                if os.path.basename(parent) == session_name:
+                    session_dir = parent
+            if session_dir:
+                gcs_by_session[session_dir] = a.get("--config_list")
+            if session_name:
+                gcs_by_name[session_name] = a.get("--config_list")
         elif any(c.endswith("autoscaler/_private/monitor.py") for c in cmd) and a.get("--logs-dir"):
             monitors[os.path.dirname(a["--logs-dir"].rstrip("/"))] = a.get("--autoscaling-config")
 
@@ -145,7 +159,8 @@ def scan_ray_processes(
             entry["env_error"] = f"cannot read the raylet's environment: {type(exc).__name__}"
         if entry["session_dir"] in monitors:
             entry["autoscaling"] = autoscaling_config(monitors[entry["session_dir"]])
-        cfg = gcs_by_session.get(entry["session_dir"])
+        raylet_session = entry["session_dir"] or ""
+        cfg = gcs_by_session.get(raylet_session) or gcs_by_name.get(os.path.basename(raylet_session.rstrip("/")))
         if cfg:
             try:
                 entry["gcs_system_config"] = json.loads(base64.b64decode(cfg))

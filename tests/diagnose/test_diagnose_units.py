@@ -261,3 +261,24 @@ def test_no_diagnose_module_is_over_500_lines():
     sizes = {p.relative_to(pkg).as_posix(): len(p.read_text().splitlines()) for p in pkg.rglob("*.py")}
     assert len(sizes) >= 15
     assert max(sizes.values()) <= 500, sizes
+
+
+def test_timeout_bounds_the_wait_for_a_locked_thread_store(raybot_home):
+    import sqlite3
+
+    from raybot.threads import STORE_WAIT_S, ThreadStore, Turn
+
+    db = raybot_home / "threads.db"
+    ThreadStore(db).add_turn("t", Turn("q", "a"))
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("begin exclusive")
+    try:
+        start = time.monotonic()
+        res = runner.invoke(app, ["diagnose", "--status-file", str(RECORDED[0]), "--json", "--timeout", "0.5"])
+        elapsed = time.monotonic() - start
+    finally:
+        holder.execute("rollback")
+        holder.close()
+    assert json.loads(res.stdout)["thread_id"] is None, res.stderr
+    # The store's own wait (STORE_WAIT_S) would be longer than the --timeout given.
+    assert elapsed < STORE_WAIT_S - 1, elapsed
