@@ -31,7 +31,9 @@ GENERIC_OFFERS = {
     "Caveats": "Would you like the caveats and version differences?",
 }
 DETAILS_WORDS = 170
-LEAD_DETAILS_WORDS = 90  #: Details shown under a direct short answer: context, not the answer
+SCREEN_LINES = 25  #: the first screen (80 columns): title, direct answer and, when asked, the steps
+ANSWER_LINES = 28  #: a first answer's text before its sources: the first screen plus some context
+SCREEN_WIDTH = 80
 MAX_SOURCES = 4  #: sources listed under an answer; the rest are one "more sources" away
 SCOPE = (
     "raybot's knowledge base covers Ray's idle worker processes (`ray::IDLE`), the worker pool "
@@ -122,6 +124,53 @@ def trim_words(text: str, limit: int) -> tuple[str, bool]:
             return "\n".join(out).rstrip(), True
         out.append(block)
         count += words
+    return "\n".join(out).rstrip(), False
+
+
+def estimate_lines(markdown: str, width: int = SCREEN_WIDTH) -> int:
+    """Lines the terminal renderer (raybot.render.print_markdown) needs for ``markdown``:
+    paragraphs and list items re-flowed to ``width``, code as written, blank lines kept."""
+    import textwrap
+
+    total = 0
+    in_code = False
+    para: list[str] = []
+
+    def flush() -> int:
+        if not para:
+            return 0
+        text = re.sub(r"\*\*|`|\*", "", " ".join(x.strip() for x in para))
+        text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
+        para.clear()
+        return max(1, len(textwrap.wrap(text, width - 2)))
+
+    for line in markdown.splitlines():
+        if line.strip().startswith("```"):
+            total += flush()
+            in_code = not in_code
+            continue
+        if in_code:
+            total += 1 + len(line) // width
+            continue
+        if not line.strip():
+            total += flush() + 1
+        elif re.match(r"^\s*(?:[-*]|\d+\.) ", line) or line.startswith("#"):
+            total += flush()
+            para.append(line)
+        else:
+            para.append(line)
+    return total + flush()
+
+
+def fit_to_screen(text: str, budget: int) -> tuple[str, bool]:
+    """Whole paragraphs/list items of ``text`` that fit in ``budget`` rendered lines."""
+    blocks = re.split(r"\n(?=\s*(?:[-*] |\d+\. )|\n)", text)
+    out: list[str] = []
+    for block in blocks:
+        trial = "\n".join([*out, block])
+        if estimate_lines(trial) > budget:
+            return "\n".join(out).rstrip(), True
+        out.append(block)
     return "\n".join(out).rstrip(), False
 
 
@@ -242,7 +291,9 @@ def compose_entry(
         parts.append(f"**{direct}**")
     shown = set(shown_before or set())
     newly: list[str] = []
-    details_limit = LEAD_DETAILS_WORDS if (short or direct) else DETAILS_WORDS
+    vl = version_line(entry) if "Answer" in sections else ""
+    # What follows the sections before the sources: the version line and a "see also".
+    tail = 2 * bool(vl) + (3 if see_also else 0)
     for name in SECTION_ORDER:
         if name not in sections or name not in entry.sections:
             continue
@@ -250,9 +301,13 @@ def compose_entry(
         if name == "Answer" and not keep_yes_no:
             text = strip_yes_no(text)
         if name == "Details" and trim_details and "Answer" in sections:
-            text, cut = trim_words(text, details_limit)
+            # Context under the answer (which comes first): as much as fits before the sources.
+            budget = ANSWER_LINES - tail - estimate_lines("\n\n".join(parts)) - 3
+            text, cut = fit_to_screen(text, budget) if budget > 2 else ("", True)
+            if not text:
+                continue
             if cut:
-                text += '\n\n*(More detail is available: ask "more detail".)*'
+                text += '\n\n*(More detail: ask "more detail".)*'
             else:
                 newly.append(name)
         else:
@@ -260,8 +315,7 @@ def compose_entry(
         if name != "Answer":
             parts.append(f"**{SECTION_TITLES[name]}**")
         parts.append(text)
-    vl = version_line(entry)
-    if vl and "Answer" in sections:
+    if vl:
         parts.append(vl)
     shown.update(newly)
     if see_also:

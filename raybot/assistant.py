@@ -347,6 +347,14 @@ class Assistant:
             return self._affirm(tid, query, state)
         if kind == "thanks":
             return self._thanks(tid, query, state)
+        if kind == "sources" and state.entry in self.entries:
+            composed = compose.compose_sources(self.entries[state.entry])
+            composed.offer = state.offer
+            if state.offer:
+                composed.markdown += f"\n\n{state.offer.text}"
+            return self._answer(
+                tid, query, composed, intent="sources", in_scope=True, conf=state.confidence, topic=state.entry
+            )
         if kind == "nothing_pending" or (kind == "question" and not tokenize(query.text) and not query.signals):
             return self._nothing_to_answer(tid, query, kind)
         if kind == "section" and state.entry:

@@ -116,10 +116,11 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
                 continue
             share = sum(1 for w in lit if w in words) / len(lit)
             if share >= tuning.SIGNATURE_NEAR_COPY and _in_order(lit, text):
-                hits.append(SignatureHit(entry.id, sig, False, share))
+                start = re.search(r"\W+".join(map(re.escape, lit[:3])), text, re.I)
+                hits.append(SignatureHit(entry.id, sig, False, share, start.start() if start else 0))
     # Ray's messages open with a line their variants share ("Failed to retrieve object ...")
-    # and say what happened after it: of two exact matches, the later one is more specific.
-    hits.sort(key=lambda h: (not h.exact, -h.score, -h.position))
+    # and say what happened after it: the match that starts later is the more specific one.
+    hits.sort(key=lambda h: (-h.position, not h.exact, -h.score))
     return hits
 
 
