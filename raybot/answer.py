@@ -32,7 +32,7 @@ GENERIC_OFFERS = {
 }
 DETAILS_WORDS = 170
 SCREEN_LINES = 25  #: the first screen (80 columns): title, direct answer and, when asked, the steps
-ANSWER_LINES = 28  #: a first answer's text before its sources: the first screen plus some context
+ANSWER_LINES = 27  #: a first answer's text before its sources: the first screen plus some context
 SCREEN_WIDTH = 80
 MAX_SOURCES = 4  #: sources listed under an answer; the rest are one "more sources" away
 SCOPE = (
