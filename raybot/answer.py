@@ -16,6 +16,8 @@ from raybot.kb import Source
 if TYPE_CHECKING:
     from raybot.kb import Entry, ShortAnswer
 
+from raybot.sanitize import md_code, md_literal
+
 SECTION_ORDER = ("Answer", "Details", "Steps", "Example", "Caveats")
 SECTION_TITLES = {
     "Answer": "Answer",
@@ -366,10 +368,10 @@ def compose_partial(entry: Entry, missing: list[str], yes_no_question: str | Non
     """An honest partial: name the closest entry and what of the question it does not address.
 
     ``yes_no_question`` is the user's yes/no question when the entry does not settle it."""
-    what = ", ".join(f"`{m}`" for m in missing[:4])
+    what = ", ".join(md_code(m) for m in missing[:4])
     if yes_no_question:
         head = "**I can't answer that yes or no from my knowledge base.**"
-        gap = f"It does not say whether: “{yes_no_question}”"
+        gap = f"It does not say whether: “{md_literal(yes_no_question)}”"
         if missing:
             gap += f" (it never mentions {what})."
     else:
@@ -386,7 +388,7 @@ def compose_partial(entry: Entry, missing: list[str], yes_no_question: str | Non
 def compose_unknown_message(message: str, near: list[tuple[str, str, Entry]], checks: list[str]) -> Composed:
     """A pasted error/log line that matches no signature in the kb: say so, never substitute."""
     shown = message if len(message) <= 160 else message[:157] + "…"
-    parts = [f"**I don't recognise this message**, so I won't guess what it means:\n\n> {shown}"]
+    parts = [f"**I don't recognise this message**, so I won't guess what it means:\n\n> {md_literal(shown)}"]
     for name, text, entry in near[:2]:
         sample = text if len(text) <= 160 else text[:157] + "…"
         parts.append(
@@ -418,19 +420,19 @@ def compose_issue_list(
     denied_md = ""
     if denied and term:
         denied_md = (
-            f"\n\nOften cited for `{term}`, but the issue itself does not mention it: "
+            f"\n\nOften cited for {md_code(term)}, but the issue itself does not mention it: "
             + ", ".join(f"#{d.issue.number} ({d.issue.title})" for d in denied if d.issue)
             + "."
         )
     if not matches:
-        what = f" mentioning `{term}`" if term else ""
+        what = f" mentioning {md_code(term)}" if term else ""
         return Composed(
             f"I have no GitHub issue entries{what} in my knowledge base. " + SCOPE + denied_md, [], {}, [], None
         )
     head = (
-        f"Issues in my knowledge base that mention `{term}`:"
+        f"Issues in my knowledge base that mention {md_code(term)}:"
         if term and exact
-        else (f"Issues in my knowledge base related to {term}:" if term else "Issues in my knowledge base:")
+        else (f"Issues in my knowledge base related to {md_literal(term)}:" if term else "Issues in my knowledge base:")
     )
     lines = [head]
     exact_list = [m for m in matches if m.id in exact]

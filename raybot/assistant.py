@@ -616,9 +616,7 @@ class Assistant:
             ident = judgement.missing_identifiers
             missing = ident + [m for m in judgement.missing if m not in ident]
             words = list(dict.fromkeys(self._original_word(query, m) for m in missing))
-            composed = compose.compose_partial(
-                self.entries[top.entry], words, yes_no_clause(asked) if yes_no else None
-            )
+            composed = compose.compose_partial(self.entries[top.entry], words, yes_no_clause(asked) if yes_no else None)
             kind = "partial"
         else:
             closest = [self.entries[h.entry] for h in hits[:3] if h.dense >= tuning.DENSE_LOW + 0.05]

@@ -37,13 +37,9 @@ app = typer.Typer(
 
 
 def print_error(exc: RaybotError) -> None:
-    from raybot.render import err_console
+    from raybot.render import render_error
 
-    con = err_console()
-    con.print(f"[bold red]error:[/] {exc.reference}", highlight=False)
-    con.print(f"  × {exc.message}", highlight=False, markup=False)
-    if exc.hint:
-        con.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+    render_error(exc)
 
 
 def cli_errors(fn):

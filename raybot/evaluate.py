@@ -332,9 +332,7 @@ def report(graded: list[Graded], split: str) -> SplitReport:
         correct=sum(g.outcome == "correct" for g in gs),
         wrong=sum(g.outcome == "wrong" for g in gs),
         declined_answerable=sum(g.outcome == "declined" and g.case.answerable for g in gs),
-        declined_no_entry=sum(
-            g.outcome == "declined" and g.case.label == "answer" and not g.case.expected for g in gs
-        ),
+        declined_no_entry=sum(g.outcome == "declined" and g.case.label == "answer" and not g.case.expected for g in gs),
         declined_out_of_scope=sum(g.outcome == "declined" and g.case.label == "decline" for g in gs),
         hit_at_1=(sum(1 for g in ans if g.in_scope and g.entry in g.case.expected) / len(ans)) if ans else 0.0,
         themes=dict(sorted(themes.items())),

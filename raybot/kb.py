@@ -389,6 +389,8 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
         if fu.section not in sections:
             bad(kline("follow_ups"), f"follow-up offers section '{fu.section}', which the entry lacks")
 
+    _check_untrusted_text(meta, lines, end, sections, section_lines, kline, bad)
+
     entry = Entry(
         id=entry_id or path.stem,
         title=str(meta.get("title") or "").strip(),
@@ -417,6 +419,69 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
             except SyntaxError as exc:
                 bad(block.line + (exc.lineno or 1), f"Python block does not parse: {exc.msg}")
     return entry, problems
+
+
+_RICH_LINK_OR_CLOSE = re.compile(r"\[(?:/[a-z#@ ]*|link[= ]|@)[^\[\]]*\]", re.I)
+_TITLE_MD_LINK = re.compile(r"\]\(|<[a-z][a-z0-9+.-]{1,31}:[^<>\s]*>|!\[", re.I)
+_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.S)
+
+
+def _check_untrusted_text(meta, lines, end, sections, section_lines, kline, bad) -> None:
+    """kb text is shown in terminals, Slack and HTML: no control characters or escape
+    sequences anywhere, no markup that could make a link or break rich markup, and links in
+    bodies only to http(s) URLs."""
+    from raybot.sanitize import find_unsafe
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from strings(k)
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+
+    # Front matter after YAML decoding: a "\e]8;;..." escape in a quoted string is an ESC here.
+    for key, value in meta.items():
+        for text in strings(value):
+            for what in find_unsafe(text)[:1]:
+                bad(kline(str(key)), f"'{key}' contains a {what.split(' at offset')[0]}; remove it")
+    for key, text in [("title", meta.get("title")), ("issue", (meta.get("issue") or {}).get("title"))]:
+        if not isinstance(text, str):
+            continue
+        if _RICH_LINK_OR_CLOSE.search(text):
+            bad(kline(key), f"'{key}' title contains markup that would break or add a link: {text[:60]!r}")
+        if _TITLE_MD_LINK.search(text):
+            bad(kline(key), f"'{key}' title contains Markdown link or image syntax: {text[:60]!r}")
+        if text.count("`") % 2:
+            bad(kline(key), f"'{key}' title has an unpaired backtick: {text[:60]!r}")
+    # The body, line by line (raw text, so line numbers are exact).
+    for i in range(end + 1, len(lines)):
+        for what in find_unsafe(lines[i])[:1]:
+            bad(i + 1, f"body contains a {what.split(' at offset')[0]}; remove it")
+    if not sections:
+        return
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark")
+    md.validateLink = lambda url: True  # see every link, including those markdown-it would drop
+    for name, body in sections.items():
+        line = section_lines.get(name, end + 2)
+        if _RICH_LINK_OR_CLOSE.search(_CODE.sub("", body)):
+            bad(line, f"section '{name}' contains rich markup that would break or add a link ([/...], [link=...])")
+        stack = list(md.parse(body))
+        while stack:
+            tok = stack.pop()
+            stack.extend(tok.children or [])
+            where = line + (tok.map[0] if tok.map else 0)
+            if tok.type in ("link_open", "image"):
+                url = str(tok.attrs.get("href") or tok.attrs.get("src") or "")
+                if not re.match(r"^https?://[^\s]+$", url, re.I):
+                    bad(where, f"section '{name}' links to {url[:60]!r}: only http(s) links are allowed")
+            elif tok.type in ("html_inline", "html_block") and re.search(r"=|//", tok.content):
+                bad(where, f"section '{name}' contains raw HTML {tok.content.strip()[:40]!r}: write it as `code`")
 
 
 def entry_paths(kb_dir: Path) -> list[Path]:

@@ -102,7 +102,7 @@ CALIBRATION: list[tuple[float, float]] = [
     (0.9, 0.909),
     (0.95, 0.986),
 ]
-FITTED_ON = 'real_questions_engine_fixture.jsonl, dev_questions.jsonl'  # 174 rows, split=dev only
+FITTED_ON = "real_questions_engine_fixture.jsonl, dev_questions.jsonl"  # 174 rows, split=dev only
 # END FITTED
 
 #: Signature matches are their own bin (they name the message's entry outright).
@@ -216,12 +216,10 @@ def main(argv: list[str] | None = None) -> None:
     body = (
         f"{marker} (rewritten by `python -m raybot.tuning`)\n"
         "#: Logistic weights, fitted on curated dev + real dev (no held-out rows).\n"
-        "WEIGHTS: dict[str, float] = {\n"
-        + "".join(f'    "{k}": {v},\n' for k, v in weights.items())
-        + "}\n"
+        "WEIGHTS: dict[str, float] = {\n" + "".join(f'    "{k}": {v},\n' for k, v in weights.items()) + "}\n"
         "#: ``(lower edge of raw score, measured accuracy)``, ascending: isotonic (pool adjacent\n"
         "#: violators) over the raw scores of the same rows, read off in bins with a Laplace prior.\n"
-        "#: See README \"Confidence\".\n"
+        '#: See README "Confidence".\n'
         f"CALIBRATION: list[tuple[float, float]] = [\n{cal}\n]\n"
         f"FITTED_ON = {', '.join(Path(p).name for p in paths)!r}  # {n} rows, split=dev only\n"
         "# " + "END FITTED"

@@ -102,8 +102,7 @@ def test_pasted_unknown_error_is_declined_and_the_near_one_named(assistant):
 
 def test_known_message_is_answered_from_its_entry(assistant):
     a = assistant.ask(
-        "getting this: The object has already been deleted by the reference counting protocol. "
-        "This should not happen."
+        "getting this: The object has already been deleted by the reference counting protocol. This should not happen."
     )
     assert a.in_scope and a.kind == "signature" and a.entries[0] == "reference-counting-assertion-error"
     assert a.confidence == tuning.SIGNATURE_CONFIDENCE
@@ -115,9 +114,9 @@ def test_worker_registration_timeout_is_not_answered_with_another_entry(assistan
         'how to fix "Some workers of the worker process(122362) have not registered within the timeout. '
         "The process is still alive, probably it's hanging during start.\""
     )
-    assert not a.in_scope or any(
-        sig.pattern().search(a.question) for sig in BY_ID.get(a.entries[0]).signatures
-    ), a.entries
+    assert not a.in_scope or any(sig.pattern().search(a.question) for sig in BY_ID.get(a.entries[0]).signatures), (
+        a.entries
+    )
 
 
 def test_yes_no_only_when_the_entry_settles_it(assistant):
@@ -209,7 +208,7 @@ def test_first_screen_holds_the_answer_and_steps_and_at_most_four_sources(assist
 
 def test_more_sources_is_one_follow_up_away(assistant):
     a = assistant.ask("what is the default idle timeout for autoscaling, 5 minutes or 60 seconds")
-    assert 'more sources' in a.answer and len(a.sources) == 4
+    assert "more sources" in a.answer and len(a.sources) == 4
     b = assistant.ask("more sources", thread_id=a.thread_id)
     assert b.intent == "sources" and len(b.sources) > 4
     assert all(s["url"] in b.answer for s in b.sources)
@@ -254,9 +253,13 @@ def test_real_question_eval_reports_per_split_and_never_lists_heldout(tmp_path):
     data = json.loads(r.stdout)
     assert set(data["splits"]) == {"dev", "heldout"}
     dev = data["splits"]["dev"]
-    assert dev["n"] == 5 and dev["correct"] + dev["wrong"] + sum(
-        dev[k] for k in ("declined_answerable", "declined_no_entry", "declined_out_of_scope")
-    ) == 5
+    assert (
+        dev["n"] == 5
+        and dev["correct"]
+        + dev["wrong"]
+        + sum(dev[k] for k in ("declined_answerable", "declined_no_entry", "declined_out_of_scope"))
+        == 5
+    )
     assert all(m["split"] == "dev" for m in data["dev_misses"])
     assert {"confidently_wrong_rate", "correct_of_answerable", "hit_at_1", "themes", "calibration"} <= set(dev)
 

@@ -69,7 +69,7 @@ def chat(
       printf 'why is ray::IDLE using memory?\\nyes please\\n' | raybot chat --json
     """
     from raybot.assistant import Assistant
-    from raybot.render import err_console, render_answer, render_notes
+    from raybot.render import err_console, print_json_line, render_answer, render_notes
     from raybot.threads import check_thread_id, default_store, new_thread_id
 
     if thread is not None and continue_:
@@ -107,9 +107,6 @@ def chat(
             continue
         render_notes(answer.notes)
         if json_:
-            import json
-
-            sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+            print_json_line(answer.to_dict())
         else:
             render_answer(answer, hint=False)

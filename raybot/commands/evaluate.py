@@ -38,7 +38,7 @@ def eval_(
     """
     from raybot.assistant import Assistant
     from raybot.evaluate import evaluate, is_real_set, load_cases, load_real, report, run_real
-    from raybot.render import console, print_json
+    from raybot.render import console, plain_text, print_json
 
     if is_real_set(file):
         graded = run_real(load_real(file), Assistant(store=None))
@@ -67,15 +67,16 @@ def eval_(
     if show_misses:
         for m in result.misses:
             con.print(
-                f"  line {m['line']}: expected {m['expected']} got {m['got']} "
-                f"in_scope={m['in_scope']} conf={m['confidence']}: {m['question']}",
+                plain_text(
+                    f"  line {m['line']}: expected {m['expected']} got {m['got']} "
+                    f"in_scope={m['in_scope']} conf={m['confidence']}: {m['question']}"
+                ),
                 highlight=False,
-                markup=False,
             )
 
 
 def _print_real(reports, misses) -> None:
-    from raybot.render import console
+    from raybot.render import console, plain_text
 
     con = console()
     for split, r in reports.items():
@@ -91,9 +92,10 @@ def _print_real(reports, misses) -> None:
         con.print("  theme                  n  answerable  correct  declined  wrong", highlight=False)
         for theme, t in r.themes.items():
             con.print(
-                f"  {theme:20} {t['n']:3} {t['answerable']:11} {t['correct']:8} {t['declined']:9} {t['wrong']:6}",
+                plain_text(
+                    f"  {theme:20} {t['n']:3} {t['answerable']:11} {t['correct']:8} {t['declined']:9} {t['wrong']:6}"
+                ),
                 highlight=False,
-                markup=False,
             )
         con.print("  confidence   n  answered  correct  accuracy", highlight=False)
         for b in r.calibration:
@@ -105,10 +107,11 @@ def _print_real(reports, misses) -> None:
         con.print("[dim]held-out questions are reported as numbers only (nothing is tuned on them)[/]")
     for m in misses:
         con.print(
-            f"  line {m['line']} [{m['outcome']}] expected {m['expected']} got {m['entry']} "
-            f"conf={m['confidence']} raw={m['raw']} ({m['answer_kind']}): {m['question'][:100]}",
+            plain_text(
+                f"  line {m['line']} [{m['outcome']}] expected {m['expected']} got {m['entry']} "
+                f"conf={m['confidence']} raw={m['raw']} ({m['answer_kind']}): {m['question'][:100]}"
+            ),
             highlight=False,
-            markup=False,
         )
 
 

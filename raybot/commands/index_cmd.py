@@ -29,7 +29,7 @@ def index_build(
     """
     from raybot import paths
     from raybot.index import build
-    from raybot.render import err_console, print_json
+    from raybot.render import err_console, plain_text, print_json
 
     con = err_console()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -46,9 +46,11 @@ def index_build(
         print_json(report.to_dict())
     else:
         con.print(
-            f"indexed {report.entries} entries ({report.chunks} chunks) with {report.model} in "
-            f"{report.index_dir}: {report.added} added, {report.changed} changed, "
-            f"{report.unchanged} unchanged, {report.removed} removed",
+            plain_text(
+                f"indexed {report.entries} entries ({report.chunks} chunks) with {report.model} in "
+                f"{report.index_dir}: {report.added} added, {report.changed} changed, "
+                f"{report.unchanged} unchanged, {report.removed} removed"
+            ),
             highlight=False,
         )
 
@@ -66,16 +68,16 @@ def index_status(
     from raybot import paths
     from raybot.index import status
     from raybot.render import console, print_json
+    from raybot.sanitize import escape_markup
 
     st = status(paths.kb_dir(), paths.index_dir())
     if json_:
         print_json(st.to_dict())
     else:
         colour = {"fresh": "green", "stale": "yellow"}.get(st.state, "red")
-        console().print(
-            f"[{colour}]{st.state}[/]: {st.index_dir} ({st.entries} entries, model {st.model or '-'})"
-            + (f" — {st.detail}" if st.detail else ""),
-            highlight=False,
+        detail = f"{st.index_dir} ({st.entries} entries, model {st.model or '-'})" + (
+            f" — {st.detail}" if st.detail else ""
         )
+        console().print(f"[{colour}]{st.state}[/]: {escape_markup(detail)}", highlight=False)
     if st.state != "fresh":
         raise typer.Exit(exit_codes.INDEX)

@@ -34,7 +34,7 @@ def kb_list(
 
       raybot kb list --kind issue
     """
-    from raybot.render import console, print_json
+    from raybot.render import print_json, print_table
 
     _, entries, _ = _load()
     rows = [e for e in entries if kind is None or e.kind == kind]
@@ -43,12 +43,7 @@ def kb_list(
             [{"id": e.id, "kind": e.kind, "title": e.title, "tags": e.tags, "sources": len(e.sources)} for e in rows]
         )
         return
-    from rich.table import Table
-
-    table = Table("id", "kind", "title", box=None)
-    for e in rows:
-        table.add_row(e.id, e.kind, e.title)
-    console().print(table)
+    print_table(["id", "kind", "title"], [[e.id, e.kind, e.title] for e in rows])
 
 
 @app.command("show")
@@ -83,7 +78,9 @@ def kb_show(
         return
     entry = by_id[entry_id]
     composed = compose_entry(entry, sections=list(entry.sections), trim_details=False)
-    print_markdown(display_code(composed.markdown))
+    print_markdown(
+        display_code(composed.markdown), sources=[{"title": s.title, "url": s.url} for s in composed.sources]
+    )
 
 
 @app.command("lint")
@@ -96,7 +93,7 @@ def kb_lint(
 
       raybot kb lint
     """
-    from raybot.render import err_console, print_json
+    from raybot.render import console, err_console, plain_text, print_json
 
     kb, entries, problems = _load()
     if json_:
@@ -109,7 +106,7 @@ def kb_lint(
         )
     else:
         for p in problems:
-            print(p)
-        err_console().print(f"{len(entries)} entries, {len(problems)} problem(s) in {kb}", highlight=False)
+            console().print(plain_text(p), highlight=False, soft_wrap=True)
+        err_console().print(plain_text(f"{len(entries)} entries, {len(problems)} problem(s) in {kb}"), highlight=False)
     if problems:
         raise typer.Exit(exit_codes.KB)

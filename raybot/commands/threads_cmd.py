@@ -26,19 +26,16 @@ def threads_list(
 
       raybot threads list --json
     """
-    from raybot.render import console, print_json
+    from raybot.render import print_json, print_table
     from raybot.threads import default_store
 
     threads = default_store().list(limit)
     if json_:
         print_json([t.to_dict(with_turns=False) for t in threads])
         return
-    from rich.table import Table
-
-    table = Table("id", "updated", "turns", "title", box=None)
-    for t in threads:
-        table.add_row(t.id, _when(t.updated_at), str(t.size), t.title)
-    console().print(table)
+    # ids are never cut (they are pasted into `threads show`); a title is one line, cut with "…".
+    rows = [[t.id, _when(t.updated_at), str(t.size), t.title] for t in threads]
+    print_table(["id", "updated", "turns", "title"], rows, cut_last=True)
 
 
 @app.command("show")
@@ -52,23 +49,14 @@ def threads_show(
 
       raybot threads show 01jd3x...
     """
-    from raybot.render import console, print_json
+    from raybot.render import print_json, print_lines, thread_lines
     from raybot.threads import check_thread_id, default_store
 
     thread = default_store().load(check_thread_id(thread_id))
     if json_:
         print_json(thread.to_dict())
         return
-    from rich.rule import Rule
-
-    from raybot.render import print_markdown
-
-    con = console()
-    con.print(f"[bold]{thread.title}[/] ({thread.id})", highlight=False)
-    for turn in thread.turns:
-        con.print(Rule(f"{turn.seq} · {_when(turn.created_at)} · {turn.intent}"))
-        con.print(f"[bold cyan]you:[/] {turn.question}", highlight=False, markup=True)
-        print_markdown(turn.answer)
+    print_lines(thread_lines(thread, when=_when))
 
 
 @app.command("search")
@@ -82,7 +70,7 @@ def threads_search(
 
       raybot threads search soft limit
     """
-    from raybot.render import console, print_json
+    from raybot.render import console, plain_text, print_json
     from raybot.threads import default_store
 
     rows = default_store().search(" ".join(text))
@@ -90,7 +78,7 @@ def threads_search(
         print_json(rows)
         return
     for r in rows:
-        console().print(f"{r['thread_id']} #{r['seq']}: {r['snippet']}", highlight=False, markup=False)
+        console().print(plain_text(f"{r['thread_id']} #{r['seq']}: {r['snippet']}"), highlight=False)
 
 
 @app.command("delete")
