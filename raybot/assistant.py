@@ -877,14 +877,25 @@ class Assistant:
                 ranked.append(issues[h.entry])
                 extra -= 1
         unknown = self.retriever.unknown_terms(prepare_query(term)) if term else []
-        conf = 0.9 if exact else (confidence(hits[0], unknown) if ranked else 0.0)
-        if not exact and conf < IN_SCOPE_MIN:
+        judgement = None
+        if exact:
+            conf = tuning.SIGNATURE_CONFIDENCE  # issues whose own text names the term: a lookup
+        elif self._topic_for_issues and ranked:
+            conf = confidence(hits[0], unknown)  # "which issues discuss this?": the thread's topic
+        elif ranked:
+            # Issues by meaning for a fresh question: as trustworthy as any other answer.
+            own = [t for t in self.retriever.unknown_terms(query) if t not in FILLER]
+            judgement = self.judge(query, hits, own, self.retriever.scope_similarity(query)[0])
+            conf = judgement.confidence
+        else:
+            conf = 0.0
+        if not exact and conf < tuning.IN_SCOPE_MIN:
             ranked = []
         shown_term = term
         if not term and self._topic_for_issues in self.entries:
             shown_term = self.entries[self._topic_for_issues].title
         composed = compose.compose_issue_list(shown_term, ranked, exact, [issues[d] for d in sorted(denied)])
-        return self._answer(
+        ans = self._answer(
             tid,
             query,
             composed,
@@ -894,6 +905,9 @@ class Assistant:
             topic=self._topic_for_issues or (ranked[0].id if ranked else None),
             hits=hits,
         )
+        ans.kind = "issue-list"
+        ans.judgement = judgement
+        return ans
 
     def _compare(self, tid: str, query: Query, state: TopicState) -> Answer:
         code_query = query if query.has_code or not state.last_code else prepare_query(state.last_code)

@@ -146,7 +146,8 @@ FILLER = frozenset(
     fail fails failing failed wait waiting waited still keep keeps kept start started stop stopped
     call called calling show shows showing run ran say tell think thought hang hanging survive
     ray::idle idle add adds added parameter parameters due leave result results until sample sort clean
-    update updated information info inside outside across reach reached instead real""".split()
+    update updated information info inside outside across reach reached instead real though although
+    eat eats eating hog hogging sit sits sitting take takes taking took lot like bunch tons super""".split()
 )
 _GENERIC_ERROR_SIGNALS = frozenset(
     """valueerror runtimeerror typeerror keyerror assertionerror exception oserror ioerror

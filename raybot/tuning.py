@@ -47,7 +47,7 @@ SHORT_ANSWER_MIN = 0.5  #: share of the short answer's key terms the question mu
 
 # -- choosing among the leaders (curated dev + real dev) --------------------------------------
 RERANK_DEPTH = 3  #: how many of the best-ranked entries are judged
-RERANK_MIN_GAIN = 0.15  #: a runner-up replaces the leader when its raw score is this much higher
+RERANK_MIN_GAIN = 0.05  #: a runner-up replaces the leader when its raw score is this much higher
 
 # -- the answer model: features -> raw score -> calibrated confidence --------------------------
 #: Features of the best entry for a question (see raybot.assistant.Judgement.features):
@@ -75,34 +75,34 @@ FEATURES = (
 # BEGIN FITTED (rewritten by `python -m raybot.tuning`)
 #: Logistic weights, fitted on curated dev + real dev (no held-out rows).
 WEIGHTS: dict[str, float] = {
-    "bias": -4.736,
-    "dense": 1.454,
-    "exact": 0.512,
-    "unknown": -0.561,
-    "missing": -1.164,
-    "missing_identifiers": -1.485,
-    "scope_close": -0.682,
-    "margin": 0.357,
-    "coverage": 2.291,
-    "lexical": 1.233,
+    "bias": -5.02,
+    "dense": 1.322,
+    "exact": -0.252,
+    "unknown": -0.831,
+    "missing": -0.947,
+    "missing_identifiers": -2.346,
+    "scope_close": -0.898,
+    "margin": 0.512,
+    "coverage": 2.547,
+    "lexical": 1.286,
 }
 #: ``(lower edge of raw score, measured accuracy)``, ascending: isotonic (pool adjacent
 #: violators) over the raw scores of the same rows, read off in bins with a Laplace prior.
 #: See README "Confidence".
 CALIBRATION: list[tuple[float, float]] = [
-    (0.0, 0.034),
-    (0.1, 0.202),
-    (0.2, 0.202),
-    (0.3, 0.32),
-    (0.4, 0.415),
-    (0.5, 0.527),
-    (0.6, 0.53),
-    (0.7, 0.736),
-    (0.8, 0.833),
-    (0.9, 0.909),
-    (0.95, 0.986),
+    (0.0, 0.016),
+    (0.1, 0.133),
+    (0.2, 0.227),
+    (0.3, 0.245),
+    (0.4, 0.245),
+    (0.5, 0.474),
+    (0.6, 0.655),
+    (0.7, 0.82),
+    (0.8, 0.9),
+    (0.9, 0.947),
+    (0.95, 0.983),
 ]
-FITTED_ON = "real_questions_engine_fixture.jsonl, dev_questions.jsonl"  # 174 rows, split=dev only
+FITTED_ON = 'real_questions.jsonl, dev_questions.jsonl'  # 283 rows, split=dev only
 # END FITTED
 
 #: Signature matches are their own bin (they name the message's entry outright).
@@ -111,7 +111,7 @@ SIGNATURE_CONFIDENCE = 0.95
 #: opener) only from this confidence up; below it raybot says what its closest entry lacks.
 YES_NO_MIN = 0.8
 #: ``in_scope`` is false below this measured accuracy.
-IN_SCOPE_MIN = 0.7
+IN_SCOPE_MIN = 0.4
 
 
 def raw_score(x: dict[str, float]) -> float:
