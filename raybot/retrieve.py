@@ -105,7 +105,12 @@ def prepare_query(question: str) -> Query:
     prose = " ".join(prose_lines)
     words = prose.split()
     if len(words) > DENSE_WORDS:
-        prose = " ".join(words[:DENSE_WORDS])
+        # A long message: the sentences that ask something say more than the greeting and the
+        # story before them, so they go first into what is embedded.
+        sentences = re.split(r"(?<=[.?!])\s+", prose)
+        asks = [x for x in sentences if x.rstrip().endswith("?")]
+        prose = " ".join(asks + [x for x in sentences if x not in asks])
+        prose = " ".join(prose.split()[:DENSE_WORDS])
     error_names = [s for s in signals if s.endswith(("error", "exception"))]
     extras = [s for s in signals if s not in prose.lower()]
     # Identifiers from dropped code/traceback lines still say what the question is about.
