@@ -132,6 +132,11 @@ def prepare_query(question: str) -> Query:
     ask_text = " ".join(own)
     for quoted in message.splitlines():
         ask_text = ask_text.replace(quoted, " ")
+    if len(ask_text.split()) > DENSE_WORDS:
+        # A long message: what is asked is in its question sentences, not in the story.
+        asks = [x for x in re.split(r"(?<=[.?!])\s+", ask_text) if x.rstrip().endswith("?")]
+        if asks and len(" ".join(asks).split()) >= 4:
+            ask_text = " ".join(asks)
     return Query(question, text, dense_text, signals, notes, has_code, asks_issue, ask_text.strip(), message)
 
 
@@ -343,7 +348,7 @@ class Retriever:
                 if t.isalpha():
                     self._vocab.setdefault(t[0], []).append(t)
         out = []
-        for tok in dict.fromkeys(tokenize(query.text[:2000])):
+        for tok in dict.fromkeys(tokenize((query.ask_text or query.text)[:2000])):
             if tok in self.idf or not tok.replace("_", "").isalpha() or len(tok) < 4:
                 continue
             # Typos keep their first letter nearly always; comparing within it is 20x cheaper.
