@@ -11,8 +11,10 @@ import ast
 import re
 from dataclasses import asdict, dataclass
 
-DEFAULT_INTERVAL_MS = 200
-DEFAULT_THRESHOLD_MS = 1000
+from raybot import ray_defaults
+
+DEFAULT_INTERVAL_MS = ray_defaults.KILL_IDLE_WORKERS_INTERVAL_MS
+DEFAULT_THRESHOLD_MS = ray_defaults.IDLE_WORKER_KILLING_TIME_THRESHOLD_MS
 
 
 @dataclass(frozen=True)

@@ -132,14 +132,18 @@ def answer_markdown(markdown: str) -> str:
 
     The title is the kb entry's summary line; the first paragraph is the answer. A trailing
     parenthetical in the title ("(closed by PR #12430)", "(default 60 s)") is detail the
-    body repeats, so it goes; what remains is dropped when most of its words are in the first
-    sentence.
+    body repeats, so it goes, and so does a subtitle after ": " when the title is still long
+    and the part before it says something on its own (three words or more). What remains is
+    dropped when most of its words are in the first sentence.
     """
     m = re.match(r"#{1,6} +(.+)\n+", markdown)
     if not m:
         return markdown
     title, rest = m.group(1).strip(), markdown[m.end() :]
     short = re.sub(r"\s*\([^()]*\)\s*$", "", title).strip() or title
+    head = short.split(": ", 1)[0]
+    if len(short) > 60 and head != short and len(head.split()) >= 3:
+        short = head  # "How to get memory back from ray::IDLE workers: the practical options"
     first_para = rest.split("\n\n", 1)[0].replace("\n", " ")
     first_sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z`*\"(])", first_para, maxsplit=1)[0]
     want = _words(short)
@@ -198,27 +202,30 @@ def markdown_lines(
     else:
         trusted = set()
     lay = _Layout(width, color, trusted, _measure_console(width))
-    out: list[Text] = []
+    chunks: list[list[Text]] = []
+    links_at = None  # the Links: list goes right after Sources:, so the closing offer stays last
     i = 0
     while i < len(nodes):
-        if out:
-            out.append(_text(""))
         if i == src_at:
-            out += _sources_lines("Sources:", _source_items(nodes[i + 1]), lay)
+            chunks.append(_sources_lines("Sources:", _source_items(nodes[i + 1]), lay))
+            links_at = len(chunks)
             i += 2
             continue
-        out += _block(nodes[i], width, lay)
+        chunks.append(_block(nodes[i], width, lay))
         i += 1
-    if lay.links:
-        seen = {u for _, u in _source_items(nodes[src_at + 1])} if src_at is not None else set()
-        extra = []
-        for text, url in lay.links:
-            if url not in seen:
-                seen.add(url)
-                extra.append((text, url))
-        if extra:
+    seen = {u for _, u in _source_items(nodes[src_at + 1])} if src_at is not None else set()
+    extra = []
+    for text, url in lay.links:
+        if url not in seen:
+            seen.add(url)
+            extra.append((text, url))
+    if extra:
+        chunks.insert(len(chunks) if links_at is None else links_at, _sources_lines("Links:", extra, lay))
+    out: list[Text] = []
+    for chunk in chunks:
+        if out:
             out.append(_text(""))
-            out += _sources_lines("Links:", extra, lay)
+        out += chunk
     return out
 
 
@@ -387,7 +394,11 @@ def _table(node, width: int, lay: _Layout) -> list[Text]:
     ]
     if not rows:
         return []
-    table = Table(*[r.plain for r in rows[0]], box=None, show_edge=False, pad_edge=False)
+    from rich.table import Column
+
+    # Long words (identifiers) fold onto the next line rather than being cut with "…".
+    columns = [Column(r.plain, overflow="fold") for r in rows[0]]
+    table = Table(*columns, box=None, show_edge=False, pad_edge=False)
     for r in rows[1:]:
         table.add_row(*r)
     return _render_to_lines(table, width, lay)

@@ -79,6 +79,7 @@ _TABLE = {ord(c): None for c in _DROP}
 _TABLE.update({0x2028: "\n", 0x2029: "\n"})
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NEEDS_WORK = re.compile("[" + re.escape(_DROP) + "\r\u2028\u2029\ud800-\udfff]")
+_UNSAFE_CHAR = re.compile("[" + re.escape(_DROP) + "\u2028\u2029\ud800-\udfff]|\r(?!\n)")
 
 
 def clean(text: str) -> str:
@@ -148,6 +149,8 @@ _NAMES = {"\x1b": "ESC", "\x07": "BEL", "\x08": "BS", "\x00": "NUL", "\x7f": "DE
 def find_unsafe(text: str) -> list[str]:
     """What ``clean`` would remove or change, described briefly (at most 5 items)."""
     found: list[str] = []
+    if not _NEEDS_WORK.search(text):
+        return found
     covered: set[int] = set()
     for m in _SEQ.finditer(text):
         kind = "OSC 8 hyperlink" if m.group().startswith(("\x1b]8;", "\x9d8;")) else "escape sequence"
@@ -155,18 +158,18 @@ def find_unsafe(text: str) -> list[str]:
         covered.update(range(m.start(), m.end()))
         if len(found) >= 5:
             return found
-    for i, ch in enumerate(text):
+    for m in _UNSAFE_CHAR.finditer(text):
+        i, ch = m.start(), m.group()
         if i in covered:
             continue
         if ch in _BIDI:
             found.append(f"bidirectional control U+{ord(ch):04X} at offset {i}")
-        elif ch in _DROP or (ch == "\r" and text[i + 1 : i + 2] != "\n"):
-            name = _NAMES.get(ch, f"U+{ord(ch):04X}")
-            found.append(f"control character {name} at offset {i}")
         elif ch in "\u2028\u2029":
             found.append(f"line/paragraph separator U+{ord(ch):04X} at offset {i}")
         elif "\ud800" <= ch <= "\udfff":
             found.append(f"lone surrogate U+{ord(ch):04X} at offset {i}")
+        else:
+            found.append(f"control character {_NAMES.get(ch, f'U+{ord(ch):04X}')} at offset {i}")
         if len(found) >= 5:
             break
     return found

@@ -104,6 +104,7 @@ def test_layout_keeps_to_the_width_with_hanging_indents(width):
     assert "  https://en.wikipedia.org/wiki/Foo_(bar)" in rows
     # a link that is not a source: its text stays, its URL is listed under Links:
     assert "Links:" in rows and "  https://example.org/other" in rows
+    assert rows[-1] == "Want ready-to-paste settings?"  # the closing offer stays last
     assert ESC not in text
 
 
@@ -174,6 +175,13 @@ def test_title_is_shortened_when_it_adds_something():
     )
     out = answer_markdown(md)
     assert out.startswith("**How to make Ray clean up idle workers faster**\n\nThe main lever")
+
+
+def test_long_title_keeps_the_part_before_its_subtitle():
+    md = "### How to get memory back from ray::IDLE workers: the practical options\n\nFirst check the memory."
+    assert answer_markdown(md).startswith("**How to get memory back from ray::IDLE workers**\n\nFirst")
+    md = "### max_calls: make a task's worker exit after N calls (defaults, limits)\n\nIt is an option."
+    assert answer_markdown(md).startswith("**max_calls: make a task's worker exit after N calls**")
 
 
 def test_answers_without_a_title_are_unchanged():
@@ -288,3 +296,17 @@ def test_shipped_kb_passes_the_text_rules():
     root = Path(__file__).resolve().parent.parent
     problems = [str(p) for p in load_kb(root / "kb")[1]]
     assert not [p for p in problems if "contains" in p or "link" in p or "backtick" in p], problems
+
+
+def test_markdown_tables_fit_and_keep_every_character():
+    md = (
+        "| stored error type | class raised | meaning |\n| --- | --- | --- |\n"
+        "| OBJECT_UNRECONSTRUCTABLE_LINEAGE_EVICTED | ObjectReconstructionFailedLineageEvictedError "
+        "| lineage evicted, the object cannot be rebuilt |\n"
+    )
+    for width in (40, 60, 80):
+        lines = plain(markdown_lines(md, width=width, color=False)).split("\n")
+        assert all(cell_len(line) <= width for line in lines), lines
+        assert "…" not in "".join(lines)
+        text = "\n".join(lines)
+        assert "ObjectRecons" in text and "ctedError" in text and "OBJECT_UNREC" in text and "rebuilt" in text

@@ -69,7 +69,7 @@ def chat(
       printf 'why is ray::IDLE using memory?\\nyes please\\n' | raybot chat --json
     """
     from raybot.assistant import Assistant
-    from raybot.render import err_console, print_json_line, render_answer, render_notes
+    from raybot.render import console, err_console, print_json_line, render_answer, render_notes
     from raybot.threads import check_thread_id, default_store, new_thread_id
 
     if thread is not None and continue_:
@@ -86,6 +86,7 @@ def chat(
             f"[bold]raybot chat[/] · thread {thread_id} · type exit to quit, /new for a new thread", highlight=False
         )
     stream = messages(sys.stdin, interactive)
+    answered = False
     while True:
         if interactive:
             con.print("[bold cyan]you>[/] ", end="")
@@ -109,4 +110,7 @@ def chat(
         if json_:
             print_json_line(answer.to_dict())
         else:
+            if answered:
+                console().print()  # a blank line between one answer and the next
             render_answer(answer, hint=False)
+            answered = True

@@ -1,7 +1,9 @@
-"""``raybot diagnose``: inspect a Ray cluster (or a pasted ``ray status``), say what is wrong."""
+"""``raybot diagnose``: inspect a Ray cluster (or a pasted ``ray status``, or copied logs), say
+what is wrong."""
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,14 +13,19 @@ import typer
 from raybot import exit_codes
 from raybot.errors import UsageError
 
+#: --timeout beyond this is a typo, not a wish (an hour per call)
+MAX_TIMEOUT_S = 3600.0
+
 
 def read_status_file(path: str) -> tuple[str, str]:
-    """The text of ``--status-file`` (``-`` is stdin) and a name for it."""
+    """The text of ``--status-file`` (``-`` is stdin) and a name for it. Undecodable bytes are
+    replaced (and the parser reports what it could not read)."""
     if path == "-":
-        return sys.stdin.read(), "stdin"
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        return data.decode("utf-8", errors="replace"), "stdin"
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8", errors="replace"), str(p)
+        return p.read_bytes().decode("utf-8", errors="replace"), str(p)
     except FileNotFoundError:
         raise UsageError(
             f"no such file: {path}",
@@ -27,6 +34,16 @@ def read_status_file(path: str) -> tuple[str, str]:
         ) from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}", reference="file-unreadable") from None
+
+
+def check_timeout(timeout: float) -> float:
+    if not math.isfinite(timeout) or timeout <= 0 or timeout > MAX_TIMEOUT_S:
+        raise UsageError(
+            f"--timeout must be a number of seconds between 0 and {MAX_TIMEOUT_S:g}, not {timeout!r}",
+            hint="e.g. --timeout 10",
+            reference="bad-options",
+        )
+    return timeout
 
 
 def diagnose(
@@ -52,12 +69,23 @@ def diagnose(
             help="Analyse a pasted `ray status` output instead of a live cluster (- reads stdin).",
         ),
     ] = None,
+    logs: Annotated[
+        Path | None,
+        typer.Option(
+            "--logs",
+            metavar="DIR",
+            help="Scan a copied Ray logs folder (e.g. session_latest/logs) for known messages, offline.",
+        ),
+    ] = None,
+    no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not scan the cluster's session logs.")] = False,
 ) -> None:
     """Inspect a Ray cluster and explain what is wrong, with evidence and a fix for this cluster.
 
     Looks at the idle-worker settings, the ray::IDLE processes (memory, CPU, age), objects that keep
-    workers alive, recent OOM kills, the autoscaler, and version pitfalls. Exit code 0: nothing
-    failed; 1: a check failed; 3: no cluster reachable; 2: bad usage.
+    workers alive, OOM kills, the autoscaler's view (pending nodes, demands, failures, idle nodes),
+    dead nodes, version pitfalls, and known messages in each node's session logs (read from the end,
+    with a byte budget; nothing is written to the cluster). Exit code 0: nothing failed; 1: a check
+    failed; 3: no cluster reachable; 2: bad usage; 70: a bug in raybot.
 
     Examples:
 
@@ -67,22 +95,53 @@ def diagnose(
 
       ray status | raybot diagnose --status-file -
 
+      raybot diagnose --logs ./copied-session/logs
+
       raybot ask -c "why?"    # continue from the findings
     """
-    from raybot.diagnose import diagnose_cluster, diagnose_status_text
+    try:
+        _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs)
+    except (UsageError, typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug: say so, and never exit 1 (FINDINGS)
+        from raybot.errors import RaybotError
+
+        if isinstance(exc, RaybotError):
+            raise
+        from rich.text import Text
+
+        from raybot.diagnose.textsafe import clean
+        from raybot.render import err_console, print_json
+
+        message = clean(f"{type(exc).__name__}: {exc}", keep_newlines=False)[:500]
+        err_console().print(Text.assemble(("error: internal-error", "bold red")), highlight=False)
+        err_console().print(Text(f"  × raybot diagnose crashed: {message}"), highlight=False)
+        err_console().print(Text("hint: this is a bug in raybot; please report it with the command you ran"))
+        if json_:
+            print_json({"error": {"reference": "internal-error", "message": message, "exit_code": exit_codes.INTERNAL}})
+        raise typer.Exit(exit_codes.INTERNAL) from None
+
+
+def _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs) -> None:
+    from raybot.diagnose import diagnose_cluster, diagnose_logs, diagnose_status_text
     from raybot.diagnose.render import render_diagnosis, render_progress
     from raybot.render import print_json
 
-    if timeout <= 0:
-        raise UsageError("--timeout must be positive", hint="e.g. --timeout 10", reference="bad-options")
+    check_timeout(timeout)
+    if status_file is not None and logs is not None:
+        raise UsageError("--status-file and --logs cannot be used together", reference="bad-options")
     if status_file is not None:
         text, source = read_status_file(status_file)
         diagnosis = diagnose_status_text(text, source=source)
+    elif logs is not None:
+        diagnosis = diagnose_logs(logs)
     else:
         if not json_:
             render_progress(f"Inspecting {address or 'the local Ray cluster'} ...")
-        diagnosis = diagnose_cluster(address, timeout=timeout, local_only=local_only)
+        diagnosis = diagnose_cluster(address, timeout=timeout, local_only=local_only, scan_logs=not no_logs)
     # The findings become the first turn of a thread: `raybot ask -c "why?"` continues from them.
+    from rich.text import Text
+
     from raybot.assistant import record_diagnosis
     from raybot.render import err_console
     from raybot.threads import default_store
@@ -93,6 +152,8 @@ def diagnose(
     else:
         render_diagnosis(diagnosis)
     if thread_id:
-        err_console().print(f'[dim]thread {thread_id} · ask follow-ups with: raybot ask -c "why?"[/]', highlight=False)
+        err_console().print(
+            Text(f'thread {thread_id} · ask follow-ups with: raybot ask -c "why?"', style="dim"), highlight=False
+        )
     if diagnosis.exit_code != exit_codes.OK:
         raise typer.Exit(diagnosis.exit_code)

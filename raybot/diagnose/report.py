@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 from raybot import exit_codes
 from raybot.diagnose.checks import CheckResult, fmt_age, fmt_bytes
-from raybot.diagnose.snapshot import ClusterSnapshot
+from raybot.diagnose.model import ClusterSnapshot
+from raybot.diagnose.textsafe import clean
+
+#: evidence lines kept per check in the JSON report and the thread summary
+MAX_EVIDENCE = 40
 
 MARKS = {"ok": "✓", "info": "i", "warn": "!", "fail": "✗", "error": "?"}
 ORDER = {"fail": 0, "warn": 1, "error": 2, "info": 3, "ok": 4}
@@ -43,6 +47,9 @@ class Diagnosis:
                 {
                     "node_id": n.node_id,
                     "ip": n.ip,
+                    "node_type": n.node_type,
+                    "death_reason": n.death_reason,
+                    "death_message": n.death_message,
                     "is_head": n.is_head,
                     "alive": n.alive,
                     "cpus": n.cpus_total,
@@ -59,16 +66,101 @@ class Diagnosis:
             )
         return out
 
+    def cluster_dict(self) -> dict:
+        """What the autoscaler's view (or the paste) says: nodes by type, resources, pending nodes,
+        failures and demands. ``None`` for a part the source does not hold."""
+        s = self.snapshot
+        a = s.autoscaler
+        if a is None or not a.report_present:
+            return {"nodes_by_type": None, "resources": None, "pending": None, "failures": None, "demands": None}
+        p = s.paste
+
+        def has(section: str) -> bool:
+            return p is None or p.has(section)
+
+        by_type: dict[str, dict[str, int]] = {}
+        for t, c in a.active_nodes.items():
+            by_type.setdefault(t, {"active": 0, "idle": 0})["active"] += c
+        for t, c in a.idle_nodes.items():
+            by_type.setdefault(t, {"active": 0, "idle": 0})["idle"] += c
+        return {
+            "nodes_by_type": by_type if has("nodes") or has("idle") else None,
+            "node_count": sum(v["active"] + v["idle"] for v in by_type.values()) if by_type else None,
+            "resources": {k: {"used": u, "total": t} for k, (u, t) in a.usage.items()} if has("usage") else None,
+            "pending": [{"node_type": n.node_type, "status": n.status, "ip": n.ip, "count": n.count} for n in a.pending]
+            if has("pending")
+            else None,
+            "failures": [{"node_type": f.node_type, "ip": f.ip, "reason": f.reason} for f in a.failures]
+            if has("failures")
+            else None,
+            "demands": [{"shape": d.shape, "count": d.count, "kind": d.kind} for d in a.demands[: MAX_EVIDENCE * 25]]
+            if has("demands") or has("constraints")
+            else None,
+            "report_age_s": None if a.report_age_s is None else round(a.report_age_s, 1),
+        }
+
+    def logs_dict(self) -> dict | None:
+        scan = self.snapshot.logs
+        if scan is None:
+            return None
+        return {
+            "nodes": list(scan.nodes),
+            "files_read": scan.files_read,
+            "bytes_read": scan.bytes_read,
+            "files_cut": scan.files_cut,
+            "files_skipped": scan.files_skipped,
+            "signatures": scan.signatures,
+            "findings": [
+                {
+                    "signature": f.signature,
+                    "node": f.node,
+                    "count": f.count,
+                    "first_time": f.first_time,
+                    "last_time": f.last_time,
+                    "sample": f.sample,
+                    "files": list(f.files),
+                    "entries": list(f.entries),
+                    "topic": f.topic,
+                    "source": f.source,
+                }
+                for f in scan.findings
+            ],
+            "errors": list(scan.errors),
+        }
+
     def to_dict(self) -> dict:
         s = self.snapshot
+        checks = []
+        for r in self.results:
+            d = r.to_dict()
+            if len(d["evidence"]) > MAX_EVIDENCE:
+                d["evidence"] = d["evidence"][:MAX_EVIDENCE] + [f"... and {len(d['evidence']) - MAX_EVIDENCE} more"]
+            checks.append(d)
+        p = s.paste
         return {
             "ray_version": s.ray_version,
             "address": s.address,
+            "address_typed": s.address_typed,
             "origin": s.origin,
             "collected_at": s.collected_at,
+            "status_layout": s.status_layout,
+            "paste": None
+            if p is None
+            else {
+                "layout": p.layout,
+                "header": p.header,
+                "timestamp": p.timestamp,
+                "labels": list(p.labels),
+                "sections": sorted(p.sections),
+                "cut_off": list(p.cut_off),
+                "lines_skipped": p.lines_skipped,
+                "demands_dropped": p.demands_dropped,
+            },
             "system_config": s.system_config,
+            "cluster": self.cluster_dict(),
             "nodes": self.node_dicts(),
-            "checks": [r.to_dict() for r in self.results],
+            "logs": self.logs_dict(),
+            "checks": checks,
             "summary": self.counts,
             "gaps": [{"source": g.source, "reason": g.reason, "hint": g.hint} for g in s.gaps],
             "notes": list(s.notes),
@@ -77,7 +169,7 @@ class Diagnosis:
     def summary_markdown(self) -> str:
         """A short Markdown summary of the non-ok findings: the first turn of a chat thread."""
         s = self.snapshot
-        where = s.address or "a pasted `ray status`"
+        where = s.address or ("a copied logs folder" if s.origin == "logs" else "a pasted `ray status`")
         version = f", Ray {s.ray_version}" if s.ray_version else ""
         c = self.counts
         lines = [
@@ -85,7 +177,23 @@ class Diagnosis:
             f"warnings, {c['error']} could not check, {c['info']} info, {c['ok']} ok.",
             "",
         ]
-        if s.nodes:
+        c = self.cluster_dict()
+        if c.get("node_count") or c.get("resources"):
+            parts = []
+            if c.get("node_count"):
+                parts.append(
+                    f"{c['node_count']} nodes ("
+                    + ", ".join(f"{v['active'] + v['idle']} {clean(t)}" for t, v in c["nodes_by_type"].items())
+                    + ")"
+                )
+            if c.get("resources"):
+                parts.append(
+                    ", ".join(
+                        f"{v['used']:g}/{v['total']:g} {k}" for k, v in c["resources"].items() if k in ("CPU", "GPU")
+                    )
+                )
+            lines += ["Cluster: " + "; ".join(p for p in parts if p) + ".", ""]
+        if s.nodes and s.origin == "cluster":
 
             def seen(n) -> str:
                 if n.processes is None:
@@ -114,7 +222,7 @@ class Diagnosis:
                 head += f" (expected: {r.threshold})"
             lines.append(head)
             for ev in r.evidence[:3]:
-                lines.append(f"  - {ev.strip()}")
+                lines.append(f"  - {clean(ev.strip(), keep_newlines=False)[:300]}")
             if r.fix and r.status in ("fail", "warn"):
                 fix_lines = [ln.strip() for ln in r.fix.splitlines() if ln.strip()]
                 first = next((ln for ln in fix_lines if not ln.startswith("#")), "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raybot.diagnose.snapshot import (
+from raybot.diagnose.model import (
     AutoscalerFacts,
     ClusterSnapshot,
     DebugState,
@@ -104,12 +104,11 @@ def snap(*nodes: NodeFacts, system_config: dict | None = None, **kw) -> ClusterS
 
 def result(check_id: str, s: ClusterSnapshot):
     from raybot.diagnose.checks import CHECKS
+    from raybot.diagnose.checks.base import run_check
 
     for c in CHECKS:
         if c.id == check_id:
-            out = c.fn(s)
+            out = run_check(c, s)
             assert len(out) == 1
-            r = out[0]
-            r.id, r.title = r.id or c.id, r.title or c.title
-            return r
+            return out[0]
     raise KeyError(check_id)

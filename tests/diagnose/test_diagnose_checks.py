@@ -8,9 +8,9 @@ import sys
 import pytest
 from diagkit import HEAD_ID, WORKER_ID, MiB, idle, node, result, snap
 
-from raybot.diagnose.checks import CHECKS, STATUSES, effective, run_checks, soft_limit
-from raybot.diagnose.report import Diagnosis
-from raybot.diagnose.snapshot import (
+from raybot.diagnose.checks import CHECKS, STATUSES, run_checks
+from raybot.diagnose.checks.util import effective, soft_limit
+from raybot.diagnose.model import (
     DebugState,
     Demand,
     FailedNode,
@@ -20,6 +20,7 @@ from raybot.diagnose.snapshot import (
     PendingNode,
     WorkerRecord,
 )
+from raybot.diagnose.report import Diagnosis
 
 SEED = {
     "kill_idle_workers_interval_ms": 0,
@@ -47,12 +48,12 @@ def test_registry_ids_unique_and_results_valid():
 
 
 def test_crashing_check_propagates_in_tests_and_is_reported_otherwise(monkeypatch):
-    from raybot.diagnose import checks
+    from raybot.diagnose.checks import base
 
     def boom(s):
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(checks, "CHECKS", [checks.Check("boom", "Boom", boom)])
+    monkeypatch.setattr(base, "CHECKS", [base.Check("boom", "Boom", boom)])
     with pytest.raises(RuntimeError):
         run_checks(snap())
     monkeypatch.setattr(sys, "_called_from_test", False, raising=False)
@@ -305,7 +306,7 @@ def test_oom_recent_and_old():
 def test_oom_unknown_without_state_api():
     s = snap(node(), dead_workers=None, gaps=[Gap("state-api", "no dashboard", "start it")])
     r = result("recent-oom-kills", s)
-    assert r.status == "error" and r.evidence == ["no dashboard"] and r.fix == "start it"
+    assert r.status == "error" and r.evidence == ["state-api: no dashboard"] and r.fix == "start it"
 
 
 # --- ref-creation-sites ---------------------------------------------------------------------
@@ -332,9 +333,11 @@ def test_ref_sites_on_or_nothing_pinned():
 def test_pending_infeasible_demand_warns():
     s = snap(node())
     s.autoscaler.demands = [Demand("{'GPU': 1.0}", 5, "tasks/actors", [{"GPU": 1.0}])]
-    r = result("autoscaler-pending", s)
+    r = result("infeasible-demands", s)
     assert r.status == "warn" and "5+ request(s) no node can run" in r.value
-    assert "nothing adds nodes" in r.why or "not launching" in r.why
+    assert "nothing is adding nodes" in r.why
+    s.autoscaler.provider = "aws"
+    assert "the autoscaler is not launching one" in result("infeasible-demands", s).why
 
 
 def test_pending_nodes_and_queued_demands_are_info():
@@ -342,9 +345,14 @@ def test_pending_nodes_and_queued_demands_are_info():
     s.autoscaler.pending = [PendingNode("m4.xlarge", "launching", count=2)]
     s.autoscaler.demands = [Demand("{'CPU': 1.0}", 10, "tasks/actors", [{"CPU": 1.0}])]
     r = result("autoscaler-pending", s)
-    assert r.status == "info" and "1 pending node" in r.value and "10+ queued" in r.value
+    assert r.status == "info" and "2 pending node" in r.value
+    r = result("infeasible-demands", s)
+    assert r.status == "info" and "10+ queued" in r.value
     assert result("autoscaler-pending", snap(node())).status == "ok"
-    assert result("autoscaler-pending", snap(node(), autoscaler=None)).status == "error"
+    assert result("infeasible-demands", snap(node())).status == "ok"
+    for cid in ("autoscaler-pending", "infeasible-demands", "autoscaler-failures", "object-store", "cluster-idle"):
+        r = result(cid, snap(node(), autoscaler=None))
+        assert r.status == "error" and r.value == "no autoscaler report", cid
 
 
 def test_failures():

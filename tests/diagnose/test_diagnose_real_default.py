@@ -15,8 +15,8 @@ import pytest
 import raycluster
 
 from raybot.diagnose.checks import run_checks
+from raybot.diagnose.collect import collect_snapshot
 from raybot.diagnose.report import Diagnosis
-from raybot.diagnose.snapshot import collect_snapshot
 
 pytestmark = pytest.mark.ray
 
@@ -107,12 +107,12 @@ def test_explicit_address_wins_over_ray_address_env(cluster, monkeypatch):
 
 
 def test_a_hung_state_api_cannot_hang_raybot(cluster, monkeypatch):
-    from raybot.diagnose import snapshot as snapshot_mod
+    from raybot.diagnose import collect as collect_mod
 
     def hang(url, timeout):
         time.sleep(120)
 
-    monkeypatch.setattr(snapshot_mod, "_state_api_reads", hang)
+    monkeypatch.setattr(collect_mod, "state_api_reads", hang)
     started = time.monotonic()
     snap = collect_snapshot(cluster.address, timeout=1.0, local_only=True)
     assert time.monotonic() - started < 8

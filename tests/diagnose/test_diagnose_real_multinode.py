@@ -14,8 +14,9 @@ import pytest
 import raycluster
 
 from raybot.diagnose.checks import run_checks
+from raybot.diagnose.collect import collect_snapshot
+from raybot.diagnose.procscan import scan_ray_processes
 from raybot.diagnose.report import Diagnosis
-from raybot.diagnose.snapshot import collect_snapshot, scan_ray_processes
 
 pytestmark = pytest.mark.ray
 
@@ -67,6 +68,8 @@ def test_both_nodes_from_the_local_process_table(two_nodes):
     assert any(p.job_id == two_nodes.job for p in other.idle_workers)
     assert not any("NodeAffinitySchedulingStrategy" in n for n in snap.notes)
     assert sum(snap.autoscaler.active_nodes.values()) == 2
+    assert sorted(snap.logs.nodes) == sorted(n.label for n in snap.alive_nodes)  # each node's own logs
+    assert snap.logs.files_read >= 4
     results = {r.id: r for r in run_checks(snap)}
     assert results["data-completeness"].status in ("ok", "error")
     assert results["idle-workers-over-soft-limit"].status in ("ok", "info")
@@ -80,6 +83,9 @@ def test_probe_tasks_pinned_to_each_node(two_nodes):
     other = snap.node(two_nodes.other)
     assert any(p.job_id == two_nodes.job for p in other.idle_workers)
     assert other.raylet_env is not None and other.debug_state is not None
+    # the probe also scanned each node's logs, and shipped the result back
+    assert sorted(snap.logs.nodes) == sorted(n.label for n in snap.alive_nodes), snap.gaps
+    assert not [g for g in snap.gaps if g.source.startswith("logs:")]
     for n in snap.alive_nodes:
         assert not any("raybot_diagnose_probe" in p.title for p in n.processes)
     # the probe workers exit after their one call (max_calls=1): no new idle worker is left behind
@@ -104,5 +110,7 @@ def test_nothing_inspected_is_could_not_check_never_ok(two_nodes):
     ):
         assert r[cid].status == "error", (cid, r[cid])
     assert r["reaping-disabled"].status == "ok"  # the system config comes from the GCS
+    assert r["worker-registration"].status == "error"  # no node's logs were read
+    assert any("--local-only" in g.reason for g in snap.gaps if g.source.startswith("logs:"))
     assert "--local-only" in " ".join(r["data-completeness"].evidence)
     assert d.exit_code == 0

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from raybot.cli import app
 from raybot.diagnose.checks import run_checks
+from raybot.diagnose.collect import collect_snapshot
+from raybot.diagnose.collect.status_text import parse_status_text
 from raybot.diagnose.report import Diagnosis
-from raybot.diagnose.snapshot import collect_snapshot
-from raybot.diagnose.status_text import parse_status_text
 
 pytestmark = pytest.mark.ray
 
@@ -123,12 +123,12 @@ def test_json_contract_and_thread_summary(diagnosis):
 
 
 def test_system_config_falls_back_to_the_gcs_command_line(seed, monkeypatch):
-    from raybot.diagnose import snapshot as snapshot_mod
+    from raybot.diagnose import collect as collect_mod
 
     def broken(address):
         raise RuntimeError("GCS accessor unavailable")
 
-    monkeypatch.setattr(snapshot_mod, "_read_system_config", broken)
+    monkeypatch.setattr(collect_mod, "read_system_config", broken)
     snap = collect_snapshot(seed.address, timeout=10, local_only=True)
     assert snap.system_config["kill_idle_workers_interval_ms"] == 0
     assert snap.system_config_source == "gcs_server command line (--config_list)"

@@ -9,7 +9,7 @@ from diagkit import result
 
 from raybot.diagnose import diagnose_status_text
 from raybot.diagnose.checks import STATUSES
-from raybot.diagnose.status_text import parse_status_text, parse_usage_line, snapshot_from_status
+from raybot.diagnose.collect.status_text import parse_status_text, parse_usage_line, snapshot_from_status
 from raybot.errors import UsageError
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "ray_status"
@@ -119,7 +119,7 @@ def test_260_layout_and_infeasible_demand():
     assert "Pending Demands:" in st.labels and "From request_resources:" in st.labels
     assert st.usage["object_store_memory"][0] == pytest.approx(195.32 * 1024)
     snap = snapshot_from_status(st)
-    r = result("autoscaler-pending", snap)
+    r = result("infeasible-demands", snap)
     # {'CPU': 3.0} on 2 CPUs
     assert r.status == "warn" and "2+ request(s) no node can run" in r.value
 

@@ -1,6 +1,7 @@
 """Parse a pasted ``ray status`` output, in every layout Ray has printed.
 
-The layouts differ in their section labels (RAY-FACTS §5.1, and pasted outputs in Ray's issues):
+The layouts differ in their section labels (read from the pasted outputs in Ray's issues listed
+in tests/data/ray_status/SOURCES*.md, and the PRs named below):
 
 - 2020-2023: ``Healthy:`` / ``Pending:`` / ``Recent failures:``, then ``Usage:`` and ``Demands:``
   (``Total Usage:`` / ``Total Demands:`` when ``-v`` adds the per-node breakdown);
@@ -19,18 +20,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from raybot.diagnose.snapshot import (
+from raybot.diagnose.model import (
     AutoscalerFacts,
     ClusterSnapshot,
     Demand,
     FailedNode,
     NodeFacts,
+    PasteFacts,
     PendingNode,
 )
+from raybot.diagnose.textsafe import clean
 from raybot.errors import UsageError
 
+#: parsing work is bounded: a paste is read up to MAX_CHARS characters and MAX_LINES lines, and at
+#: most MAX_DEMANDS demand lines are parsed (the rest are counted); 200,000 demand lines then take
+#: well under a second instead of minutes
+MAX_CHARS = 8_000_000
+MAX_LINES = 50_000
+MAX_DEMANDS = 2_000
+MAX_NODES = 2_000
+
 _HEADER = re.compile(r"=+\s*(Autoscaler|Cluster) status:?\s*(.*?)\s*=+")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _SIZE = {
     "B": 1,
     "KB": 1e3,
@@ -102,6 +112,10 @@ class StatusText:
     nodes: list[StatusNode] = field(default_factory=list)
     legacy_node_lines: list[str] = field(default_factory=list)  #: ``N node(s) with resources: ...``
     error_text: str | None = None  #: text after the report (autoscaler errors)
+    sections: set[str] = field(default_factory=set)  #: kinds of facts present (see PasteFacts)
+    empty_sections: list[str] = field(default_factory=list)  #: labels with no line under them
+    lines_skipped: int = 0
+    demands_dropped: int = 0
 
     @property
     def layout(self) -> str:
@@ -171,11 +185,38 @@ def _strip_prefixes(lines: list[str]) -> list[str]:
     return lines
 
 
+def clean_text(text: str) -> str:
+    """Line breaks normalised; escape sequences and control characters removed."""
+    return clean(text)
+
+
+_SECTION_OF = {
+    "active": "nodes",
+    "idle": "idle",
+    "pending": "pending",
+    "failures": "failures",
+    "usage": "usage",
+    "demands": "demands",
+    "constraints": "constraints",
+}
+
+
 def parse_status_text(text: str) -> StatusText:
-    """Parse ``ray status`` output. Raises :class:`UsageError` if it is not one."""
-    text = _ANSI.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    lines = _strip_prefixes(text.split("\n"))
+    """Parse ``ray status`` output. Raises :class:`UsageError` if it is not one.
+
+    Bounded: see :data:`MAX_CHARS`, :data:`MAX_LINES`, :data:`MAX_DEMANDS`.
+    """
     st = StatusText()
+    if len(text) > MAX_CHARS:
+        st.lines_skipped += text.count("\n", MAX_CHARS)
+        text = text[:MAX_CHARS]
+    lines = clean_text(text).split("\n")
+    if len(lines) > MAX_LINES:
+        # past the cap only demand lines are counted (a huge paste is a long Demands: list)
+        st.demands_dropped = sum(1 for ln in lines[MAX_LINES:] if "pending " in ln or "request_resources" in ln)
+        st.lines_skipped += len(lines) - MAX_LINES
+        lines = lines[:MAX_LINES]
+    lines = _strip_prefixes(lines)
     start = None
     for i, line in enumerate(lines):
         m = _HEADER.search(line)
@@ -194,6 +235,8 @@ def parse_status_text(text: str) -> StatusText:
     section: str | None = None
     node: StatusNode | None = None
     sub: str | None = None
+    content: dict[str, int] = {}  #: label -> lines under it
+    label: str | None = None
     for raw in lines[start:]:
         line = raw.rstrip()
         stripped = line.strip()
@@ -205,11 +248,17 @@ def parse_status_text(text: str) -> StatusText:
             if stripped in NODE_LABELS or stripped in RESOURCE_LABELS:
                 st.labels.append(stripped)
                 section = NODE_LABELS.get(stripped) or RESOURCE_LABELS[stripped]
+                label = stripped
+                content.setdefault(label, 0)
                 continue
             if stripped in ("Node status", "Resources"):
                 section = None
                 continue
             if stripped.startswith("Node: "):
+                label = None
+                if len(st.nodes) >= MAX_NODES:
+                    section = None
+                    continue
                 name = stripped[len("Node: ") :]
                 m = re.match(r"(.*?) \((.*)\)$", name)
                 node = StatusNode(name=m.group(1) if m else name, node_type=m.group(2) if m else None)
@@ -226,13 +275,15 @@ def parse_status_text(text: str) -> StatusText:
                 continue
             if section == "demands" or section == "by-count" or section is None:
                 # text after the report: an autoscaler error message
-                st.error_text = (st.error_text + "\n" if st.error_text else "") + stripped
-                section = "error"
+                st.error_text = (st.error_text + "\n" if st.error_text else "") + stripped[:1000]
+                section, label = "error", None
                 continue
-            if section == "error":
-                st.error_text = (st.error_text or "") + "\n" + stripped
+            if section == "error" and len(st.error_text or "") < 20000:
+                st.error_text = (st.error_text or "") + "\n" + stripped[:1000]
                 continue
             continue
+        if label is not None:
+            content[label] = content.get(label, 0) + 1
         if section == "node" and node is not None:
             if indent == 1:
                 if stripped.startswith("Id:"):
@@ -293,6 +344,9 @@ def parse_status_text(text: str) -> StatusText:
                 if u[3]:
                     st.usage_notes[u[0]] = u[3]
         elif section in ("demands", "constraints"):
+            if len(st.demands) + len(st.constraints) >= MAX_DEMANDS:
+                st.demands_dropped += 1
+                continue
             kind = "request_resources" if section == "constraints" else "tasks/actors"
             d = _demand(stripped, kind)
             if d:
@@ -303,6 +357,18 @@ def parse_status_text(text: str) -> StatusText:
             hint="paste the whole output of `ray status`",
             reference="not-ray-status",
         )
+    for lb, n in content.items():
+        kind = NODE_LABELS.get(lb) or RESOURCE_LABELS.get(lb)
+        if n == 0:
+            st.empty_sections.append(lb)
+        elif kind in _SECTION_OF:
+            st.sections.add(_SECTION_OF[kind])
+    if st.legacy_node_lines:
+        st.sections.add("nodes")
+    if st.nodes:
+        st.sections.add("node-details")
+        if all(n.idle_ms is not None or n.is_idle is not None for n in st.nodes):
+            st.sections.add("idle")
     return st
 
 
@@ -324,6 +390,20 @@ def _failure(line: str) -> FailedNode:
     return FailedNode(node_type=left, ip=ip, reason=right or None)
 
 
+def _cut_off(st: StatusText) -> list[str]:
+    out = [f"{lb} is empty (the paste ends there?)" for lb in st.empty_sections]
+    has_resources = bool(st.sections & {"usage", "demands", "constraints"}) or any(
+        lb in RESOURCE_LABELS for lb in st.labels
+    )
+    if (st.sections & {"nodes", "pending", "failures"}) and not has_resources:
+        out.append("no Resources part (Usage:, Demands:) after the node status")
+    elif any(RESOURCE_LABELS.get(lb) == "usage" for lb in st.labels) and not any(
+        RESOURCE_LABELS.get(lb) == "demands" for lb in st.labels
+    ):
+        out.append("no Demands: section after Usage:")
+    return out
+
+
 def snapshot_from_status(st: StatusText, *, source: str = "-") -> ClusterSnapshot:
     """A snapshot holding only what ``ray status`` shows, for the checks to run on."""
     facts = AutoscalerFacts(
@@ -335,7 +415,19 @@ def snapshot_from_status(st: StatusText, *, source: str = "-") -> ClusterSnapsho
         demands=list(st.demands) + list(st.constraints),
         usage=dict(st.usage),
     )
-    snap = ClusterSnapshot(address=None, origin="status-text", status_layout=st.layout, autoscaler=facts)
+    paste = PasteFacts(
+        layout=st.layout,
+        header=st.header,
+        timestamp=st.timestamp,
+        labels=list(st.labels),
+        sections=set(st.sections),
+        cut_off=_cut_off(st),
+        usage_notes=dict(st.usage_notes),
+        error_text=st.error_text,
+        lines_skipped=st.lines_skipped,
+        demands_dropped=st.demands_dropped,
+    )
+    snap = ClusterSnapshot(address=None, origin="status-text", status_layout=st.layout, autoscaler=facts, paste=paste)
     for n in st.nodes:
         total = {k: v[1] for k, v in n.usage.items()}
         node = NodeFacts(
@@ -345,10 +437,16 @@ def snapshot_from_status(st: StatusText, *, source: str = "-") -> ClusterSnapsho
             resources_total=total,
             idle_ms=n.idle_ms,
             cpus_used=n.usage["CPU"][0] if "CPU" in n.usage else None,
+            node_type=n.node_type,
         )
         snap.nodes.append(node)
     if st.error_text:
         snap.notes.append(f"text after the report: {st.error_text[:300]}")
+    if st.lines_skipped or st.demands_dropped:
+        snap.notes.append(
+            f"a long paste: {st.lines_skipped} line(s) past the cap were not parsed"
+            + (f", {st.demands_dropped} demand line(s) counted only" if st.demands_dropped else "")
+        )
     snap.notes.append(
         f"parsed from {source}: {st.header or 'no header'}" + (f" at {st.timestamp}" if st.timestamp else "")
     )

@@ -1,0 +1,223 @@
+"""Collect facts about a live Ray cluster once: the only I/O of ``raybot diagnose``.
+
+:func:`collect_snapshot` talks to the cluster and returns a :class:`ClusterSnapshot`. One module
+per source:
+
+- :mod:`.address`: the GCS address (what the user typed, what Ray rewrote it to);
+- :mod:`.gcs`: cluster metadata (the cluster's Ray version), the node and job tables, the
+  autoscaler report keys, the cluster-wide ``_system_config`` (what ``ray status`` reads);
+- :mod:`.autoscaler`: the monitor's report and the GCS cluster status (per-node idle time);
+- :mod:`.state_api`: dead workers, objects and finished tasks (served by the dashboard);
+- :mod:`.probes`: the per-node process scan (:mod:`raybot.diagnose.procscan`), here for local
+  raylets, as a zero-CPU task pinned to each other node;
+- :mod:`.logs`: known signatures in each reachable node's session logs;
+- :mod:`.status_text`: a pasted ``ray status`` instead of a live cluster.
+
+Every call runs with a timeout (:mod:`.calls`); whatever could not be collected is recorded in
+``ClusterSnapshot.gaps`` and the checks report it as "could not check", never as "ok".
+"""
+
+from __future__ import annotations
+
+import time
+
+from raybot.diagnose.collect.address import enable_token_auth_if_available, resolve_address
+from raybot.diagnose.collect.autoscaler import apply_cluster_status, read_cluster_status
+from raybot.diagnose.collect.calls import Calls, bounded
+from raybot.diagnose.collect.gcs import apply_gcs, gcs_reads, read_system_config
+from raybot.diagnose.collect.logs import add_scan, load_signatures, scan_local
+from raybot.diagnose.collect.probes import apply_scan_result, probe_nodes
+from raybot.diagnose.collect.state_api import DASHBOARD_HINT, apply_state, estimate_idle_times, state_api_reads
+from raybot.diagnose.model import ClusterSnapshot, Gap, LogScan
+from raybot.diagnose.procscan import scan_ray_processes
+from raybot.errors import ClusterUnreachable
+
+
+def collect_snapshot(
+    address: str | None,
+    *,
+    timeout: float,
+    local_only: bool,
+    probe_all_nodes: bool = False,
+    scan_logs: bool = True,
+) -> ClusterSnapshot:
+    """Collect everything the checks need, once.
+
+    Args:
+        address: GCS address (host:port); ``None`` finds the local cluster like ``ray status``.
+        timeout: seconds allowed for each call to the cluster.
+        local_only: inspect processes only on nodes whose raylet runs on this machine; do not
+            start probe tasks on the other nodes.
+        probe_all_nodes: use probe tasks even for nodes visible on this machine (this is how the
+            multi-node path is exercised on one machine).
+        scan_logs: scan each reachable node's session logs for known signatures.
+
+    Raises:
+        ClusterUnreachable: nothing answers at the address (or no local cluster was found).
+        UsageError: the address is not one raybot can use.
+    """
+    import os
+    import sys
+
+    started = time.monotonic()
+    user_auth_mode = os.environ.get("RAY_AUTH_MODE")
+    # Start sampling this machine's process table at once: it needs no cluster connection and
+    # its CPU sampling window then overlaps the imports and calls below.
+    local = Calls()
+    if not probe_all_nodes:
+        local.start("local-scan", scan_ray_processes, None, None, (os.getpid(),), 0.25)
+    if scan_logs:
+        local.start("signatures", load_signatures)
+
+    auto_detected = address is None or address.strip() in ("", "auto")
+    gcs_address = resolve_address(address, timeout)
+    import ray
+
+    snap = ClusterSnapshot(
+        address=gcs_address,
+        client_ray_version=ray.__version__,
+        local_only=local_only,
+        user_auth_mode=user_auth_mode,
+        address_typed=address,
+    )
+    if auto_detected:
+        # Like ray.init(): only a cluster found automatically gets ~/.ray/auth_token; an explicit
+        # address needs RAY_AUTH_MODE=token, so a token is never sent to an arbitrary host.
+        snap.token_auth = enable_token_auth_if_available()
+    else:
+        snap.token_auth = (user_auth_mode or "").lower() == "token" or None
+
+    from ray._raylet import GcsClient
+
+    client, err = bounded(lambda: GcsClient(address=gcs_address), timeout, "gcs-connect")
+    if err is not None:
+        if "Authentication" in err or "Unauthenticated" in err:
+            raise ClusterUnreachable(
+                f"the cluster at {gcs_address} requires an authentication token, and none was sent",
+                hint="export RAY_AUTH_MODE=token (the token comes from ~/.ray/auth_token or "
+                "RAY_AUTH_TOKEN); like ray.init(), raybot sends a token to an explicit "
+                "--address only when RAY_AUTH_MODE=token",
+                reference="cluster-auth",
+            )
+        raise ClusterUnreachable(
+            f"the GCS at {gcs_address} accepted a connection but did not answer ({err})",
+            hint="check the head node: `ray status --address ...`, and logs/gcs_server.out in the session dir",
+        )
+
+    calls = Calls()
+    calls.start("gcs", gcs_reads, client, timeout)
+    calls.start("system-config", read_system_config, gcs_address)
+    calls.start("cluster-status", read_cluster_status, gcs_address, timeout)
+    deadline = time.monotonic() + timeout + 1.0
+    gcs, err = calls.result("gcs", deadline)
+    if err is not None:
+        snap.gaps.append(Gap("gcs", f"reading the GCS failed: {err}"))
+        gcs = {}
+    for key, reason in (gcs.get("errors") or {}).items():
+        snap.gaps.append(Gap(key, reason))
+    apply_gcs(snap, gcs)
+
+    state = Calls()
+    dashboard = gcs.get("dashboard")
+    if dashboard:
+        state.start("state-api", state_api_reads, f"http://{dashboard}", timeout)
+    elif "dashboard" not in (gcs.get("errors") or {}):
+        snap.gaps.append(
+            Gap(
+                "state-api",
+                "the cluster has no dashboard, so the state API (`ray list`, `ray summary`) is unavailable",
+                DASHBOARD_HINT,
+            )
+        )
+
+    cfg, cfg_err = calls.result("system-config", deadline)
+    if cfg_err is None:
+        snap.system_config, snap.system_config_source = cfg, "GCS"
+    cs, cs_err = calls.result("cluster-status", deadline)
+    if cs_err is None:
+        apply_cluster_status(snap, cs)
+    else:
+        snap.gaps.append(Gap("node-idle-time", f"get_cluster_status failed: {cs_err}"))
+
+    # Processes on this machine.
+    local_ids: set[str] = set()
+    scan: dict = {}
+    if not probe_all_nodes:
+        scan, err = local.result("local-scan", time.monotonic() + timeout)
+        if err is not None:
+            snap.gaps.append(Gap("processes:local", f"scanning local processes failed: {err}"))
+            scan = {}
+        else:
+            local_ids = apply_scan_result(snap, scan, "local")
+    if snap.system_config is None:
+        # Fall back to the GCS process's command line (--config_list) if the head runs here.
+        for raylet in scan.get("raylets", []):
+            if raylet.get("gcs_system_config") is not None and raylet.get("node_id") in local_ids:
+                snap.system_config = raylet["gcs_system_config"]
+                snap.system_config_source = "gcs_server command line (--config_list)"
+                break
+        else:
+            snap.gaps.append(Gap("system-config", f"reading the system config from the GCS failed: {cfg_err}"))
+
+    # The local log scan runs while the state API answers.
+    known, patterns, remote_logs = [], [], {}
+    if scan_logs:
+        sigs, err = local.result("signatures", time.monotonic() + timeout)
+        if err is not None:
+            snap.add_gap("logs", f"loading the signatures failed: {err}")
+            scan_logs = False
+        else:
+            known, patterns = sigs
+            dirs = {
+                f"{n.session_dir}/logs": n.label for n in snap.alive_nodes if n.node_id in local_ids and n.session_dir
+            }
+            local.start("local-logs", scan_local, dirs, known, patterns)
+    task_end_ms: dict[str, float] = {}
+    if dashboard:
+        st, err = state.result("state-api", time.monotonic() + 2 * timeout + 1.0)
+        if err is not None:
+            snap.gaps.append(Gap("state-api", f"the state API at http://{dashboard} failed: {err}", DASHBOARD_HINT))
+        else:
+            task_end_ms = apply_state(snap, st, f"http://{dashboard}")
+
+    remote = [n for n in snap.alive_nodes if n.node_id not in local_ids]
+    if remote and local_only:
+        for n in remote:
+            snap.gaps.append(
+                Gap(
+                    f"processes:{n.node_id}",
+                    f"node {n.label} was not inspected (--local-only)",
+                    "run without --local-only, or run raybot on that node",
+                )
+            )
+    elif remote:
+        remote_logs = probe_nodes(snap, remote, timeout, patterns if scan_logs else None)
+
+    estimate_idle_times(snap, task_end_ms)
+    if scan_logs:
+        scan, err = local.result("local-logs", time.monotonic() + timeout)
+        if err is not None:
+            snap.add_gap("logs", f"scanning the local logs failed: {err}")
+            scan = LogScan(signatures=len(known))
+        _merge_logs(snap, scan, known, local_ids, remote_logs, probed=not local_only)
+    snap.notes.append(f"collected in {time.monotonic() - started:.1f}s")
+    if snap.python_version and snap.python_version != ".".join(map(str, sys.version_info[:3])):
+        snap.notes.append(
+            f"cluster Python {snap.python_version}, raybot's Python {'.'.join(map(str, sys.version_info[:3]))}"
+        )
+    return snap
+
+
+def _merge_logs(
+    snap: ClusterSnapshot, scan: LogScan, known, local_ids: set[str], remote_logs: dict, *, probed: bool
+) -> None:
+    """The local log scan plus what the probes found on the other nodes; gaps for the rest."""
+    for nid, result in remote_logs.items():
+        node = snap.node(nid)
+        labels = dict.fromkeys(result.get("dirs") or {}, node.label if node else nid[:8])
+        add_scan(scan, known, result, labels)
+    snap.logs = scan
+    missing = [n for n in snap.alive_nodes if n.node_id not in local_ids and n.node_id not in remote_logs]
+    for n in missing:
+        why = "not reachable from here (--local-only)" if not probed else "the probe task returned no logs"
+        snap.add_gap(f"logs:{n.node_id}", f"logs of {n.label} not scanned: {why}")

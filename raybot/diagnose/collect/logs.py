@@ -1,0 +1,130 @@
+"""The session logs: signature findings from each reachable node, or from a copied folder.
+
+Live, the logs of nodes on this machine are scanned here, the others by the probe task
+(:func:`raybot.diagnose.collect.probes.node_probe`). Offline, ``raybot diagnose --logs DIR``
+scans a copied ``logs`` folder, a session folder, or a folder of per-node folders (such as a
+download of ``ray logs``). Nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from raybot.diagnose.logscan import LOG_GLOBS, scan_log_dirs
+from raybot.diagnose.model import ClusterSnapshot, LogFinding, LogScan
+from raybot.diagnose.signatures import KnownSignature, all_signatures, scan_patterns
+from raybot.errors import UsageError
+
+#: how deep ``--logs DIR`` looks for folders holding Ray log files, and how many it takes
+MAX_DEPTH = 4
+MAX_DIRS = 64
+
+
+def load_signatures(kb_dir: Path | None = None) -> tuple[list[KnownSignature], list[tuple[int, str, str]]]:
+    """The signatures to look for and the ``(index, regex, anchor)`` tuples the scanner takes."""
+    if kb_dir is None:
+        from raybot.paths import kb_dir as default_kb
+
+        try:
+            kb_dir = default_kb()
+        except Exception:  # noqa: BLE001 - a broken RAYBOT_KB: scan diagnose's own signatures
+            kb_dir = None
+    known = all_signatures(kb_dir)
+    return known, scan_patterns(known)
+
+
+def _epoch(stamp: str | None) -> float | None:
+    if not stamp:
+        return None
+    try:
+        return time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S"))
+    except (ValueError, OverflowError):
+        return None
+
+
+def add_scan(scan: LogScan, known: list[KnownSignature], result: dict, labels: dict[str, str]) -> None:
+    """Fold one :func:`scan_log_dirs` result into ``scan``; ``labels`` maps dir -> node label."""
+    scan.errors += list(result.get("errors") or [])[:20]
+    for d, rec in (result.get("dirs") or {}).items():
+        label = labels.get(d, d)
+        if rec.get("files_read") and label not in scan.nodes:
+            scan.nodes.append(label)
+        scan.files_read += rec.get("files_read", 0)
+        scan.bytes_read += rec.get("bytes_read", 0)
+        scan.files_cut += rec.get("files_cut", 0)
+        scan.files_skipped += rec.get("files_skipped", 0)
+        for idx, h in (rec.get("hits") or {}).items():
+            k = known[int(idx)]
+            scan.findings.append(
+                LogFinding(
+                    signature=k.signature.text,
+                    node=label,
+                    count=int(h.get("count", 0)),
+                    first_time=h.get("first"),
+                    last_time=h.get("last"),
+                    last_epoch=_epoch(h.get("last")),
+                    sample=str(h.get("sample") or "")[:300],
+                    files=list(h.get("files") or []),
+                    entries=list(k.entries),
+                    topic=k.topic,
+                    source=k.signature.source,
+                )
+            )
+    scan.findings.sort(key=lambda f: (-(f.last_epoch or 0), -f.count))
+
+
+def scan_local(dirs: dict[str, str], known: list[KnownSignature], patterns) -> LogScan:
+    """Scan log folders on this machine; ``dirs`` maps folder -> node label."""
+    scan = LogScan(signatures=len(known))
+    if dirs:
+        add_scan(scan, known, scan_log_dirs(list(dirs), patterns, LOG_GLOBS), dirs)
+    return scan
+
+
+def find_log_dirs(root: Path) -> dict[str, str]:
+    """Folders under ``root`` (itself included) that hold Ray log files -> a label for each."""
+    import fnmatch
+
+    if not root.exists():
+        raise UsageError(f"no such folder: {root}", hint="pass a copied Ray logs folder", reference="file-not-found")
+    if not root.is_dir():
+        raise UsageError(
+            f"not a folder: {root}",
+            hint="pass the folder (e.g. /tmp/ray/session_latest/logs), not a file",
+            reference="bad-input",
+        )
+    found: dict[str, str] = {}
+    base = len(root.parts)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        depth = len(Path(dirpath).parts) - base
+        if depth >= MAX_DEPTH:
+            dirnames[:] = []
+        dirnames[:] = sorted(d for d in dirnames if d not in ("old", "events", "export_events", "runtime_resources"))
+        if any(fnmatch.fnmatchcase(f, g) for f in filenames for g in LOG_GLOBS):
+            rel = os.path.relpath(dirpath, root)
+            found[dirpath] = root.resolve().name if rel == "." else f"{root.resolve().name}/{rel}"
+            if len(found) >= MAX_DIRS:
+                break
+    if not found:
+        raise UsageError(
+            f"no Ray log files in {root} (looked {MAX_DEPTH} levels deep)",
+            hint="pass a copy of a session's logs folder, e.g. /tmp/ray/session_latest/logs, which "
+            "holds raylet.out, gcs_server.out and python-core-worker-*.log",
+            reference="no-ray-logs",
+        )
+    return found
+
+
+def snapshot_from_logs(root: Path, kb_dir: Path | None = None) -> ClusterSnapshot:
+    """A snapshot holding only the log findings of a copied logs folder (``--logs DIR``)."""
+    dirs = find_log_dirs(root)
+    known, patterns = load_signatures(kb_dir)
+    snap = ClusterSnapshot(address=None, origin="logs")
+    snap.logs = scan_local(dirs, known, patterns)
+    snap.notes.append(
+        f"read {snap.logs.files_read} log file(s), {snap.logs.bytes_read / 1e6:.1f} MB, in "
+        f"{len(dirs)} folder(s) under {root}"
+    )
+    return snap
