@@ -467,7 +467,7 @@ class Assistant:
         recognised = sorted({signatures.short_name(g) for e in self.entries.values() for g in e.signatures})
         checks = [
             "`raybot diagnose` checks a running cluster (worker pool, idle workers, memory, autoscaler) "
-            "for the problems in my knowledge base.",
+            "and scans its session logs for the messages I know (`--logs DIR` for a copy of the logs).",
             "Paste the complete message (the full exception with its class name, or the whole log line) "
             "if this was only part of it.",
         ]

@@ -86,8 +86,11 @@ def short_name(sig: Signature) -> str:
         return m.group(1)
     from raybot.kb import PLACEHOLDER_RE
 
-    words = PLACEHOLDER_RE.split(sig.text)[0].replace("`", "").split()
-    return "“" + " ".join(words[:7]) + (" …”" if len(words) > 7 or "{" in sig.text else "”")
+    words = PLACEHOLDER_RE.sub("…", sig.text).replace("`", "").split()
+    while words and words[0] == "…":
+        words = words[1:]
+    cut = words[: next((i for i, w in enumerate(words) if "…" in w), len(words))][:7]
+    return "“" + " ".join(cut) + (" …”" if len(cut) < len(words) else "”")
 
 
 def _words(text: str) -> list[str]:
