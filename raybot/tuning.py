@@ -107,7 +107,7 @@ FITTED_ON = 'real_questions.jsonl, dev_questions.jsonl'  # 283 rows, split=dev o
 SIGNATURE_CONFIDENCE = 0.95
 #: A yes/no question with no short answer that settles it is answered (without a "Yes"/"No"
 #: opener) only from this confidence up; below it raybot says what its closest entry lacks.
-YES_NO_MIN = 0.8
+YES_NO_MIN = 0.9
 #: ``in_scope`` is false below this measured accuracy.
 IN_SCOPE_MIN = 0.4
 
