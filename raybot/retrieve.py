@@ -157,7 +157,8 @@ FILLER = frozenset(
     call called calling show shows showing run ran say tell think thought hang hanging survive
     ray::idle idle add adds added parameter parameters due leave result results until sample sort clean
     update updated information info inside outside across reach reached instead real though although
-    eat eats eating hog hogging sit sits sitting take takes taking took lot like bunch tons super""".split()
+    eat eats eating hog hogging sit sits sitting take takes taking took lot like bunch tons super
+    write writes writing written off""".split()
 )
 _GENERIC_ERROR_SIGNALS = frozenset(
     """valueerror runtimeerror typeerror keyerror assertionerror exception oserror ioerror
