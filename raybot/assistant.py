@@ -880,6 +880,7 @@ class Assistant:
     def _issues(self, tid: str, query: Query, intent: intents.Intent) -> Answer:
         term = intent.term
         issues = {k: v for k, v in self.entries.items() if v.kind == "issue" and v.issue}
+        titles = {k: v.issue.title.lower() for k, v in issues.items() if v.issue}
         exact: set[str] = set()
         denied: set[str] = set()
         if term:
@@ -887,7 +888,7 @@ class Assistant:
             for eid, e in issues.items():
                 # What the issue itself says: its title and the verified `mentions` list. Our
                 # own notes are not evidence that the issue mentions a term.
-                own = [e.issue.title.lower(), *(m.lower() for m in e.mentions)]
+                own = [titles[eid], *(m.lower() for m in e.mentions)]
                 if any(needle in text or text in needle.split() for text in own if text):
                     exact.add(eid)
                 elif mention_kind(" ".join(e.sections.values()), needle) == "denies":

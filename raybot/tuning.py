@@ -100,7 +100,7 @@ CALIBRATION: list[tuple[float, float]] = [
     (0.9, 0.947),
     (0.95, 0.983),
 ]
-FITTED_ON = 'real_questions.jsonl, dev_questions.jsonl'  # 283 rows, split=dev only
+FITTED_ON = "real_questions.jsonl, dev_questions.jsonl"  # 283 rows, split=dev only
 # END FITTED
 
 #: Signature matches are their own bin (they name the message's entry outright).
