@@ -1,15 +1,20 @@
 """Answers composed from knowledge-base entries (no text is generated from nothing).
 
 An :class:`Answer` is the JSON contract of ``raybot ask --json``. The composers here are
-pure: they take entry records (as stored in the index) and return Markdown plus what was
-shown and offered, so a thread can continue from exactly there.
+pure: they take :class:`raybot.kb.Entry` objects and return Markdown plus what was shown and
+offered (:class:`Offer`), so a thread can continue from exactly there.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from raybot.kb import Source
+
+if TYPE_CHECKING:
+    from raybot.kb import Entry, ShortAnswer
 
 from raybot.sanitize import md_code, md_literal
 
@@ -28,6 +33,10 @@ GENERIC_OFFERS = {
     "Caveats": "Would you like the caveats and version differences?",
 }
 DETAILS_WORDS = 170
+SCREEN_LINES = 25  #: the first screen (80 columns): title, direct answer and, when asked, the steps
+ANSWER_LINES = 27  #: a first answer's text before its sources: the first screen plus some context
+SCREEN_WIDTH = 80
+MAX_SOURCES = 4  #: sources listed under an answer; the rest are one "more sources" away
 SCOPE = (
     "raybot's knowledge base covers Ray Core and the cluster runtime: tasks, actors, objects, "
     "workers, memory and the OOM killer, scheduling, the autoscaler, connecting nodes, node and "
@@ -35,6 +44,24 @@ SCOPE = (
     "them. For Ray's libraries (Tune, Serve, Data, Train, RLlib) and for installing Ray, see "
     "Ray's documentation: https://docs.ray.io"
 )
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the last line of an answer offers, and where it leads when the user says yes."""
+
+    entry: str
+    section: str  #: an entry section, or "Sources" for the remaining sources
+    text: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"entry": self.entry, "section": self.section, "text": self.text}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str] | None) -> Offer | None:
+        if not data:
+            return None
+        return cls(str(data.get("entry", "")), str(data.get("section", "")), str(data.get("text", "")))
 
 
 @dataclass
@@ -50,10 +77,12 @@ class Answer:
     intent: str = "question"
     topic: str | None = None
     sections: dict[str, list[str]] = field(default_factory=dict)
-    offer: dict[str, str] | None = None
+    offer: Offer | None = None
     notes: list[str] = field(default_factory=list)
     hits: list[dict[str, Any]] = field(default_factory=list)
     saved: bool = True  #: False when the turn could not be stored: there is no thread to continue
+    kind: str = "entry"  #: entry | short-answer | signature | partial | unknown-message | decline | ...
+    judgement: Any = None  #: raybot.assistant.Judgement of the entry shown (features behind confidence)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented ``--json`` contract (plus a few extra, additive fields)."""
@@ -68,6 +97,7 @@ class Answer:
             "sources": self.sources,
             "follow_ups": self.follow_ups,
             "intent": self.intent,
+            "answer_kind": self.kind,
             "notes": self.notes,
         }
 
@@ -77,8 +107,9 @@ class Composed:
     markdown: str
     entries: list[str]
     sections: dict[str, list[str]]
-    sources: list[dict[str, str]]
-    offer: dict[str, str] | None
+    sources: list[Source]
+    offer: Offer | None
+    more_sources: int = 0  #: sources of the entries shown that were left off the list
 
 
 def display_code(text: str) -> str:
@@ -102,68 +133,187 @@ def trim_words(text: str, limit: int) -> tuple[str, bool]:
     return "\n".join(out).rstrip(), False
 
 
-def version_line(entry: dict[str, Any]) -> str:
-    return f"*Ray versions: {entry['ray_versions']}*" if entry.get("ray_versions") else ""
+def estimate_lines(markdown: str, width: int = SCREEN_WIDTH) -> int:
+    """Lines the terminal renderer (raybot.render.print_markdown) needs for ``markdown``:
+    paragraphs and list items re-flowed to ``width``, code as written, blank lines kept."""
+    import textwrap
+
+    total = 0
+    in_code = False
+    para: list[str] = []
+
+    def flush() -> int:
+        if not para:
+            return 0
+        text = re.sub(r"\*\*|`|\*", "", " ".join(x.strip() for x in para))
+        text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
+        para.clear()
+        return max(1, len(textwrap.wrap(text, width - 2)))
+
+    for line in markdown.splitlines():
+        if line.strip().startswith("```"):
+            total += flush()
+            in_code = not in_code
+            continue
+        if in_code:
+            total += 1 + len(line) // width
+            continue
+        if not line.strip():
+            total += flush() + 1
+        elif re.match(r"^\s*(?:[-*]|\d+\.) ", line) or line.startswith("#"):
+            total += flush()
+            para.append(line)
+        else:
+            para.append(line)
+    return total + flush()
 
 
-def sources_of(entries: list[dict[str, Any]]) -> list[dict[str, str]]:
+def fit_to_screen(text: str, budget: int) -> tuple[str, bool]:
+    """Whole paragraphs/list items of ``text`` that fit in ``budget`` rendered lines."""
+    blocks = re.split(r"\n(?=\s*(?:[-*] |\d+\. )|\n)", text)
+    out: list[str] = []
+    for block in blocks:
+        trial = "\n".join([*out, block])
+        if estimate_lines(trial) > budget:
+            return "\n".join(out).rstrip(), True
+        out.append(block)
+    return "\n".join(out).rstrip(), False
+
+
+def version_line(entry: Entry) -> str:
+    return f"*Ray versions: {entry.ray_versions}*" if entry.ray_versions else ""
+
+
+def sources_of(entries: list[Entry]) -> list[Source]:
     seen, out = set(), []
     for e in entries:
-        for s in e["sources"]:
-            if s["url"] not in seen:
-                seen.add(s["url"])
-                out.append({"title": s["title"], "url": s["url"]})
+        for s in e.sources:
+            if s.url not in seen:
+                seen.add(s.url)
+                out.append(s)
     return out
 
 
-def sources_markdown(sources: list[dict[str, str]]) -> str:
-    return "**Sources:**\n" + "\n".join(f"- {s['title']}: <{s['url']}>" for s in sources)
+def _source_keys(src: Source) -> list[str]:
+    """Strings by which an entry's text refers to a source: issue/PR numbers, file names."""
+    keys = []
+    m = re.search(r"/(?:issues|pull)/(\d+)", src.url)
+    if m:
+        keys += [f"#{m.group(1)}", m.group(1)]
+    m = re.search(r"/blob/[^/]+/(?:[^#?]*/)?([^/#?]+)", src.url)
+    if m:
+        keys.append(m.group(1).lower())
+    return keys
+
+
+def cited_sources(entries: list[Entry], shown_text: str, first: list[str] | None = None) -> tuple[list[Source], int]:
+    """The sources behind ``shown_text`` (at most :data:`MAX_SOURCES`) and how many were left off.
+
+    Sources the shown text refers to (an issue number, a file name) come first, then the
+    entries' sources in their order (an entry lists its primary source first). ``first``
+    holds URLs that must lead (the source of a short answer shown).
+    """
+    pool = sources_of(entries)
+    low = shown_text.lower()
+    urls = list(first or [])
+    order: list[Source] = [s for u in urls for s in pool if s.url == u]
+    order += [Source(u, u) for u in urls if not any(s.url == u for s in pool)]
+    referred = [s for s in pool if s not in order and any(k.lower() in low for k in _source_keys(s))]
+    rest = [s for s in pool if s not in order and s not in referred]
+    picked = (order + referred + rest)[:MAX_SOURCES]
+    total = len({s.url for s in pool} | set(urls))
+    return picked, max(total - len(picked), 0)
+
+
+def sources_markdown(sources: list[Source], more: int = 0) -> str:
+    text = "**Sources:**\n" + "\n".join(f"- {s.title}: <{s.url}>" for s in sources)
+    if more:
+        text += f'\n- *({more} more: ask "more sources")*'
+    return text
 
 
 def next_offer(
-    entry: dict[str, Any], shown: set[str], related: list[dict[str, Any]] | None = None
-) -> dict[str, str] | None:
-    """The first follow-up of ``entry`` whose section has not been shown yet."""
-    for fu in entry["follow_ups"]:
-        if fu["section"] not in shown and fu["section"] in entry["sections"]:
-            return {"entry": entry["id"], "section": fu["section"], "text": fu["offer"]}
+    entry: Entry, shown: set[str], related: list[Entry] | None = None, prefer: str | None = None
+) -> Offer | None:
+    """The follow-up to offer: the section the question leans to (``prefer``), else the entry's
+    first follow-up whose section has not been shown yet."""
+    if prefer and prefer in entry.sections and prefer not in shown:
+        text = next((f.offer for f in entry.follow_ups if f.section == prefer), GENERIC_OFFERS.get(prefer))
+        if text:
+            return Offer(entry.id, prefer, text)
+    for fu in entry.follow_ups:
+        if fu.section not in shown and fu.section in entry.sections:
+            return Offer(entry.id, fu.section, fu.offer)
     for name in ("Steps", "Example", "Details", "Caveats"):
-        if name in entry["sections"] and name not in shown:
-            return {"entry": entry["id"], "section": name, "text": GENERIC_OFFERS[name]}
+        if name in entry.sections and name not in shown:
+            return Offer(entry.id, name, GENERIC_OFFERS[name])
     for rel in related or []:
-        return {
-            "entry": rel["id"],
-            "section": "Answer",
-            "text": f"Would you like to read about a related topic: {rel['title']}?",
-        }
+        return Offer(rel.id, "Answer", f"Would you like to read about a related topic: {rel.title}?")
     return None
 
 
+_YES_NO_OPENER = re.compile(r"^\s*(?:\*\*)?(?:yes|no)\b[.,:;!]?(?:\*\*)?\s*", re.I)
+
+
+def strip_yes_no(text: str) -> str:
+    """Drop a leading "Yes." / "No." that answered the entry's own question, not the user's."""
+    m = _YES_NO_OPENER.match(text)
+    if not m:
+        return text
+    rest = text[m.end() :]
+    return rest[:1].upper() + rest[1:] if rest else text
+
+
 def compose_entry(
-    entry: dict[str, Any],
+    entry: Entry,
     *,
     sections: list[str],
     shown_before: set[str] | None = None,
-    see_also: list[dict[str, Any]] | None = None,
-    related: list[dict[str, Any]] | None = None,
+    see_also: list[Entry] | None = None,
+    related: list[Entry] | None = None,
     lead: str | None = None,
     trim_details: bool = True,
+    short: ShortAnswer | None = None,
+    direct: str | None = None,
+    keep_yes_no: bool = True,
+    prefer_offer: str | None = None,
+    first_urls: list[str] | None = None,
 ) -> Composed:
-    """Markdown for ``sections`` of one entry, then sources and one offer."""
+    """Markdown for ``sections`` of one entry, then its sources and one offer.
+
+    ``short`` (a matched short answer) or ``direct`` (sentences extracted from the entry) is
+    printed first, in bold, so the first lines answer the question; the sections follow as
+    context. ``keep_yes_no=False`` removes a "Yes."/"No." opener the question does not warrant.
+    """
     parts: list[str] = []
     if lead:
         parts.append(lead)
-    parts.append(f"### {entry['title']}")
+    parts.append(f"### {entry.title}")
+    first_urls = list(first_urls or [])
+    if short is not None:
+        parts.append(f"**{short.answer}**")
+        first_urls.append(short.source)
+    elif direct:
+        parts.append(f"**{direct}**")
     shown = set(shown_before or set())
     newly: list[str] = []
+    vl = version_line(entry) if "Answer" in sections else ""
+    # What follows the sections before the sources: the version line and a "see also".
+    tail = 2 * bool(vl) + (3 if see_also else 0)
     for name in SECTION_ORDER:
-        if name not in sections or name not in entry["sections"]:
+        if name not in sections or name not in entry.sections:
             continue
-        text = display_code(entry["sections"][name])
+        text = display_code(entry.sections[name])
+        if name == "Answer" and not keep_yes_no:
+            text = strip_yes_no(text)
         if name == "Details" and trim_details and "Answer" in sections:
-            text, cut = trim_words(text, DETAILS_WORDS)
+            # Context under the answer (which comes first): as much as fits before the sources.
+            budget = ANSWER_LINES - tail - estimate_lines("\n\n".join(parts)) - 3
+            text, cut = fit_to_screen(text, budget) if budget > 2 else ("", True)
+            if not text:
+                continue
             if cut:
-                text += '\n\n*(More detail is available: ask "more detail".)*'
+                text += '\n\n*(More detail: ask "more detail".)*'
             else:
                 newly.append(name)
         else:
@@ -171,33 +321,46 @@ def compose_entry(
         if name != "Answer":
             parts.append(f"**{SECTION_TITLES[name]}**")
         parts.append(text)
-    vl = version_line(entry)
-    if vl and "Answer" in sections:
+    if vl:
         parts.append(vl)
     shown.update(newly)
     if see_also:
-        parts.append("**See also:** " + "; ".join(f"{e['title']} (`{e['id']}`)" for e in see_also))
-    srcs = sources_of([entry] + list(see_also or []))
-    parts.append(sources_markdown(srcs))
-    offer = next_offer(entry, shown, related)
+        parts.append("**See also:** " + "; ".join(f"{e.title} (`{e.id}`)" for e in see_also))
+    srcs, more = cited_sources([entry, *(see_also or [])], "\n".join(parts), first_urls)
+    parts.append(sources_markdown(srcs, more))
+    offer = next_offer(entry, shown, related, prefer_offer)
     if offer:
-        parts.append(offer["text"])
+        parts.append(offer.text)
     return Composed(
         markdown="\n\n".join(p for p in parts if p),
-        entries=[entry["id"]] + [e["id"] for e in see_also or []],
-        sections={entry["id"]: newly},
+        entries=[entry.id] + [e.id for e in see_also or []],
+        sections={entry.id: newly},
         sources=srcs,
         offer=offer,
+        more_sources=more,
     )
 
 
-def compose_out_of_scope(question: str, closest: list[dict[str, Any]]) -> Composed:
-    lines = [
-        "**That is not in my knowledge base**, so I won't guess. " + SCOPE,
-    ]
+def compose_sources(entry: Entry, shown: list[str] | None = None) -> Composed:
+    """Every source of ``entry`` (the answer to "more sources")."""
+    pool = sources_of([entry])
+    lines = [f"All sources of *{entry.title}* (`{entry.id}`):"]
+    lines += [f"- {s.title}: <{s.url}>" for s in pool]
+    extra = [a.source for a in entry.answers if a.source not in {s.url for s in pool}]
+    extra += [g.source for g in entry.signatures if g.source not in {s.url for s in pool} and g.source not in extra]
+    if extra:
+        lines.append("\nCited by its short answers and message signatures:")
+        lines += [f"- <{u}>" for u in dict.fromkeys(extra)]
+    return Composed("\n".join(lines), [entry.id], {entry.id: []}, pool, None)
+
+
+def compose_out_of_scope(question: str, closest: list[Entry], lead: str | None = None) -> Composed:
+    lines = [lead or "**That is not in my knowledge base**, so I won't guess. " + SCOPE]
+    if lead:
+        lines.append(SCOPE)
     if closest:
         lines.append("The closest entries I have (they may not answer your question):")
-        lines.append("\n".join(f"- {e['title']} (`{e['id']}`)" for e in closest))
+        lines.append("\n".join(f"- {e.title} (`{e.id}`)" for e in closest))
         lines.append("Ask `raybot kb show ID` to read one.")
     lines.append(
         "For anything else, the Ray documentation (https://docs.ray.io) and the Ray forum are the places to ask."
@@ -205,27 +368,64 @@ def compose_out_of_scope(question: str, closest: list[dict[str, Any]]) -> Compos
     return Composed("\n\n".join(lines), [], {}, [], None)
 
 
-def issue_line(entry: dict[str, Any]) -> str:
-    issue = entry["issue"]
-    number = issue["number"]
+def compose_partial(entry: Entry, missing: list[str], yes_no_question: str | None = None) -> Composed:
+    """An honest partial: name the closest entry and what of the question it does not address.
+
+    ``yes_no_question`` is the user's yes/no question when the entry does not settle it."""
+    what = ", ".join(md_code(m) for m in missing[:4])
+    if yes_no_question:
+        head = "**I can't answer that yes or no from my knowledge base.**"
+        gap = f"It does not say whether: “{md_literal(yes_no_question)}”"
+        if missing:
+            gap += f" (it never mentions {what})."
+    else:
+        head = "**I don't have an answer to that.**"
+        gap = f"It does not address {what}, which your question asks about."
+    text = (
+        f"{head} The closest I have is *{entry.title}* (`{entry.id}`). {gap}\n\n"
+        f"Read it with `raybot kb show {entry.id}` if it still helps; for the rest, the Ray documentation "
+        "(https://docs.ray.io) and the Ray forum are the places to ask."
+    )
+    return Composed(text, [], {}, [], None)
+
+
+def compose_unknown_message(message: str, near: list[tuple[str, str, Entry]], checks: list[str]) -> Composed:
+    """A pasted error/log line that matches no signature in the kb: say so, never substitute."""
+    shown = message if len(message) <= 160 else message[:157] + "…"
+    parts = [f"**I don't recognise this message**, so I won't guess what it means:\n\n> {md_literal(shown)}"]
+    for name, text, entry in near[:2]:
+        sample = text if len(text) <= 160 else text[:157] + "…"
+        parts.append(
+            f"This is not `{name}`, which reads “{sample}” (explained in `{entry.id}`); "
+            "the words differ, so that entry may not apply."
+        )
+    if checks:
+        parts.append("What I can check:\n" + "\n".join(f"- {c}" for c in checks))
+    return Composed("\n\n".join(parts), [], {}, [], None)
+
+
+def issue_line(entry: Entry) -> str:
+    issue = entry.issue
+    assert issue is not None
+    number = issue.number
     url = next(
-        (s["url"] for s in entry["sources"] if re.search(rf"/(?:issues|pull)/{number}\b", s["url"])),
+        (s.url for s in entry.sources if re.search(rf"/(?:issues|pull)/{number}\b", s.url)),
         f"https://github.com/ray-project/ray/issues/{number}",
     )
     # Our entry title is a one-line summary: "GH #29162: what happened (closed)".
-    summary = re.sub(r"^(?:GH|PR)\s*#\d+\s*[:—-]\s*", "", entry["title"])
+    summary = re.sub(r"^(?:GH|PR)\s*#\d+\s*[:—-]\s*", "", entry.title)
     summary = re.sub(r"\s*\((?:open|closed|merged)[^)]*\)\s*$", "", summary)
-    return f"- **#{number}** {issue['title']} ({issue['state']}) — {summary} <{url}>"
+    return f"- **#{number}** {issue.title} ({issue.state}) — {summary} <{url}>"
 
 
 def compose_issue_list(
-    term: str | None, matches: list[dict[str, Any]], exact: set[str], denied: list[dict[str, Any]] | None = None
+    term: str | None, matches: list[Entry], exact: set[str], denied: list[Entry] | None = None
 ) -> Composed:
     denied_md = ""
     if denied and term:
         denied_md = (
             f"\n\nOften cited for {md_code(term)}, but the issue itself does not mention it: "
-            + ", ".join(f"#{d['issue']['number']} ({d['issue']['title']})" for d in denied)
+            + ", ".join(f"#{d.issue.number} ({d.issue.title})" for d in denied if d.issue)
             + "."
         )
     if not matches:
@@ -239,22 +439,19 @@ def compose_issue_list(
         else (f"Issues in my knowledge base related to {md_literal(term)}:" if term else "Issues in my knowledge base:")
     )
     lines = [head]
-    exact_list = [m for m in matches if m["id"] in exact]
-    other = [m for m in matches if m["id"] not in exact]
+    exact_list = [m for m in matches if m.id in exact]
+    other = [m for m in matches if m.id not in exact]
     lines += [issue_line(m) for m in exact_list]
     if exact_list and other:
         lines.append("\nRelated by topic (as far as I know, their text does not name it):\n")
     lines += [issue_line(m) for m in other]
-    offer = {
-        "entry": matches[0]["id"],
-        "section": "Details",
-        "text": f"Would you like the details of #{matches[0]['issue']['number']}?",
-    }
+    first = matches[0]
+    offer = Offer(first.id, "Details", f"Would you like the details of #{first.issue.number if first.issue else ''}?")
     body = "\n".join(lines[:1]) + "\n\n" + "\n".join(lines[1:]) + denied_md
     return Composed(
-        body + "\n\n" + offer["text"],
-        [m["id"] for m in matches],
-        {m["id"]: [] for m in matches},
+        body + "\n\n" + offer.text,
+        [m.id for m in matches],
+        {m.id: [] for m in matches},
         sources_of(matches),
         offer,
     )

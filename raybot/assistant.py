@@ -10,28 +10,26 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from raybot import answer as compose
-from raybot import intents
-from raybot.answer import Answer, Composed
+from raybot import intents, signatures, tuning
+from raybot.answer import Answer, Composed, Offer
 from raybot.errors import StoreError, ThreadNotFound, UsageError
-from raybot.retrieve import Hit, Query, prepare_query, tokenize
+from raybot.retrieve import FILLER, Hit, Query, prepare_query, tokenize
 from raybot.threads import Thread, ThreadStore, Turn, check_thread_id, new_thread_id
 
-#: Calibrated on tests/data/dev_questions.jsonl (see README "Quality"): below this
-#: confidence raybot says the knowledge base does not cover the question.
-IN_SCOPE_MIN = 0.5
-DENSE_LOW, DENSE_HIGH = 0.40, 0.62
-UNKNOWN_PENALTY = 0.25
-SCOPE_MARGIN = 0.02
-SWITCH_MARGIN = 0.02  #: a follow-up is its own question when another entry beats the topic by this much
-OUT_OF_SCOPE_CAP = 0.3
+if TYPE_CHECKING:
+    from raybot.kb import Entry, ShortAnswer
+
+IN_SCOPE_MIN = tuning.IN_SCOPE_MIN  # kept for importers; the value lives in raybot.tuning
+DENSE_LOW, DENSE_HIGH = tuning.DENSE_LOW, tuning.DENSE_HIGH
 
 
 def confidence(hit: Hit | None, unknown: list[str] | None = None, scope_sim: float = 0.0) -> float:
-    """Map the best entry's similarity, exact identifier hits and out-of-scope evidence to 0..1.
+    """A similarity score of the best entry, 0..1, NOT a probability (see :class:`Judgement` for
+    that). Used where only closeness matters: a follow-up switching topics, an issue list.
 
     Dense similarity DENSE_LOW..DENSE_HIGH maps linearly to 0..1; an exact identifier match
     (a config name, error class, issue number) lifts it; each salient word the knowledge base
@@ -40,16 +38,145 @@ def confidence(hit: Hit | None, unknown: list[str] | None = None, scope_sim: flo
     """
     if hit is None:
         return 0.0
-    conf = (hit.dense - DENSE_LOW) / (DENSE_HIGH - DENSE_LOW)
+    conf = (hit.dense - tuning.DENSE_LOW) / (tuning.DENSE_HIGH - tuning.DENSE_LOW)
     conf = min(max(conf, 0.0), 1.0)
     if hit.exact:
         conf = max(conf, 0.55 + 0.1 * min(len(hit.exact), 3))
     else:
         if unknown:
-            conf -= UNKNOWN_PENALTY * min(len(unknown), 2)
-        if scope_sim >= hit.dense - SCOPE_MARGIN:
-            conf = min(conf, OUT_OF_SCOPE_CAP)
+            conf -= tuning.UNKNOWN_PENALTY * min(len(unknown), 2)
+        if scope_sim >= hit.dense - tuning.SCOPE_MARGIN:
+            conf = min(conf, tuning.OUT_OF_SCOPE_CAP)
     return float(min(max(conf, 0.0), 1.0))
+
+
+@dataclass
+class Judgement:
+    """Why raybot trusts (or not) the best entry for this question: the ranking features, the
+    raw score the fitted model makes of them (``raybot.tuning``) and its calibrated confidence
+    (the measured accuracy of its bin)."""
+
+    entry: str | None
+    dense: float = 0.0
+    exact: int = 0
+    unknown: int = 0
+    missing: list[str] = field(default_factory=list)  #: key terms of the question the entry does not address
+    missing_identifiers: list[str] = field(default_factory=list)
+    scope_close: bool = False
+    margin: float = 0.0
+    coverage: float = 1.0  #: share of the question's content words the entry uses
+    lexical: float = 0.0  #: best BM25 chunk score of the entry
+    raw: float = 0.0  #: the model's score
+    raw_covered: float = 0.0  #: the score had the entry addressed every key term (partial answers)
+    confidence: float = 0.0  #: calibrated
+    signature: bool = False
+
+    def features(self, *, covered: bool = False) -> dict[str, float]:
+        return {
+            "bias": 1.0,
+            "dense": min(max((self.dense - tuning.DENSE_CENTER) / tuning.DENSE_SCALE, -3.0), 4.0),
+            "exact": float(min(self.exact, 3)),
+            "unknown": float(min(self.unknown, 3)),
+            "missing": 0.0 if covered else float(min(len(self.missing), 3)),
+            "missing_identifiers": 0.0 if covered else float(bool(self.missing_identifiers)),
+            "scope_close": float(self.scope_close),
+            "margin": min(max(self.margin * 100, 0.0), 3.0),
+            "coverage": self.coverage,
+            "lexical": min(self.lexical / 10.0, 3.0),
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "entry": self.entry,
+            "features": {k: round(v, 3) for k, v in self.features().items()},
+            "missing": self.missing,
+            "missing_identifiers": self.missing_identifiers,
+            "raw": round(self.raw, 4),
+            "confidence": round(self.confidence, 4),
+            "signature": self.signature,
+        }
+
+
+_YES_NO = re.compile(
+    r"(?:^|[.?!,;:]\s*|\b(?:and|but|so|if|then|also|that|whether)\s+)"
+    r"(?:is|are|does|do|did|can|could|will|would|should|shall|has|have|was|were|isn't|aren't|doesn't|don't|"
+    r"won't|can't|must)\s+(?:it|there|this|that|i|we|you|they|ray|the|a|an|my|our|these|those|\w+)\b[^.?!]*\?",
+    re.I,
+)
+_DEFAULT_Q = re.compile(r"\bdefaults?\b|\bby default\b", re.I)
+
+
+def is_yes_no(text: str) -> bool:
+    """Does the question (or one of its sentences) ask for a yes or a no?"""
+    return bool(_YES_NO.search(text.strip()))
+
+
+def yes_no_clause(text: str) -> str:
+    """The sentence of ``text`` that asks for a yes or a no (for quoting it back)."""
+    for sent in re.split(r"(?<=[.?!])\s+", " ".join(text.split())):
+        if _YES_NO.search(sent):
+            return sent.strip()
+    return " ".join(text.split())[:200]
+
+
+def asks_default(text: str) -> bool:
+    return bool(_DEFAULT_Q.search(text)) and bool(
+        re.search(r"\b(what|which|how (?:long|many|much|often)|is it|value)\b", text, re.I)
+    )
+
+
+def _stems(tokens: list[str]) -> set[str]:
+    return set(tokens) | {"~" + t[:5] for t in tokens if t.isalpha() and len(t) >= 5}
+
+
+def _covered(tok: str, stems: set[str]) -> bool:
+    return tok in stems or (tok.isalpha() and len(tok) >= 5 and "~" + tok[:5] in stems)
+
+
+def match_short_answer(entry: Entry, query: Query) -> ShortAnswer | None:
+    """The entry's short answer whose question is the user's: most of its words are used, a
+    "what is the default" answer only for a default question, a yes/no one only for a yes/no
+    question."""
+    asked = query.ask_text or query.text
+    q_stems = _stems(tokenize(query.text))
+    default_q, yes_no = asks_default(asked), is_yes_no(asked)
+    best, best_share = None, 0.0
+    for sa in entry.answers:
+        if asks_default(sa.question) != default_q or (is_yes_no(sa.question) and not yes_no):
+            continue
+        toks = [t for t in dict.fromkeys(tokenize(sa.question)) if t not in ("default",)]
+        if not toks:
+            continue
+        share = sum(1 for t in toks if _covered(t, q_stems)) / len(toks)
+        if share >= tuning.SHORT_ANSWER_MIN and share > best_share:
+            best, best_share = sa, share
+    return best
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`*(])")
+
+
+def default_sentence(entry: Entry, query: Query, retriever) -> str | None:
+    """For "what is the default ...": the entry sentence that states a default value for what
+    was asked, if it is not already the answer's first sentence."""
+    key = set(retriever.key_terms(query)) | {t for t in query.signals if "_" in t}
+    best, best_score = None, 0
+    for name in ("Answer", "Details"):
+        text = re.sub(r"\s+", " ", entry.sections.get(name, ""))
+        for i, sent in enumerate(_SENTENCE.split(text)):
+            if not re.search(r"\bdefault", sent, re.I) or not re.search(r"\d", sent):
+                continue
+            stems = _stems(tokenize(sent))
+            score = sum(1 for t in key if _covered(t, stems)) + (1 if name == "Answer" else 0)
+            if score > best_score:
+                best, best_score = (name, i, sent.strip()), score
+    if best is None or (best[0] == "Answer" and best[1] == 0):
+        return None
+    return best[2].replace("**", "")
+
+
+def _hit_for(entry: Entry) -> Hit:
+    return Hit(entry.id, entry.title, entry.kind, 0.0, 0.0, 0.0, [], "Answer")
 
 
 _HOW_TO_SET = re.compile(
@@ -80,7 +207,7 @@ def mention_kind(text: str, needle: str) -> str | None:
 class TopicState:
     entry: str | None = None
     shown: set[str] = field(default_factory=set)
-    offer: dict[str, str] | None = None
+    offer: Offer | None = None
     in_scope: bool = True
     confidence: float = 0.0
     last_code: str | None = None  #: the most recent question in the thread that pasted code
@@ -99,7 +226,7 @@ def advance(st: TopicState, turns: list[Turn]) -> TopicState:
     for turn in turns:
         if turn.topic != st.entry or not turn.topic:
             st.shown = set()
-        st.offer = turn.offer
+        st.offer = Offer.from_dict(turn.offer)
         st.in_scope = turn.in_scope
         st.confidence = turn.confidence
         st.entry = turn.topic
@@ -131,7 +258,7 @@ class Assistant:
         return self._retriever
 
     @property
-    def entries(self) -> dict[str, dict[str, Any]]:
+    def entries(self) -> dict[str, Entry]:
         return self.retriever.entries
 
     # -- threads --------------------------------------------------------------------
@@ -195,7 +322,7 @@ class Assistant:
             topic=ans.topic,
             entries=ans.entries,
             sections=ans.sections,
-            offer=ans.offer,
+            offer=ans.offer.to_dict() if ans.offer else None,
         )
         try:
             self._store.add_turn(thread_id, turn)
@@ -259,6 +386,14 @@ class Assistant:
             return self._affirm(tid, query, state)
         if kind == "thanks":
             return self._thanks(tid, query, state)
+        if kind == "sources" and state.entry in self.entries:
+            composed = compose.compose_sources(self.entries[state.entry])
+            composed.offer = state.offer
+            if state.offer:
+                composed.markdown += f"\n\n{state.offer.text}"
+            return self._answer(
+                tid, query, composed, intent="sources", in_scope=True, conf=state.confidence, topic=state.entry
+            )
         if kind == "nothing_pending" or (kind == "question" and not tokenize(query.text) and not query.signals):
             return self._nothing_to_answer(tid, query, kind)
         if kind == "section" and state.entry:
@@ -295,8 +430,8 @@ class Assistant:
             in_scope=in_scope,
             confidence=conf,
             entries=composed.entries,
-            sources=composed.sources,
-            follow_ups=[composed.offer["text"]] if composed.offer else [],
+            sources=[{"title": s.title, "url": s.url} for s in composed.sources],
+            follow_ups=[composed.offer.text] if composed.offer else [],
             intent=intent,
             topic=topic,
             sections=composed.sections,
@@ -315,90 +450,303 @@ class Assistant:
             lines.append(f"- line {f.line}: {f.message} *Fix:* {f.fix} (see `{f.entry}`)")
         return "\n".join(lines), [f.entry for f in findings if f.entry in self.entries]
 
+    def judge(self, query: Query, hits: list[Hit], unknown: list[str], scope_sim: float) -> Judgement:
+        """Features, raw score and calibrated confidence of ``hits[0]`` as the answer to ``query``."""
+        if not hits:
+            return Judgement(None)
+        hit = hits[0]
+        missing, ident = self.retriever.missing_terms(query, hit.entry)
+        j = Judgement(
+            hit.entry,
+            dense=hit.dense,
+            exact=len(hit.exact),
+            unknown=len(unknown),
+            missing=missing,
+            missing_identifiers=ident,
+            scope_close=scope_sim >= hit.dense - tuning.SCOPE_MARGIN,
+            margin=hit.score - hits[1].score if len(hits) > 1 else 0.03,
+            coverage=self.retriever.coverage(query, hit.entry),
+            lexical=hit.lexical,
+        )
+        j.raw = tuning.raw_score(j.features())
+        j.raw_covered = tuning.raw_score(j.features(covered=True))
+        j.confidence = tuning.calibrate(j.raw)
+        return j
+
+    def _signature_answer(self, tid: str, query: Query, intent: str) -> Answer | None:
+        """A pasted message: the entry whose signature it matches, or an honest "I don't
+        recognise this message" (never the entry of a different message)."""
+        hits = signatures.find(self.entries, query.text)
+        names = signatures.error_names(query.text)
+        by_class = [e for e in self.entries.values() if any(e.title.lower().startswith(n.lower()) for n in names)]
+        if hits:
+            hit = hits[0]
+            # A class named in the paste is more specific than a text all its subclasses share.
+            for e in by_class:
+                if e.id != hit.entry and not any(h.entry == e.id and h.exact for h in hits):
+                    hit = next((h for h in hits if h.entry == e.id), None) or signatures.SignatureHit(
+                        e.id, hit.signature, False, hit.score
+                    )
+                    break
+            entry = self.entries[hit.entry]
+            sig = hit.signature
+            how = "matches" if hit.exact else "looks like a cut-off copy of"
+            where = f" ({sig.where})" if sig.where else ""
+            lead = f"Your paste {how} a message I know{where}: “{sig.text}” ([source]({sig.source}))."
+            judgement = Judgement(entry.id, signature=True, raw=1.0, confidence=tuning.SIGNATURE_CONFIDENCE)
+            return self._compose_answer(
+                tid, query, entry, judgement, intent=intent, hits=[], lead=lead, first_urls=[sig.source]
+            )
+        if not query.message:
+            return None
+        own = [t for t in tokenize(query.ask_text) if t not in FILLER]
+        if self._knows_paste(query, names) or len(own) >= tuning.MESSAGE_PROSE_WORDS:
+            return None  # a class raybot knows, or a question of its own around the paste
+        near = signatures.near(self.entries, query.message)
+        recognised = sorted({signatures.short_name(g) for e in self.entries.values() for g in e.signatures})
+        checks = [
+            "`raybot diagnose` checks a running cluster (worker pool, idle workers, memory, autoscaler) "
+            "and scans its session logs for the messages I know (`--logs DIR` for a copy of the logs).",
+            "Paste the complete message (the full exception with its class name, or the whole log line) "
+            "if this was only part of it.",
+        ]
+        if recognised:
+            names = [r if r.startswith("“") else f"`{r}`" for r in recognised]
+            checks.append("Messages I do recognise include: " + ", ".join(names[:10]) + ".")
+        composed = compose.compose_unknown_message(query.message.splitlines()[0], near, checks)
+        ans = self._answer(tid, query, composed, intent=intent, in_scope=False, conf=0.0, topic=None)
+        ans.kind = "unknown-message"
+        ans.judgement = Judgement(None)
+        return ans
+
+    def _knows_paste(self, query: Query, names: list[str]) -> bool:
+        """Does the kb know something the paste names: an error class or identifier its entries
+        use, or a message an entry's questions quote (users paste it as it came)?"""
+        idents = [n.lower() for n in names] + [
+            s
+            for s in query.signals
+            if ("_" in s or s.endswith(("error", "exception")))
+            and s in query.message.lower()
+            and s not in signatures.GENERIC_ERRORS
+        ]
+        texts = [self.retriever._entry_text(eid) for eid in self.entries]
+        if any(i in t for i in idents for t in texts):
+            return True
+        words = set(re.findall(r"[a-z]+", query.message.lower()))
+        for e in self.entries.values():
+            for q in e.questions:
+                qw = re.findall(r"[a-z]+", q.lower())
+                if len(qw) >= 6 and sum(w in words for w in qw) / len(qw) >= tuning.SIGNATURE_NEAR_COPY:
+                    return True
+        return False
+
     def _retrieve(
         self, tid: str, query: Query, state: TopicState, *, contextual: bool, intent: str = "question"
     ) -> Answer:
+        if not contextual or query.message:
+            sig_answer = self._signature_answer(tid, query, intent)
+            if sig_answer is not None:
+                return sig_answer
         boost: dict[str, float] = {}
         search_query = query
+        vouched = False
         # Confidence is judged on the question alone, never on the thread's boost.
-        unknown = self.retriever.unknown_terms(query) if not query.has_code else []
+        unknown = [t for t in self.retriever.unknown_terms(query) if t not in FILLER] if not query.has_code else []
         alone = self.retriever.search(query, k=len(self.entries))
         alone_top = alone[0] if alone else None
         own_scope = self.retriever.scope_similarity(query)[0]
-        alone_conf = confidence(alone_top, unknown, own_scope)
+        alone_judgement = self.judge(query, alone, unknown, own_scope)
+        # Of the first few entries, answer from the one most likely to be right: a runner-up
+        # that addresses every key term beats a leader that misses what was asked.
+        for i in range(1, min(tuning.RERANK_DEPTH, len(alone))):
+            cand = self.judge(query, [alone[i], alone[0]], unknown, own_scope)
+            if cand.raw >= alone_judgement.raw + tuning.RERANK_MIN_GAIN:
+                alone_judgement = cand
+        if alone and alone_judgement.entry != alone[0].entry:
+            alone = sorted(alone, key=lambda h: h.entry != alone_judgement.entry)
+            alone_top = alone[0]
         if contextual and alone_top is not None:
-            off_topic = bool(unknown) or own_scope >= alone_top.dense - SCOPE_MARGIN
+            off_topic = bool(unknown) or own_scope >= alone_top.dense - tuning.SCOPE_MARGIN
             topic_alone = next((h.score for h in alone if h.entry == state.entry), 0.0)
             switch = (
-                alone_conf >= 0.6 and alone_top.entry != state.entry and alone_top.score >= topic_alone + SWITCH_MARGIN
+                confidence(alone_top, unknown, own_scope) >= tuning.SWITCH_MIN_SIMILARITY
+                and alone_top.entry != state.entry
+                and alone_top.score >= topic_alone + tuning.SWITCH_MARGIN
             )
             if off_topic or switch:
                 # Either it names things outside the kb ("ok and ray data map_batches?") or it
                 # is clearly about another entry ("how do I set the soft limit?"): answer it as
                 # a question of its own.
                 contextual = False
+                topic_entry = self.entries.get(state.entry or "")
+                if switch and not off_topic and topic_entry and alone_top.entry in topic_entry.related:
+                    # A short follow-up that moves to an entry the topic links to: the thread
+                    # still vouches for it ("how do I set the soft limit?" after idle memory).
+                    vouched = True
         if contextual and state.entry in self.entries:
             topic = self.entries[state.entry]
             boost[state.entry] = 0.03
-            for rel in topic["related"]:
+            for rel in topic.related:
                 boost[rel] = boost.get(rel, 0) + 0.02
             if re.search(r"\b(fix|workaround|avoid|solve|prevent|resolve)\b", query.text, re.I):
-                for rel in topic["related"]:
-                    if self.entries.get(rel, {}).get("kind") == "fix":
+                for rel in topic.related:
+                    if rel in self.entries and self.entries[rel].kind == "fix":
                         boost[rel] += 0.03
-            search_query = Query(
-                query.raw,
-                query.text + " " + " ".join(query.signals),
-                f"{query.dense_text} ({topic['title']})",
-                query.signals,
-                query.notes,
-                query.has_code,
-                query.asks_issue,
+            search_query = replace(
+                query,
+                text=query.text + " " + " ".join(query.signals),
+                dense_text=f"{query.dense_text} ({topic.title})",
             )
         hits = self.retriever.search(search_query, k=5, boost=boost) if contextual else alone[:5]
         top = hits[0] if hits else None
-        conf = alone_conf
-        if contextual:
-            conf = max(conf, min(state.confidence, 0.9))  # the thread vouches for a short follow-up
+        judgement = alone_judgement
+        if (contextual or vouched) and top is not None:
+            # The thread vouches for a short follow-up: its words need not cover the entry.
+            judgement = Judgement(top.entry, dense=top.dense, raw=alone_judgement.raw)
+            judgement.confidence = max(alone_judgement.confidence, min(state.confidence, 0.9))
+        numbers = {s for s in query.signals if s.isdigit()}
+        top_issue = self.entries[top.entry].issue if top is not None else None
+        if top_issue is not None and str(top_issue.number) in numbers:
+            # "what's #18456 about": a lookup by number, not a guess by similarity.
+            judgement.confidence = max(judgement.confidence, tuning.SIGNATURE_CONFIDENCE)
         findings_md, finding_entries = self._code_findings_md(query)
-        if finding_entries and conf < IN_SCOPE_MIN:
-            conf = max(conf, 0.6)
-        if top is None or conf < IN_SCOPE_MIN:
-            closest = [self.entries[h.entry] for h in hits[:3] if h.dense >= DENSE_LOW + 0.05]
-            composed = compose.compose_out_of_scope(query.text, closest)
-            return self._answer(tid, query, composed, intent=intent, in_scope=False, conf=conf, topic=None, hits=hits)
+        if finding_entries and judgement.confidence < tuning.IN_SCOPE_MIN:
+            judgement.confidence = max(judgement.confidence, 0.6)
+        if top is None or judgement.confidence < tuning.IN_SCOPE_MIN:
+            return self._decline(tid, query, hits, judgement, intent)
 
         entry_id = top.entry
         if finding_entries and top.entry not in finding_entries and not top.exact:
             entry_id = finding_entries[0]
         entry = self.entries[entry_id]
-        shown = state.shown if (contextual and entry_id == state.entry) else set()
+        see_also = []
+        for h in hits[1:3]:
+            if h.entry != entry_id and h.score >= hits[0].score * 0.92 and h.dense >= tuning.DENSE_HIGH - 0.05:
+                see_also.append(self.entries[h.entry])
+                break
+        return self._compose_answer(
+            tid,
+            query,
+            entry,
+            judgement,
+            intent=intent,
+            hits=hits,
+            lead=findings_md or None,
+            state=state if (contextual and entry_id == state.entry) else None,
+            see_also=see_also,
+            code_fix=bool(finding_entries),
+        )
+
+    def _decline(
+        self, tid: str, query: Query, hits: list[Hit], judgement: Judgement, intent: str, *, yes_no: bool = False
+    ) -> Answer:
+        """Below the bar: an explicit partial when a close entry misses what was asked (or does
+        not settle a yes/no question), else "not in my knowledge base" with the closest entries."""
+        top = hits[0] if hits else None
+        kind = "decline"
+        asked = query.ask_text or query.text
+        missing_any = bool(judgement.missing or judgement.missing_identifiers)
+        if (
+            top is not None
+            and judgement.entry == top.entry
+            and (yes_no or missing_any)
+            and tuning.calibrate(judgement.raw_covered) >= tuning.IN_SCOPE_MIN
+        ):
+            ident = judgement.missing_identifiers
+            missing = ident + [m for m in judgement.missing if m not in ident]
+            words = list(dict.fromkeys(self._original_word(query, m) for m in missing))
+            composed = compose.compose_partial(self.entries[top.entry], words, yes_no_clause(asked) if yes_no else None)
+            kind = "partial"
+        else:
+            closest = [self.entries[h.entry] for h in hits[:3] if h.dense >= tuning.DENSE_LOW + 0.05]
+            composed = compose.compose_out_of_scope(query.text, closest)
+        ans = self._answer(
+            tid, query, composed, intent=intent, in_scope=False, conf=judgement.confidence, topic=None, hits=hits
+        )
+        ans.kind = kind
+        ans.judgement = judgement
+        return ans
+
+    @staticmethod
+    def _original_word(query: Query, token: str) -> str:
+        """The question's own spelling of a (normalised) term, for quoting it back."""
+        m = re.search(rf"\b{re.escape(token[:5])}[\w.:-]*", query.text, re.I) if token.isalpha() else None
+        if m is None:
+            m = re.search(re.escape(token), query.text, re.I)
+        return m.group(0) if m else token
+
+    def _compose_answer(
+        self,
+        tid: str,
+        query: Query,
+        entry: Entry,
+        judgement: Judgement,
+        *,
+        intent: str,
+        hits: list[Hit],
+        lead: str | None = None,
+        first_urls: list[str] | None = None,
+        state: TopicState | None = None,
+        see_also: list[Entry] | None = None,
+        code_fix: bool = False,
+    ) -> Answer:
+        """The answer from ``entry``: a matching short answer or the sentence that answers a
+        "what is the default" question first, then the sections the question wants."""
+        asked = query.ask_text or query.text
+        yes_no = is_yes_no(asked)
+        short = match_short_answer(entry, query) if state is None else None
+        if (
+            yes_no
+            and short is None
+            and state is None
+            and not judgement.signature
+            and (judgement.missing or judgement.confidence < tuning.YES_NO_MIN)
+        ):
+            # A yes/no question the entry does not settle: say what is missing, do not guess.
+            judgement.confidence = min(judgement.confidence, tuning.IN_SCOPE_MIN - 0.01)
+            return self._decline(tid, query, hits or [_hit_for(entry)], judgement, intent, yes_no=True)
+        direct = None
+        if short is None and state is None and asks_default(asked):
+            direct = default_sentence(entry, query, self.retriever)
+        shown = state.shown if state is not None else set()
         sections = ["Answer", "Details"]
-        if contextual and entry_id == state.entry:
+        prefer = None
+        if state is not None:
             want = intents.wanted_section(query.text) or next(
-                (s for s in ("Steps", "Details", "Example", "Caveats") if s in entry["sections"] and s not in shown),
+                (s for s in ("Steps", "Details", "Example", "Caveats") if s in entry.sections and s not in shown),
                 "Answer",
             )
             sections = [want]
-        elif query.has_code and "Example" in entry["sections"] and entry["kind"] == "fix":
+        elif query.has_code and code_fix and "Example" in entry.sections and entry.kind == "fix":
             sections = ["Answer", "Example"]
-        elif _HOW_TO_SET.search(query.text) and "Steps" in entry["sections"]:
+        elif query.has_code and "Example" in entry.sections and entry.kind == "fix":
+            sections = ["Answer", "Example"]
+        elif _HOW_TO_SET.search(query.text) and "Steps" in entry.sections:
             sections = ["Answer", "Steps"]  # "how do I set X?" wants the steps, not the background
-        see_also = []
-        for h in hits[1:3]:
-            if h.entry != entry_id and h.score >= hits[0].score * 0.92 and h.dense >= DENSE_HIGH - 0.05:
-                see_also.append(self.entries[h.entry])
-                break
-        related = [self.entries[r] for r in entry["related"] if r in self.entries]
+        elif _HOW_TO_SET.search(query.text) or re.search(r"\b(how (?:do|can) i|steps?)\b", query.text, re.I):
+            prefer = "Steps"
+        elif re.search(r"\b(example|code|snippet|script)\b", query.text, re.I):
+            prefer = "Example"
+        related = [self.entries[r] for r in entry.related if r in self.entries]
         composed = compose.compose_entry(
             entry,
             sections=sections,
             shown_before=shown,
             see_also=see_also,
             related=related,
-            lead=findings_md or None,
+            lead=lead,
+            short=short,
+            direct=direct,
+            keep_yes_no=short is not None and short.answer.lower().startswith(("yes", "no")),
+            prefer_offer=prefer,
+            first_urls=first_urls,
         )
-        return self._answer(tid, query, composed, intent=intent, in_scope=True, conf=conf, topic=entry_id, hits=hits)
+        ans = self._answer(
+            tid, query, composed, intent=intent, in_scope=True, conf=judgement.confidence, topic=entry.id, hits=hits
+        )
+        ans.kind = "signature" if judgement.signature else ("short-answer" if short else "entry")
+        ans.judgement = judgement
+        return ans
 
     def _deliver(
         self,
@@ -416,11 +764,11 @@ class Assistant:
         if intent == "section" and section != "Answer" and section in state.seen.get(entry_id, set()):
             offer = compose.next_offer(entry, state.seen.get(entry_id, set()) | state.shown)
             text = (
-                f"I showed the {compose.SECTION_TITLES[section].lower()} of *{entry['title']}* earlier in "
+                f"I showed the {compose.SECTION_TITLES[section].lower()} of *{entry.title}* earlier in "
                 f"this thread (scroll up, or `raybot kb show {entry_id}`)."
             )
             if offer:
-                text += f"\n\n{offer['text']}"
+                text += f"\n\n{offer.text}"
             composed = Composed(text, [entry_id], {entry_id: []}, compose.sources_of([entry]), offer)
             return self._answer(
                 tid, query, composed, intent=intent, in_scope=state.in_scope, conf=state.confidence, topic=entry_id
@@ -429,30 +777,26 @@ class Assistant:
             composed = compose.compose_entry(
                 entry,
                 sections=["Answer", "Details"],
-                related=[self.entries[r] for r in entry["related"] if r in self.entries],
+                related=[self.entries[r] for r in entry.related if r in self.entries],
             )
             return self._answer(
                 tid, query, composed, intent=intent, in_scope=True, conf=max(state.confidence, 0.6), topic=entry_id
             )
         target = entry
-        if section not in entry["sections"]:
+        if section not in entry.sections:
             # The topic has no such section: use the closest related entry that has one.
             alt = next(
-                (
-                    self.entries[r]
-                    for r in entry["related"]
-                    if r in self.entries and section in self.entries[r]["sections"]
-                ),
+                (self.entries[r] for r in entry.related if r in self.entries and section in self.entries[r].sections),
                 None,
             )
             if alt is None:
                 text = (
-                    f"The entry *{entry['title']}* has no {compose.SECTION_TITLES[section].lower()} "
+                    f"The entry *{entry.title}* has no {compose.SECTION_TITLES[section].lower()} "
                     "section, and none of its related entries has one."
                 )
                 offer = compose.next_offer(entry, state.shown)
                 composed = Composed(
-                    text + (f"\n\n{offer['text']}" if offer else ""),
+                    text + (f"\n\n{offer.text}" if offer else ""),
                     [entry_id],
                     {entry_id: []},
                     compose.sources_of([entry]),
@@ -463,18 +807,18 @@ class Assistant:
                 )
             lead = (
                 lead or ""
-            ) + f"*{entry['title']}* has no {compose.SECTION_TITLES[section].lower()}; this related entry does:"
+            ) + f"*{entry.title}* has no {compose.SECTION_TITLES[section].lower()}; this related entry does:"
             target = alt
         composed = compose.compose_entry(
             target,
             sections=[section],
             shown_before=state.shown if target is entry else set(),
-            related=[self.entries[r] for r in target["related"] if r in self.entries],
+            related=[self.entries[r] for r in target.related if r in self.entries],
             lead=lead,
             trim_details=False,
         )
         return self._answer(
-            tid, query, composed, intent=intent, in_scope=state.in_scope, conf=state.confidence, topic=target["id"]
+            tid, query, composed, intent=intent, in_scope=state.in_scope, conf=state.confidence, topic=target.id
         )
 
     def _affirm(self, tid: str, query: Query, state: TopicState) -> Answer:
@@ -490,11 +834,11 @@ class Assistant:
             )
             return self._answer(tid, query, composed, intent="affirm", in_scope=False, conf=0.0, topic=None)
         if state.offer:
-            return self._deliver(tid, query, state, state.offer["entry"], state.offer["section"], "affirm")
+            return self._deliver(tid, query, state, state.offer.entry, state.offer.section, "affirm")
         assert state.entry is not None  # no offer and no entry was answered above
         entry = self.entries[state.entry]
         offer = compose.next_offer(entry, state.shown)
-        section = offer["section"] if offer else "Details"
+        section = offer.section if offer else "Details"
         return self._deliver(tid, query, state, state.entry, section, "affirm")
 
     def _nothing_to_answer(self, tid: str, query: Query, kind: str) -> Answer:
@@ -517,7 +861,7 @@ class Assistant:
     def _thanks(self, tid: str, query: Query, state: TopicState) -> Answer:
         text = "Glad it helped."
         if state.offer:
-            text += f" {state.offer['text']}"
+            text += f" {state.offer.text}"
         else:
             text += " Ask a follow-up any time, or `raybot diagnose` to check a running cluster."
         composed = Composed(text, [], {}, [], state.offer)
@@ -530,26 +874,27 @@ class Assistant:
         assert state.entry is not None  # dispatched only with a topic
         entry = self.entries[state.entry]
         lead_parts = []
-        if entry.get("ray_versions"):
-            lead_parts.append(f"**Versions:** {entry['ray_versions']}")
+        if entry.ray_versions:
+            lead_parts.append(f"**Versions:** {entry.ray_versions}")
         else:
             lead_parts.append("This entry states no version differences; its facts were checked against Ray 2.60.0.")
-        if "Caveats" in entry["sections"]:
-            return self._deliver(tid, query, state, entry["id"], "Caveats", "versions", lead="\n\n".join(lead_parts))
+        if "Caveats" in entry.sections:
+            return self._deliver(tid, query, state, entry.id, "Caveats", "versions", lead="\n\n".join(lead_parts))
         composed = Composed(
             "\n\n".join(lead_parts),
-            [entry["id"]],
-            {entry["id"]: []},
+            [entry.id],
+            {entry.id: []},
             compose.sources_of([entry]),
             compose.next_offer(entry, state.shown),
         )
         return self._answer(
-            tid, query, composed, intent="versions", in_scope=True, conf=state.confidence, topic=entry["id"]
+            tid, query, composed, intent="versions", in_scope=True, conf=state.confidence, topic=entry.id
         )
 
     def _issues(self, tid: str, query: Query, intent: intents.Intent) -> Answer:
         term = intent.term
-        issues = {k: v for k, v in self.entries.items() if v["kind"] == "issue" and v.get("issue")}
+        issues = {k: v for k, v in self.entries.items() if v.kind == "issue" and v.issue}
+        titles = {k: v.issue.title.lower() for k, v in issues.items() if v.issue}
         exact: set[str] = set()
         denied: set[str] = set()
         if term:
@@ -557,14 +902,14 @@ class Assistant:
             for eid, e in issues.items():
                 # What the issue itself says: its title and the verified `mentions` list. Our
                 # own notes are not evidence that the issue mentions a term.
-                own = [e["issue"]["title"].lower(), *(m.lower() for m in e.get("mentions", []))]
+                own = [titles[eid], *(m.lower() for m in e.mentions)]
                 if any(needle in text or text in needle.split() for text in own if text):
                     exact.add(eid)
-                elif mention_kind(" ".join(e["sections"].values()), needle) == "denies":
+                elif mention_kind(" ".join(e.sections.values()), needle) == "denies":
                     denied.add(eid)
         # Exact matching uses the term; ranking by meaning uses the whole question, so that
         # "is there an upstream issue tracking this" still knows what "this" is about.
-        topic_hint = self.entries[state_entry]["title"] if (state_entry := self._topic_for_issues) else ""
+        topic_hint = self.entries[state_entry].title if (state_entry := self._topic_for_issues) else ""
         hits = self.retriever.search(prepare_query(f"{query.text} {topic_hint}".strip()), k=12, kinds=("issue",))
         order = {h.entry: i for i, h in enumerate(hits)}
         ranked = [issues[e] for e in sorted(exact, key=lambda e: (order.get(e, 99), e))]
@@ -574,23 +919,37 @@ class Assistant:
                 ranked.append(issues[h.entry])
                 extra -= 1
         unknown = self.retriever.unknown_terms(prepare_query(term)) if term else []
-        conf = 0.9 if exact else (confidence(hits[0], unknown) if ranked else 0.0)
-        if not exact and conf < IN_SCOPE_MIN:
+        judgement = None
+        if exact:
+            conf = tuning.SIGNATURE_CONFIDENCE  # issues whose own text names the term: a lookup
+        elif self._topic_for_issues and ranked:
+            conf = confidence(hits[0], unknown)  # "which issues discuss this?": the thread's topic
+        elif ranked:
+            # Issues by meaning for a fresh question: as trustworthy as any other answer.
+            own = [t for t in self.retriever.unknown_terms(query) if t not in FILLER]
+            judgement = self.judge(query, hits, own, self.retriever.scope_similarity(query)[0])
+            conf = judgement.confidence
+        else:
+            conf = 0.0
+        if not exact and conf < tuning.IN_SCOPE_MIN:
             ranked = []
         shown_term = term
         if not term and self._topic_for_issues in self.entries:
-            shown_term = self.entries[self._topic_for_issues]["title"]
+            shown_term = self.entries[self._topic_for_issues].title
         composed = compose.compose_issue_list(shown_term, ranked, exact, [issues[d] for d in sorted(denied)])
-        return self._answer(
+        ans = self._answer(
             tid,
             query,
             composed,
             intent="issues",
             in_scope=bool(ranked),
             conf=conf,
-            topic=self._topic_for_issues or (ranked[0]["id"] if ranked else None),
+            topic=self._topic_for_issues or (ranked[0].id if ranked else None),
             hits=hits,
         )
+        ans.kind = "issue-list"
+        ans.judgement = judgement
+        return ans
 
     def _compare(self, tid: str, query: Query, state: TopicState) -> Answer:
         code_query = query if query.has_code or not state.last_code else prepare_query(state.last_code)
@@ -600,15 +959,16 @@ class Assistant:
                 "In the code you pasted", "In the code you pasted earlier in this thread", 1
             )
         topic = self.entries.get(state.entry or "")
-        candidates = [e for e in finding_entries if self.entries[e]["kind"] == "fix"]
+        candidates = [e for e in finding_entries if self.entries[e].kind == "fix"]
         if topic:
-            candidates += [r for r in topic["related"] if self.entries.get(r, {}).get("kind") == "fix"]
-            if topic["kind"] == "fix":
-                candidates.insert(0, topic["id"])
+            candidates += [r for r in topic.related if (r in self.entries and self.entries[r].kind == "fix")]
+            if topic.kind == "fix":
+                candidates.insert(0, topic.id)
         if not candidates:
             for e in finding_entries:
-                candidates += [r for r in self.entries[e]["related"] if self.entries.get(r, {}).get("kind") == "fix"]
-        pattern = next((self.entries[c] for c in candidates if "Example" in self.entries[c]["sections"]), None)
+                fixes = [r for r in self.entries[e].related if r in self.entries and self.entries[r].kind == "fix"]
+                candidates += fixes
+        pattern = next((self.entries[c] for c in candidates if "Example" in self.entries[c].sections), None)
         if not findings_md:
             findings_md = (
                 "I found none of the known problems in the code you pasted (the `_owner` argument, "
@@ -617,16 +977,16 @@ class Assistant:
             )
         if pattern is None:
             return self._retrieve(tid, query, state, contextual=True, intent="compare")
-        if "Example" in state.seen.get(pattern["id"], set()):
+        if "Example" in state.seen.get(pattern.id, set()):
             text = (
                 findings_md + f"\n\nCompare your code with the working pattern shown earlier in this thread "
-                f"(*{pattern['title']}*, `raybot kb show {pattern['id']}`): the difference is in the lines above."
+                f"(*{pattern.title}*, `raybot kb show {pattern.id}`): the difference is in the lines above."
             )
-            offer = compose.next_offer(pattern, state.seen.get(pattern["id"], set()))
+            offer = compose.next_offer(pattern, state.seen.get(pattern.id, set()))
             composed = Composed(
-                text + (f"\n\n{offer['text']}" if offer else ""),
-                list(dict.fromkeys([pattern["id"], *finding_entries])),
-                {pattern["id"]: []},
+                text + (f"\n\n{offer.text}" if offer else ""),
+                list(dict.fromkeys([pattern.id, *finding_entries])),
+                {pattern.id: []},
                 compose.sources_of([pattern]),
                 offer,
             )
@@ -637,18 +997,18 @@ class Assistant:
                 intent="compare",
                 in_scope=True,
                 conf=max(state.confidence, 0.7),
-                topic=pattern["id"],
+                topic=pattern.id,
             )
         lead = findings_md + "\n\n**The pattern that works, for comparison:**"
         composed = compose.compose_entry(
             pattern,
             sections=["Answer", "Example"],
             lead=lead,
-            related=[self.entries[r] for r in pattern["related"] if r in self.entries],
+            related=[self.entries[r] for r in pattern.related if r in self.entries],
         )
         composed.entries = list(dict.fromkeys(composed.entries + finding_entries))
         return self._answer(
-            tid, query, composed, intent="compare", in_scope=True, conf=max(state.confidence, 0.7), topic=pattern["id"]
+            tid, query, composed, intent="compare", in_scope=True, conf=max(state.confidence, 0.7), topic=pattern.id
         )
 
 
@@ -663,22 +1023,18 @@ def record_diagnosis(diagnosis, store: ThreadStore, *, thread_id: str | None = N
     topic = entries[0] if entries else None
     offer = None
     if topic and findings:
-        offer = {
-            "entry": topic,
-            "section": "Details",
-            "text": f"Would you like to know why this matters ({findings[0].title})?",
-        }
+        offer = Offer(topic, "Details", f"Would you like to know why this matters ({findings[0].title})?")
     address = diagnosis.snapshot.address or "a pasted ray status"
     turn = Turn(
         question=f"raybot diagnose ({address})",
-        answer=diagnosis.summary_markdown() + (f"\n{offer['text']}" if offer else ""),
+        answer=diagnosis.summary_markdown() + (f"\n{offer.text}" if offer else ""),
         intent="diagnose",
         in_scope=bool(topic),
         confidence=1.0 if topic else 0.0,
         topic=topic,
         entries=entries,
         sections={topic: []} if topic else {},
-        offer=offer,
+        offer=offer.to_dict() if offer else None,
     )
     tid = thread_id or new_thread_id()
     try:

@@ -130,6 +130,220 @@ def evaluate(cases: list[EvalCase], assistant) -> EvalResult:
     )
 
 
+# -- real-question sets (tests/data/real_questions.jsonl) --------------------------------------
+CONF_BINS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
+
+
+@dataclass
+class RealCase:
+    """One labelled real question (format in tests/data/README.md)."""
+
+    id: str
+    split: str  #: dev | heldout
+    question: str
+    theme: str
+    label: str  #: answer | decline
+    expected: list[str]
+    facts: list[list[str]]  #: groups of alternatives; every group must appear in the answer
+    line: int
+    source: str = ""
+    note: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        return self.label == "answer" and bool(self.expected)
+
+
+@dataclass
+class Graded:
+    case: RealCase
+    outcome: str  #: correct | declined | wrong
+    in_scope: bool
+    entry: str | None
+    confidence: float
+    raw: float  #: uncalibrated score (what calibration is fitted on)
+    top_right: bool  #: the best-ranked entry is one of the expected ones (before the bar)
+    facts_missing: list[list[str]]
+    kind: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.case.id,
+            "line": self.case.line,
+            "split": self.case.split,
+            "theme": self.case.theme,
+            "label": self.case.label,
+            "expected": self.case.expected,
+            "outcome": self.outcome,
+            "in_scope": self.in_scope,
+            "entry": self.entry,
+            "answer_kind": self.kind,
+            "confidence": round(self.confidence, 3),
+            "raw": round(self.raw, 3),
+            "facts_missing": self.facts_missing,
+            "question": self.case.question[:160],
+        }
+
+
+@dataclass
+class SplitReport:
+    split: str
+    n: int
+    answerable: int  #: label answer with at least one expected entry
+    no_entry: int  #: label answer, but the kb has no entry for it yet (declining is right)
+    out_of_scope: int  #: label decline
+    correct: int
+    wrong: int  #: answered, but wrong entry or missing facts ("confidently wrong")
+    declined_answerable: int
+    declined_no_entry: int
+    declined_out_of_scope: int
+    hit_at_1: float  #: over answerable rows: the entry shown is an expected one
+    themes: dict[str, dict[str, int]] = field(default_factory=dict)
+    calibration: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def wrong_rate(self) -> float:
+        return self.wrong / self.n if self.n else 0.0
+
+    @property
+    def correct_rate(self) -> float:
+        return self.correct / self.answerable if self.answerable else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["confidently_wrong_rate"] = round(self.wrong_rate, 4)
+        d["correct_of_answerable"] = round(self.correct_rate, 4)
+        d["hit_at_1"] = round(self.hit_at_1, 4)
+        return d
+
+
+def is_real_set(path: Path) -> bool:
+    """A labelled real-question file has ``label`` fields; the curated sets do not."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    data = json.loads(line)
+                    return isinstance(data, dict) and "label" in data
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def load_real(path: Path) -> list[RealCase]:
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}", reference="bad-input") from exc
+    cases = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            o = json.loads(line)
+            case = RealCase(
+                id=str(o["id"]),
+                split=str(o["split"]),
+                question=str(o["question"]),
+                theme=str(o.get("theme") or o.get("theme_hint") or "-"),
+                label=str(o["label"]),
+                expected=[str(x) for x in o.get("expected") or []],
+                facts=[[str(a) for a in g] for g in o.get("facts") or []],
+                line=i,
+                source=str(o.get("source", "")),
+                note=str(o.get("note", "")),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(
+                f"{path}:{i}: not a labelled real question {{id, split, question, label, expected, facts}} ({exc})",
+                reference="bad-input",
+            ) from exc
+        if case.split not in ("dev", "heldout") or case.label not in ("answer", "decline"):
+            raise UsageError(f"{path}:{i}: split must be dev|heldout and label answer|decline", reference="bad-input")
+        cases.append(case)
+    if not cases:
+        raise UsageError(f"{path} has no questions", reference="bad-input")
+    return cases
+
+
+def grade(case: RealCase, ans) -> Graded:
+    """correct: an answerable question, answered from an expected entry, with every key fact;
+    declined: raybot said it does not cover it; wrong: anything else it answered."""
+    judgement = getattr(ans, "judgement", None)
+    raw = float(getattr(judgement, "raw", 0.0) or 0.0)
+    first = ans.hits[0]["id"] if ans.hits else (getattr(judgement, "entry", None) or ans.topic)
+    text = ans.answer.lower()
+    missing = [g for g in case.facts if not any(alt.lower() in text for alt in g)]
+    if not ans.in_scope:
+        outcome = "declined"
+    elif case.answerable and ans.topic in case.expected and not missing:
+        outcome = "correct"
+    else:
+        outcome = "wrong"
+    return Graded(
+        case,
+        outcome,
+        ans.in_scope,
+        ans.topic if ans.in_scope else None,
+        float(ans.confidence),
+        raw,
+        bool(first and first in case.expected),
+        missing if ans.in_scope else [],
+        getattr(ans, "kind", "entry"),
+    )
+
+
+def run_real(cases: list[RealCase], assistant) -> list[Graded]:
+    return [grade(c, assistant.ask(c.question)) for c in cases]
+
+
+def calibration_table(graded: list[Graded], bins: tuple[float, ...] = CONF_BINS) -> list[dict[str, Any]]:
+    """Confidence bins -> how many questions and how many of them were answered correctly."""
+    rows = []
+    for lo, hi in zip(bins, bins[1:], strict=False):
+        inside = [g for g in graded if lo <= g.confidence < hi]
+        if not inside:
+            continue
+        ok = sum(g.outcome == "correct" for g in inside)
+        rows.append(
+            {
+                "bin": f"{lo:.1f}-{min(hi, 1.0):.1f}",
+                "n": len(inside),
+                "answered": sum(g.in_scope for g in inside),
+                "correct": ok,
+                "accuracy": round(ok / len(inside), 3),
+                "mean_confidence": round(sum(g.confidence for g in inside) / len(inside), 3),
+            }
+        )
+    return rows
+
+
+def report(graded: list[Graded], split: str) -> SplitReport:
+    gs = [g for g in graded if g.case.split == split] if split != "all" else list(graded)
+    ans = [g for g in gs if g.case.answerable]
+    themes: dict[str, dict[str, int]] = {}
+    for g in gs:
+        t = themes.setdefault(g.case.theme, {"n": 0, "answerable": 0, "correct": 0, "declined": 0, "wrong": 0})
+        t["n"] += 1
+        t["answerable"] += g.case.answerable
+        t[g.outcome] += 1
+    return SplitReport(
+        split=split,
+        n=len(gs),
+        answerable=len(ans),
+        no_entry=sum(1 for g in gs if g.case.label == "answer" and not g.case.expected),
+        out_of_scope=sum(1 for g in gs if g.case.label == "decline"),
+        correct=sum(g.outcome == "correct" for g in gs),
+        wrong=sum(g.outcome == "wrong" for g in gs),
+        declined_answerable=sum(g.outcome == "declined" and g.case.answerable for g in gs),
+        declined_no_entry=sum(g.outcome == "declined" and g.case.label == "answer" and not g.case.expected for g in gs),
+        declined_out_of_scope=sum(g.outcome == "declined" and g.case.label == "decline" for g in gs),
+        hit_at_1=(sum(1 for g in ans if g.in_scope and g.entry in g.case.expected) / len(ans)) if ans else 0.0,
+        themes=dict(sorted(themes.items())),
+        calibration=calibration_table(gs),
+    )
+
+
 def _run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int]:
     """Wall seconds, peak RSS in MB and exit code of one child process."""
     start = time.perf_counter()

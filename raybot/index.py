@@ -114,26 +114,7 @@ def chunk_entry(entry: Entry) -> list[Chunk]:
 
 
 def entry_record(entry: Entry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "title": entry.title,
-        "kind": entry.kind,
-        "tags": entry.tags,
-        "ray_versions": entry.ray_versions,
-        "questions": entry.questions,
-        "sources": [{"title": s.title, "url": s.url} for s in entry.sources],
-        "related": entry.related,
-        "follow_ups": [{"offer": f.offer, "section": f.section} for f in entry.follow_ups],
-        "issue": (
-            {"number": entry.issue.number, "title": entry.issue.title, "state": entry.issue.state}
-            if entry.issue
-            else None
-        ),
-        "mentions": entry.mentions,
-        "sections": entry.sections,
-        "path": entry.path.name,
-        "sha256": entry.sha256,
-    }
+    return entry.to_record()
 
 
 def _dump(obj: Any) -> bytes:
@@ -241,6 +222,13 @@ def status(kb_dir: Path, index_dir: Path, *, verify_files: bool = True) -> Index
     if manifest.get("builder_version") != BUILDER_VERSION:
         st.state = "stale"
         st.detail = f"built by index format {manifest.get('builder_version')}, need {BUILDER_VERSION}"
+        return st
+    from raybot.tokens import TOKENIZER_VERSION
+
+    if manifest.get("tokenizer_version") != TOKENIZER_VERSION:
+        # The stored term counts were made by another tokenizer: BM25 would disagree with queries.
+        st.state = "stale"
+        st.detail = f"built with tokenizer {manifest.get('tokenizer_version')}, need {TOKENIZER_VERSION}"
         return st
     if verify_files:
         for name in FILES:
@@ -368,7 +356,7 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
 
     vec_bytes = _serialize_vectors(matrix)
     entries_bytes = _dump({e.id: entry_record(e) for e in entries})
-    from raybot.retrieve import term_counts
+    from raybot.tokens import TOKENIZER_VERSION, term_counts
 
     # Term counts are stored so that answering does not tokenize every chunk at start-up.
     chunks_bytes = _dump(
@@ -378,6 +366,7 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
     old_by_path = {e["path"]: e["sha256"] for e in (old_manifest or {}).get("entries", [])}
     manifest = {
         "builder_version": BUILDER_VERSION,
+        "tokenizer_version": TOKENIZER_VERSION,
         "model": {"name": spec.name, "source": spec.source, "sha256": weights},
         "dimension": dim,
         "count": int(matrix.shape[0]),
@@ -441,7 +430,7 @@ class LoadedIndex:
     index_dir: Path
     manifest: dict[str, Any]
     faiss_index: Any
-    entries: dict[str, dict[str, Any]]
+    entries: dict[str, Entry]  #: typed entries, rebuilt from entries.json
     chunks: list[dict[str, Any]]
     scope: list[str] = field(default_factory=list)  #: out-of-scope area descriptions
     scope_vectors: Any = None
@@ -484,7 +473,9 @@ def load(index_dir: Path) -> LoadedIndex:
             )
     try:
         index = faiss.deserialize_index(np.frombuffer(blobs["vectors.faiss"], dtype=np.uint8))
-        entries = json.loads(blobs["entries.json"])
+        from raybot.kb import Entry
+
+        entries = {k: Entry.from_record(v) for k, v in json.loads(blobs["entries.json"]).items()}
         chunks = json.loads(blobs["chunks.json"])
         scope = json.loads(blobs["scope.json"])
         scope_vectors = np.asarray(scope["vectors"], dtype=np.float32).reshape(-1, index.d)

@@ -10,6 +10,7 @@
 * ``contextual``: a short question leaning on the thread ("how do I fix this?").
 * ``compare``: pasted code with "my implementation does the same, or no?".
 * ``thanks``: "thanks!", "great, that helps": acknowledged, the topic stays open.
+* ``sources``: "more sources", "all sources?": every source of the topic's entry.
 * ``nothing_pending``: "yes please" / "thanks" / "hi" with no topic yet: say what raybot covers.
 * ``question``: anything else: a fresh retrieval.
 """
@@ -149,6 +150,11 @@ _THANKS = re.compile(
     r"(?:thanks?(?: you)?(?: (?:a lot|so much|very much))?|thx|ty|cheers|got it|that helps?|that (?:did|does) it)"
     r"\W*$"
 )
+_SOURCES = re.compile(
+    r"^\W*(?:(?:and|ok|please|can you|could you|show|list|give me|what are|where are)\W+)*"
+    r"(?:the\s+)?(?:more|all|other|remaining|rest of the|full|your)?\s*(?:sources?|references|citations)"
+    r"(?:\s+(?:please|too|as well|for (?:this|that|it)))?\W*$"
+)
 _GREETING = re.compile(r"^\W*(?:hi|hello|hey|yo|good (?:morning|afternoon|evening)|hiya)(?: there)?\W*$")
 _FILLER = re.compile(r"^\W*(?:(?:ok(?:ay)?|cool|great|right|hmm+|alright|i see|sure)\W+)+")
 
@@ -223,6 +229,8 @@ def classify(
         return Intent("affirm", text=text)
     if _THANKS.match(low):
         return Intent("thanks", text=text)
+    if _SOURCES.match(low):
+        return Intent("sources", text=text)
     # "ok and on kuberay?" -> "and on kuberay?": fillers say nothing about the question.
     low = _FILLER.sub("", low)
     words = _words(low)

@@ -12,6 +12,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 KINDS = ("concept", "config", "error", "fix", "issue", "howto", "diagnostic")
 SECTIONS = ("Answer", "Details", "Steps", "Example", "Caveats")
@@ -109,6 +110,62 @@ class Entry:
     answers: list[ShortAnswer] = field(default_factory=list)  #: short answers to specific questions
     sections: dict[str, str] = field(default_factory=dict)
     section_lines: dict[str, int] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON form stored in the index's ``entries.json`` (see :meth:`from_record`)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "tags": self.tags,
+            "ray_versions": self.ray_versions,
+            "questions": self.questions,
+            "sources": [{"title": s.title, "url": s.url} for s in self.sources],
+            "related": self.related,
+            "follow_ups": [{"offer": f.offer, "section": f.section} for f in self.follow_ups],
+            "issue": (
+                {"number": self.issue.number, "title": self.issue.title, "state": self.issue.state}
+                if self.issue
+                else None
+            ),
+            "mentions": self.mentions,
+            "signatures": [{"text": g.text, "source": g.source, "where": g.where} for g in self.signatures],
+            "answers": [{"question": a.question, "answer": a.answer, "source": a.source} for a in self.answers],
+            "sections": self.sections,
+            "path": self.path.name,
+            "sha256": self.sha256,
+        }
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Entry:
+        """Rebuild an entry from its index record (no YAML parsing at answer time)."""
+        issue = rec.get("issue")
+        return cls(
+            id=rec["id"],
+            title=rec["title"],
+            kind=rec["kind"],
+            path=Path(rec.get("path") or f"{rec['id']}.md"),
+            sha256=rec.get("sha256", ""),
+            tags=list(rec.get("tags", [])),
+            ray_versions=rec.get("ray_versions", ""),
+            questions=list(rec.get("questions", [])),
+            sources=[Source(s["title"], s["url"]) for s in rec.get("sources", [])],
+            related=list(rec.get("related", [])),
+            follow_ups=[FollowUp(f["offer"], f["section"]) for f in rec.get("follow_ups", [])],
+            issue=IssueRef(int(issue["number"]), issue["title"], issue["state"]) if issue else None,
+            mentions=list(rec.get("mentions", [])),
+            signatures=[Signature(g["text"], g["source"], g.get("where", "")) for g in rec.get("signatures", [])],
+            answers=[ShortAnswer(a["question"], a["answer"], a["source"]) for a in rec.get("answers", [])],
+            sections=dict(rec.get("sections", {})),
+        )
+
+    def text(self) -> str:
+        """Everything the entry says, for checking which terms of a question it addresses."""
+        parts = [self.title, " ".join(self.tags), " ".join(self.questions), " ".join(self.mentions)]
+        parts += [a.question + " " + a.answer for a in self.answers]
+        parts += [g.text for g in self.signatures]
+        parts += list(self.sections.values())
+        return "\n".join(parts)
 
     def code_blocks(self, section: str | None = None) -> list[CodeBlock]:
         blocks = []

@@ -14,27 +14,19 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from raybot import tuning
+from raybot.tokens import STOPWORDS, term_counts, tokenize  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:
+    from raybot.kb import Entry
 
 MAX_QUESTION_CHARS = 10_000
 DENSE_WORDS = 64
-RRF_K = 10
-ISSUE_DEMOTION = 0.012
-
-STOPWORDS = frozenset(
-    """a an the and or but if of to in on at by for with from as is are was were be been being
-    it its this that these those there here i me my we our you your he she they them their what
-    which who whom how why when where do does did done can could should would will shall may
-    might must have has had not no yes so than then too very just also into about over under
-    again out up down any some such only own same other more most all each both few nor
-    please thanks thank hi hello get got use using used run running ray dont doesnt isnt isn
-    shouldnt wont cant didnt whats im ive theres thats aren wasn hasn haven couldnt wouldnt
-    someone something anything everything like really still even way want need know tell""".split()
-)
 
 _MENTION_RE = re.compile(r"(?<![\w.])@[A-Za-z][\w-]*")
 _FENCE_RE = re.compile(r"```.*?(?:```|$)", re.S)
-_TOKEN_RE = re.compile(r"[a-z_][a-z0-9_]*(?:::[a-z_]+)?|\d+")
 _SIGNAL_RES = (
     re.compile(r"\b[A-Z][A-Za-z]+(?:Error|Exception)\b"),
     re.compile(r"\bRAY_[A-Za-z0-9_]+\b"),
@@ -44,7 +36,22 @@ _SIGNAL_RES = (
     re.compile(r"\bray\.(?:put|get|kill|shutdown|init)\b"),
     re.compile(r"(?:#|\bissues?\s*#?\s*|\bpr\s*#?\s*|/issues/|/pull/)(\d{4,5})\b", re.I),
     re.compile(r"\bray (?:status|memory|list|summary|stack|stop|start)\b"),
+    re.compile(r"(?<![\w-])--[a-z][a-z0-9]+(?:-[a-z0-9]+)+"),  # CLI flags: --dashboard-host, --system-config
 )
+#: Flags nearly every `ray start` line carries: naming them says nothing about the question.
+COMMON_FLAGS = frozenset({"--num-cpus", "--num-gpus", "--dashboard-port", "--node-ip-address", "--redis-password"})
+_SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]*)>")
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&quot;", '"'), ("&#39;", "'"))
+
+
+def clean_markup(text: str) -> str:
+    """Undo chat markup that hides what was pasted: Slack's ``<url|label>`` links (a log line
+    ``core_worker.cc:179`` arrives as ``<http://core_worker.cc:179|core_worker.cc:179>``) and
+    HTML entities."""
+    text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    for a, b in _ENTITIES:
+        text = text.replace(a, b)
+    return text
 
 
 @dataclass
@@ -56,43 +63,8 @@ class Query:
     notes: list[str] = field(default_factory=list)
     has_code: bool = False
     asks_issue: bool = False  #: mentions issues, bugs, PRs or an issue number
-
-
-def _norm_token(tok: str) -> str:
-    if "_" in tok or "::" in tok or tok.isdigit():
-        return tok
-    if len(tok) > 4 and tok.endswith("ies"):
-        return tok[:-3] + "y"
-    if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
-        return tok[:-1]
-    return tok
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case tokens; identifiers are kept whole *and* split into their parts."""
-    out: list[str] = []
-    for tok in _TOKEN_RE.findall(text.lower().replace("#", " ")):
-        tok = tok.strip("_")
-        if not tok:
-            continue
-        if tok.startswith("ray_") and len(tok) > 8:
-            out.append(tok[4:])  # RAY_num_workers_soft_limit also matches num_workers_soft_limit
-        if "_" in tok or "::" in tok:
-            out.append(tok)
-            parts = [p for p in re.split(r"_|::", tok) if p]
-            out.extend(_norm_token(p) for p in parts if p not in STOPWORDS and len(p) > 1)
-            continue
-        if tok in STOPWORDS or len(tok) < 2:
-            continue
-        tok = _norm_token(tok)
-        if tok not in STOPWORDS:
-            out.append(tok)
-    return out
-
-
-def term_counts(text: str) -> list[list]:
-    """``[[term, count], ...]`` sorted by term: what the index stores for BM25."""
-    return [[t, n] for t, n in sorted(Counter(tokenize(text)).items())]
+    ask_text: str = ""  #: the user's own words: pasted messages, logs and code left out
+    message: str = ""  #: a pasted error or log line, if any (see raybot.signatures)
 
 
 def extract_signals(text: str) -> list[str]:
@@ -112,7 +84,7 @@ def prepare_query(question: str) -> Query:
     if len(text) > MAX_QUESTION_CHARS:
         notes.append(f"The question was {len(text):,} characters; only the first {MAX_QUESTION_CHARS:,} were used.")
         text = text[:MAX_QUESTION_CHARS]
-    text = _MENTION_RE.sub(" ", text)
+    text = _MENTION_RE.sub(" ", clean_markup(text))
     text = re.sub(r"[ \t]+", " ", text).strip()
     signals = extract_signals(text)
     has_code = "```" in text or bool(re.search(r"^\s*(?:@ray\.remote|def |class |import |Traceback)", text, re.M))
@@ -133,7 +105,12 @@ def prepare_query(question: str) -> Query:
     prose = " ".join(prose_lines)
     words = prose.split()
     if len(words) > DENSE_WORDS:
-        prose = " ".join(words[:DENSE_WORDS])
+        # A long message: the sentences that ask something say more than the greeting and the
+        # story before them, so they go first into what is embedded.
+        sentences = re.split(r"(?<=[.?!])\s+", prose)
+        asks = [x for x in sentences if x.rstrip().endswith("?")]
+        prose = " ".join(asks + [x for x in sentences if x not in asks])
+        prose = " ".join(prose.split()[:DENSE_WORDS])
     error_names = [s for s in signals if s.endswith(("error", "exception"))]
     extras = [s for s in signals if s not in prose.lower()]
     # Identifiers from dropped code/traceback lines still say what the question is about.
@@ -148,7 +125,46 @@ def prepare_query(question: str) -> Query:
             re.I,
         )
     ) or any(s.isdigit() for s in signals)
-    return Query(question, text, dense_text, signals, notes, has_code, asks_issue)
+    from raybot.signatures import pasted_message
+
+    message = pasted_message(text)
+    own = [ln for ln in prose_lines if not (message and ln.strip("`") in message)]
+    ask_text = " ".join(own)
+    for quoted in message.splitlines():
+        ask_text = ask_text.replace(quoted, " ")
+    if len(ask_text.split()) > DENSE_WORDS:
+        # A long message: what is asked is in its question sentences, not in the story.
+        asks = [x for x in re.split(r"(?<=[.?!])\s+", ask_text) if x.rstrip().endswith("?")]
+        if asks and len(" ".join(asks).split()) >= 4:
+            ask_text = " ".join(asks)
+    return Query(question, text, dense_text, signals, notes, has_code, asks_issue, ask_text.strip(), message)
+
+
+FILLER = frozenset(
+    """anyone anybody everyone possible possibly specific specifically trying tried problem problems
+    question questions issue issues help helps helping thing things able basically actually currently
+    happen happening happens seem seems seemed getting give gives make makes made work works working
+    worked best good better wrong right correct example examples case cases time times find found
+    look looking see seen try new old sure kind lot lots following follow way ways different
+    understand wondering wonder guy guys team folks hey glad idea ideas error errors fix fixed
+    cause caused causes reason reasons mean means meaning explain difference default defaults
+    option options set setting settings setup config configure configured value values without
+    instead told say says said recommend recommended suggest approach another multiple several
+    other others first second last many much number numbers one two three happened possible github
+    now around gone go goe going away come comes coming already consuming consume named name applied
+    apply removed remove changed change nothing function functions variable variables minute minutes
+    fail fails failing failed wait waiting waited still keep keeps kept start started stop stopped
+    call called calling show shows showing run ran say tell think thought hang hanging survive
+    ray::idle idle add adds added parameter parameters due leave result results until sample sort clean
+    update updated information info inside outside across reach reached instead real though although
+    eat eats eating hog hogging sit sits sitting take takes taking took lot like bunch tons super
+    write writes writing written off""".split()
+)
+_GENERIC_ERROR_SIGNALS = frozenset(
+    """valueerror runtimeerror typeerror keyerror assertionerror exception oserror ioerror
+    connectionerror timeouterror importerror modulenotfounderror attributeerror raytaskerror
+    raysystemerror rayerror""".split()
+)
 
 
 @dataclass
@@ -180,11 +196,15 @@ class Retriever:
 
     def __init__(self, loaded, encoder=None):
         self.loaded = loaded
-        self.entries: dict[str, dict[str, Any]] = loaded.entries
+        self.entries: dict[str, Entry] = loaded.entries
         self.chunks: list[dict[str, Any]] = loaded.chunks
         self._encoder = encoder
         self._vocab: dict[str, list[str]] | None = None
         self._vec_cache: dict[str, Any] = {}
+        self._terms_cache: dict[str, set[str]] = {}
+        self._df: dict[str, int] | None = None
+        self._topic_words: set[str] | None = None
+        self._text_cache: dict[str, str] = {}
         self._build_lexical()
 
     # -- lexical ------------------------------------------------------------------------
@@ -205,11 +225,102 @@ class Retriever:
         # Exact-identifier surface of each entry: title, tags, questions, issue number.
         self.entry_surface: dict[str, str] = {}
         for eid, e in self.entries.items():
-            parts = [e["title"], " ".join(e["tags"]), " ".join(e.get("questions", []))]
-            if e.get("issue"):
-                parts.append(f"#{e['issue']['number']} {e['issue']['number']}")
-            parts.append(e["sections"].get("Answer", ""))
+            parts = [e.title, " ".join(e.tags), " ".join(e.questions)]
+            if e.issue:
+                parts.append(f"#{e.issue.number} {e.issue.number}")
+            parts.append(e.sections.get("Answer", ""))
             self.entry_surface[eid] = " ".join(parts).lower()
+
+    # -- key-ask coverage ---------------------------------------------------------------
+    def _entry_terms(self, entry_id: str) -> set[str]:
+        terms = self._terms_cache.get(entry_id)
+        if terms is None:
+            toks = set(tokenize(self.entries[entry_id].text()))
+            terms = toks | {"~" + t[:5] for t in toks if t.isalpha() and len(t) >= 5}
+            self._terms_cache[entry_id] = terms
+        return terms
+
+    def _entry_df(self) -> dict[str, int]:
+        if self._df is None:
+            df: Counter[str] = Counter()
+            for eid in self.entries:
+                df.update(t for t in self._entry_terms(eid) if not t.startswith("~"))
+            self._df = dict(df)
+        return self._df
+
+    def _topical(self) -> set[str]:
+        """Words of the kb's titles and tags: what its entries are *about*."""
+        if self._topic_words is None:
+            words: set[str] = set()
+            for e in self.entries.values():
+                words.update(tokenize(" ".join([e.title, " ".join(e.tags)])))
+            self._topic_words = words
+        return self._topic_words
+
+    def key_terms(self, query: Query) -> list[str]:
+        """The distinctive words of what is asked: components, API and setting names, error
+        names. Identifiers always count; other words count when the kb's entries are about
+        them (titles, tags) but most entries are not (``tuning.BACKGROUND_DF``).
+        Question filler, numbers, and pasted messages and code are left out."""
+        df = self._entry_df()
+        topical = self._topical()
+        limit = max(2, int(len(self.entries) * tuning.BACKGROUND_DF))
+        out: list[str] = []
+        for tok in tokenize(query.ask_text):
+            if tok in out or tok in FILLER or tok.isdigit() or len(tok) < 3:
+                continue
+            ident = "_" in tok or "::" in tok
+            if not ident and (tok not in topical or df.get(tok, 0) > limit):
+                continue
+            if ident and any(tok != o and tok in o for o in out):
+                continue  # a part of an identifier already listed
+            out.append(tok)
+        return out
+
+    def missing_terms(self, query: Query, entry_id: str) -> tuple[list[str], list[str]]:
+        """Key terms of the question that the entry does not address, and the identifiers
+        (config names, error classes, API calls) the question names and the entry never does."""
+        terms = self._entry_terms(entry_id)
+        text = self._entry_text(entry_id)
+        missing: list[str] = []
+        for tok in self.key_terms(query):
+            if tok in terms or (tok.isalpha() and len(tok) >= 5 and "~" + tok[:5] in terms):
+                continue
+            if "_" in tok and (tok in text or tok.startswith("ray_") and tok[4:] in text):
+                continue
+            missing.append(tok)
+        ident = [
+            s
+            for s in query.signals
+            if not s.isdigit()
+            and " " not in s
+            and s != "ray::idle"
+            and s not in COMMON_FLAGS
+            and s.lower() not in _GENERIC_ERROR_SIGNALS
+            and s not in text
+            and not (s.startswith("ray_") and s[4:] in text)
+        ]
+        return missing, ident
+
+    def coverage(self, query: Query, entry_id: str) -> float:
+        """Share of the question's own content words (filler, numbers and pastes left out) that
+        the entry uses: 1.0 when it speaks of everything asked."""
+        terms = self._entry_terms(entry_id)
+        words = [
+            t
+            for t in dict.fromkeys(tokenize(query.ask_text or query.text))
+            if t not in FILLER and not t.isdigit() and len(t) >= 3
+        ]
+        if not words:
+            return 1.0
+        hit = sum(1 for t in words if t in terms or (t.isalpha() and len(t) >= 5 and "~" + t[:5] in terms))
+        return hit / len(words)
+
+    def _entry_text(self, entry_id: str) -> str:
+        text = self._text_cache.get(entry_id)
+        if text is None:
+            text = self._text_cache[entry_id] = self.entries[entry_id].text().lower()
+        return text
 
     def _bm25(self, q_tokens: list[str]) -> list[float]:
         k1, b = 1.2, 0.75
@@ -238,7 +349,7 @@ class Retriever:
                 if t.isalpha():
                     self._vocab.setdefault(t[0], []).append(t)
         out = []
-        for tok in dict.fromkeys(tokenize(query.text[:2000])):
+        for tok in dict.fromkeys(tokenize((query.ask_text or query.text)[:2000])):
             if tok in self.idf or not tok.replace("_", "").isalpha() or len(tok) < 4:
                 continue
             # Typos keep their first letter nearly always; comparing within it is 20x cheaper.
@@ -327,7 +438,7 @@ class Retriever:
                 e = self.chunks[i]["entry"]
                 lex_best[e] = max(lex_best.get(e, 0.0), s)
 
-        ids = [e for e in self.entries if kinds is None or self.entries[e]["kind"] in kinds]
+        ids = [e for e in self.entries if kinds is None or self.entries[e].kind in kinds]
         has_error = any(s.endswith(("error", "exception")) for s in query.signals)
         dense_rank = {e: r for r, e in enumerate(sorted(ids, key=lambda e: -dense_best.get(e, (-1, ""))[0]))}
         lex_sorted = sorted((e for e in ids if e in lex_best), key=lambda e: -lex_best[e])
@@ -335,9 +446,9 @@ class Retriever:
         hits = []
         for e in ids:
             dense, section = dense_best.get(e, (0.0, "title"))
-            score = 1.0 / (RRF_K + dense_rank[e] + 1)
+            score = 1.0 / (tuning.RRF_K + dense_rank[e] + 1)
             if e in lex_rank:
-                score += 0.8 / (RRF_K + lex_rank[e] + 1)
+                score += tuning.LEXICAL_RRF_WEIGHT / (tuning.RRF_K + lex_rank[e] + 1)
             surface = self.entry_surface[e]
             exact = [s for s in query.signals if _contains_identifier(surface, s)]
             if exact:
@@ -346,16 +457,19 @@ class Retriever:
                 # and RAY_x / x are one identifier, not two.
                 distinct = [s for s in exact if not (s.startswith("ray_") and s[4:] in exact)]
                 score += sum(
-                    0.04 if s.endswith(("error", "exception")) else (0.01 if has_error else 0.02) for s in distinct
+                    tuning.EXACT_ERROR_BONUS
+                    if s.endswith(("error", "exception"))
+                    else (tuning.EXACT_BONUS_WITH_ERROR if has_error else tuning.EXACT_BONUS)
+                    for s in distinct
                 )
             if boost and e in boost:
                 score += boost[e]
-            if self.entries[e]["kind"] == "issue" and not query.asks_issue:
-                score -= ISSUE_DEMOTION  # how/why questions want the explanation, not the ticket
+            if self.entries[e].kind == "issue" and not query.asks_issue:
+                score -= tuning.ISSUE_DEMOTION  # how/why questions want the explanation, not the ticket
             # Absolute similarity matters too: keep weak matches from floating up on rank alone.
-            score += 0.1 * max(dense, 0.0)
+            score += tuning.DENSE_SCORE_WEIGHT * max(dense, 0.0)
             meta = self.entries[e]
-            hits.append(Hit(e, meta["title"], meta["kind"], score, dense, lex_best.get(e, 0.0), exact, section))
+            hits.append(Hit(e, meta.title, meta.kind, score, dense, lex_best.get(e, 0.0), exact, section))
         hits.sort(key=lambda h: (-h.score, h.entry))
         return hits[:k]
 

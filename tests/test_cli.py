@@ -217,7 +217,7 @@ def test_query_with_another_model_than_the_index_is_a_clear_error(small_env, tmp
 def test_eval_scores_a_question_file(small_env, tmp_path):
     qs = tmp_path / "q.jsonl"
     qs.write_text(
-        '{"question": "how many idle workers are kept?", "expected": ["soft-limit"]}\n'
+        '{"question": "how many idle workers does num_workers_soft_limit keep?", "expected": ["soft-limit"]}\n'
         '{"question": "What is the capital of France?", "expected": []}\n'
     )
     r = invoke("eval", "--json", str(qs))

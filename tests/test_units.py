@@ -6,7 +6,8 @@ import pytest
 from helpers import DATA
 
 from raybot import codecheck, intents
-from raybot.answer import compose_entry, display_code, next_offer, trim_words
+from raybot.answer import Offer, compose_entry, display_code, next_offer, trim_words
+from raybot.kb import Entry
 from raybot.retrieve import MAX_QUESTION_CHARS, extract_signals, prepare_query, tokenize
 
 SEED = DATA / "seed" / "ray-discourse-thread.txt"
@@ -123,7 +124,7 @@ def test_codecheck_config_rules():
     assert codecheck.check("nodes never scale down\nidle_timeout_minutes: 5\n") == []
 
 
-ENTRY = {
+ENTRY_RECORD = {
     "id": "e1",
     "title": "T",
     "kind": "config",
@@ -138,15 +139,16 @@ ENTRY = {
         "Example": "```python runnable\nprint(1)\n```",
     },
 }
+ENTRY = Entry.from_record(ENTRY_RECORD)
 
 
 def test_compose_first_answer_trims_details_and_offers_next():
     c = compose_entry(ENTRY, sections=["Answer", "Details"])
     assert c.sections == {"e1": ["Answer"]}  # details were cut, so not marked as shown
     assert "Sources:" in c.markdown and "https://example.org" in c.markdown
-    assert c.offer == {"entry": "e1", "section": "Steps", "text": "Want steps?"}
+    assert c.offer == Offer("e1", "Steps", "Want steps?")
     assert c.markdown.rstrip().endswith("Want steps?")
-    assert next_offer(ENTRY, {"Answer", "Steps"})["section"] == "Example"
+    assert next_offer(ENTRY, {"Answer", "Steps"}).section == "Example"
 
 
 def test_display_code_hides_runnable_marker_and_trim_keeps_whole_items():

@@ -12,20 +12,48 @@ from raybot.commands import handles_errors
 
 @handles_errors
 def eval_(
-    file: Annotated[Path, typer.Argument(help="JSONL of {question, expected: [entry ids]}; [] = out of scope.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="JSONL of {question, expected} (curated set) or of labelled real questions "
+            "{id, split, question, label, expected, facts} (tests/data/real_questions.jsonl)."
+        ),
+    ],
     json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
-    show_misses: Annotated[bool, typer.Option("--misses", help="List the questions that missed.")] = False,
+    show_misses: Annotated[
+        bool, typer.Option("--misses", help="List the questions that missed (real sets: dev split only).")
+    ] = False,
 ) -> None:
-    """Score retrieval on a question set: hit@1, hit@3, MRR, abstention accuracy.
+    """Score answers on a question set.
+
+    A curated set gets hit@1, hit@3, MRR and abstention accuracy. A labelled real-question set
+    gets, per split (dev / heldout): correct, declined (answerable vs not), confidently wrong,
+    hit@1, a per-theme table and a calibration table (confidence bins -> measured accuracy).
+    Held-out questions are reported as numbers only, never one by one.
 
     Examples:
 
       raybot eval tests/data/dev_questions.jsonl --misses
+
+      raybot eval tests/data/real_questions.jsonl
     """
     from raybot.assistant import Assistant
-    from raybot.evaluate import evaluate, load_cases
+    from raybot.evaluate import evaluate, is_real_set, load_cases, load_real, report, run_real
     from raybot.render import console, plain_text, print_json, render_notes
 
+    if is_real_set(file):
+        graded = run_real(load_real(file), Assistant(store=None))
+        splits = [s for s in ("dev", "heldout") if any(g.case.split == s for g in graded)]
+        reports = {s: report(graded, s) for s in splits}
+        misses = [g.to_dict() for g in graded if g.case.split == "dev" and g.outcome != "correct"]
+        if json_:
+            data: dict = {"splits": {s: r.to_dict() for s, r in reports.items()}}
+            if show_misses:
+                data["dev_misses"] = misses
+            print_json(data)
+            return
+        _print_real(reports, misses if show_misses else [])
+        return
     notes: list[str] = []
     cases = load_cases(file, notes)
     render_notes(notes)
@@ -49,6 +77,46 @@ def eval_(
                 ),
                 highlight=False,
             )
+
+
+def _print_real(reports, misses) -> None:
+    from raybot.render import console, plain_text
+
+    con = console()
+    for split, r in reports.items():
+        con.print(
+            f"[bold]{split}[/]: {r.n} questions ({r.answerable} answerable, {r.no_entry} without a kb entry yet, "
+            f"{r.out_of_scope} out of scope)\n"
+            f"  correct {r.correct}/{r.answerable} ({r.correct_rate:.1%} of answerable)  "
+            f"confidently wrong {r.wrong} ({r.wrong_rate:.1%} of all)  hit@1 {r.hit_at_1:.3f}\n"
+            f"  declined: {r.declined_answerable} answerable, {r.declined_no_entry} without an entry, "
+            f"{r.declined_out_of_scope} out of scope",
+            highlight=False,
+        )
+        con.print("  theme                  n  answerable  correct  declined  wrong", highlight=False)
+        for theme, t in r.themes.items():
+            con.print(
+                plain_text(
+                    f"  {theme:20} {t['n']:3} {t['answerable']:11} {t['correct']:8} {t['declined']:9} {t['wrong']:6}"
+                ),
+                highlight=False,
+            )
+        con.print("  confidence   n  answered  correct  accuracy", highlight=False)
+        for b in r.calibration:
+            con.print(
+                f"  {b['bin']:9} {b['n']:4} {b['answered']:9} {b['correct']:8} {b['accuracy']:9.2f}",
+                highlight=False,
+            )
+    if any(r.split == "heldout" for r in reports.values()):
+        con.print("[dim]held-out questions are reported as numbers only (nothing is tuned on them)[/]")
+    for m in misses:
+        con.print(
+            plain_text(
+                f"  line {m['line']} [{m['outcome']}] expected {m['expected']} got {m['entry']} "
+                f"conf={m['confidence']} raw={m['raw']} ({m['answer_kind']}): {m['question'][:100]}"
+            ),
+            highlight=False,
+        )
 
 
 @handles_errors

@@ -79,8 +79,11 @@ def kb_show(
         rec["path"] = str(by_id[entry_id].path)
         print_json(rec)
         return
-    composed = compose_entry(rec, sections=list(rec["sections"]), trim_details=False)
-    print_markdown(display_code(composed.markdown), sources=composed.sources)
+    entry = by_id[entry_id]
+    composed = compose_entry(entry, sections=list(entry.sections), trim_details=False)
+    print_markdown(
+        display_code(composed.markdown), sources=[{"title": s.title, "url": s.url} for s in composed.sources]
+    )
 
 
 @app.command("lint")

@@ -1,0 +1,172 @@
+"""Pasted errors and log lines, matched against the ``signatures:`` of knowledge-base entries.
+
+A signature is a message exactly as Ray emits it (see ``docs/kb-format.md``). A question that
+pastes a message is matched against every signature *before* retrieval: a match names the
+entry that explains that message; a pasted message that matches none is not answered with the
+entry of a different message (see :func:`near`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from raybot import tuning
+
+if TYPE_CHECKING:
+    from raybot.kb import Entry, Signature
+
+#: Exception classes that say nothing about which Ray problem it is.
+GENERIC_ERRORS = frozenset(
+    """valueerror runtimeerror typeerror keyerror assertionerror exception oserror ioerror
+    connectionerror timeouterror importerror modulenotfounderror attributeerror indexerror
+    raytaskerror raysystemerror rayerror notimplementederror permissionerror filenotfounderror
+    memoryerror systemexit baseexception error""".split()
+)
+
+_LOG_LINE = re.compile(
+    r"""^\s*(?:
+        \[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d            # 2023-07-21 23:57:06 ...
+      | \[\d{4}-\d\d-\d\d                          # [2023-08-01 ...
+      | \(\w[\w:.-]*\s+pid=\d+                     # (raylet, pid=123) / (BaseWorkerMixin pid=1)
+      | [EWIF]\d{4}\s                              # glog: E1201 12:00:00 ...
+      | (?:\[\w+\]\s*)?[\w/.-]+\.(?:cc|h|cpp|py):\d+   # reference_count.cc:1413:
+      | (?:\w+\.)*[A-Z]\w*(?:Error|Exception)\b\s*[:(]  # ray.exceptions.OwnerDiedError: ...
+      | (?:WARNING|ERROR|FATAL|CRITICAL|Warning|Error):?\s
+      | Traceback\b
+    )""",
+    re.X,
+)
+_QUOTED = re.compile(r'"([^"\n]{30,600})"|“([^”\n]{30,600})”|(?<!`)`([^`\n]{30,600})`(?!`)')
+_WORD = re.compile(r"[a-z][a-z0-9_']*")
+_ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z0-9]+(?:Error|Exception))\b")
+
+
+@dataclass(frozen=True)
+class SignatureHit:
+    entry: str
+    signature: Signature
+    exact: bool  #: the whole signature matched; False: the paste is a cut-off or re-wrapped copy
+    score: float  #: share of the signature's words present in the paste
+    position: int = 0  #: where an exact match starts in the paste
+
+
+def pasted_message(text: str) -> str:
+    """The parts of a question that look like a pasted error or log line ("" if none).
+
+    Log-looking lines (timestamps, ``file.cc:123:``, ``SomeError:``, ``WARNING``) and quoted
+    messages of 30+ characters count; prose and code around them do not.
+    """
+    found: list[str] = []
+    for line in text.splitlines():
+        s = line.strip().strip("`")
+        if s and _LOG_LINE.match(s):
+            found.append(s)
+    for m in _QUOTED.finditer(text):
+        inner = next(g for g in m.groups() if g is not None).strip()
+        if len(inner.split()) >= 5 and not any(inner in f for f in found):
+            found.append(inner)
+    return "\n".join(found)
+
+
+def error_names(text: str) -> list[str]:
+    """Exception class names in ``text``, generic ones (ValueError, ...) left out."""
+    names = []
+    for n in _ERROR_NAME.findall(text):
+        if n.lower() not in GENERIC_ERRORS and n not in names:
+            names.append(n)
+    return names
+
+
+def short_name(sig: Signature) -> str:
+    """How to name a signature in a list: its exception class, else its first words."""
+    m = _ERROR_NAME.search(sig.where)
+    if m and m.group(1).lower() not in GENERIC_ERRORS:
+        return m.group(1)
+    from raybot.kb import PLACEHOLDER_RE
+
+    words = PLACEHOLDER_RE.sub("…", sig.text).replace("`", "").split()
+    while words and words[0] == "…":
+        words = words[1:]
+    cut = words[: next((i for i, w in enumerate(words) if "…" in w), len(words))][:7]
+    return "“" + " ".join(cut) + (" …”" if len(cut) < len(words) else "”")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def literal_words(sig: Signature) -> list[str]:
+    from raybot.kb import PLACEHOLDER_RE
+
+    return _words(PLACEHOLDER_RE.sub(" ", sig.text))
+
+
+def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
+    """Signatures found in ``text``: exact matches, then near-complete copies (cut off at the
+    end of a line, or missing a word), best first."""
+    hits: list[SignatureHit] = []
+    words = set(_words(text))
+    for entry in entries.values():
+        for sig in entry.signatures:
+            m = sig.pattern().search(text)
+            if m:
+                hits.append(SignatureHit(entry.id, sig, True, 1.0, m.start()))
+                continue
+            lit = literal_words(sig)
+            if len(lit) < 6:
+                continue
+            share = sum(1 for w in lit if w in words) / len(lit)
+            if share >= tuning.SIGNATURE_NEAR_COPY and _in_order(lit, text):
+                start = re.search(r"\W+".join(map(re.escape, lit[:3])), text, re.I)
+                hits.append(SignatureHit(entry.id, sig, False, share, start.start() if start else 0))
+    # Ray's messages open with a line their variants share ("Failed to retrieve object ...")
+    # and say what happened after it: the match that starts later is the more specific one.
+    hits.sort(key=lambda h: (-h.position, not h.exact, -h.score))
+    return hits
+
+
+def _in_order(lit: list[str], text: str) -> bool:
+    """Most of the signature's words appear in the paste in the signature's order."""
+    seq = _words(text)
+    pos, found = 0, 0
+    for w in lit:
+        try:
+            pos = seq.index(w, pos) + 1
+            found += 1
+        except ValueError:
+            continue
+    return found / len(lit) >= tuning.SIGNATURE_NEAR_COPY
+
+
+def near(entries: dict[str, Entry], message: str) -> list[tuple[str, str, Entry]]:
+    """Signatures that share distinctive words with ``message`` but are not it:
+    ``(name, signature text, entry)``, closest first. The name is the exception class when the
+    signature belongs to one, else the signature's first words."""
+    words = set(_words(message)) - _COMMON
+    scored = []
+    for entry in entries.values():
+        for sig in entry.signatures:
+            lit = set(literal_words(sig)) - _COMMON
+            if not lit:
+                continue
+            shared = len(lit & words)
+            share = shared / len(lit)
+            if shared >= 3 and share >= tuning.SIGNATURE_NEAR_SHARE:
+                m = _ERROR_NAME.search(sig.where) or _ERROR_NAME.search(entry.title)
+                name = m.group(1) if m else " ".join(sig.text.split()[:4]) + " …"
+                scored.append((share, name, sig.text, entry))
+    scored.sort(key=lambda t: -t[0])
+    out, seen = [], set()
+    for _, name, text, entry in scored:
+        if name not in seen:
+            seen.add(name)
+            out.append((name, text, entry))
+    return out
+
+
+_COMMON = frozenset(
+    """the a an of to in on at by for with from as is are was were be been this that it its not no
+    should may can has have had and or but if via set see more information check""".split()
+)
