@@ -44,7 +44,9 @@ def cited_literal(url: str) -> str | None:
                 body = tok.string
                 if body[:1] in "fF":
                     body = re.sub(r"\{[^{}]*\}", "{}", body[1:])
-                out.append(ast.literal_eval(body))
+                value = ast.literal_eval(body)
+                if isinstance(value, str):  # bytes literals are not message text
+                    out.append(value)
     return "".join(out) or None
 
 
@@ -52,8 +54,9 @@ def test_every_python_signature_is_the_text_at_its_cited_wheel_lines():
     checked = 0
     for entry in SHIPPED:
         for sig in entry.signatures:
-            if "/blob/ray-2.60.0/python/ray/" not in sig.source:
-                continue
+            m = re.search(r"/blob/ray-2\.60\.0/python/ray/([^#]+)#L\d+", sig.source)
+            if not m or not (WHEEL / m.group(1)).is_file():
+                continue  # cited without line anchors, or a file the wheel does not ship (_raylet.pyx)
             literal = cited_literal(sig.source)
             assert literal, sig.source
             flat = " ".join(literal.split())
@@ -89,10 +92,11 @@ def test_signature_placeholders_and_whitespace():
 
 
 def test_pasted_unknown_error_is_declined_and_the_near_one_named(assistant):
+    # A message no entry explains (made up for this test: the kb now explains every real message
+    # of this family), worded close to ReferenceCountingAssertionError's signature.
     a = assistant.ask(
-        "[2022-05-12 12:34:24,246 W 106650 106719] <http://reference_count.cc:1413|reference_count.cc:1413>: "
-        "Object locations requested for 0087611caa22031cffffffffffffffffffffffff0100000002000000, but ref "
-        "already removed. This may be a bug in the distributed reference counting protocol.\nreally trouble?"
+        "[2022-05-12 12:34:24,246 W 106650 106719] reference_table.cc:88: The object 0087611caa22031cffff "
+        "has already been deleted by the reference table. The pinned copy was released early.\nreally trouble?"
     )
     assert a.in_scope is False and a.kind == "unknown-message" and a.entries == []
     assert "don't recognise this message" in a.answer
@@ -152,7 +156,9 @@ def test_the_six_questions_of_issue_8(assistant):
         "000000, but ref already removed. This may be a bug in the distributed reference counting protocol. "
         "Is this really trouble?"
     )
-    assert not q1.in_scope and "This is not `ReferenceCountingAssertionError`" in q1.answer
+    # Since kb theme 14 this warning has its own entry (the owner logs it; not harmful by itself).
+    assert q1.in_scope and q1.entries[:1] == ["object-locations-ref-already-removed"], q1.entries
+    assert "reference-counting-assertion-error" not in q1.entries[:1]
     q2 = assistant.ask("Does Ray use work stealing by default? Lots of workers sitting idle but ~100 tasks pending")
     # Answered only from an entry that speaks of work stealing (never the idle-CPU entry).
     assert (not q2.in_scope or "work stealing" in q2.answer.lower()) and "ray-idle-high-cpu" not in q2.entries[:1]

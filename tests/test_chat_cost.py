@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from raybot.answer import Offer
 from raybot.assistant import TopicState, advance, topic_state
 from raybot.retrieve import prepare_query
 from raybot.threads import Thread, ThreadStore, Turn
@@ -18,7 +19,13 @@ def reference_state(thread: Thread) -> TopicState:
     if not thread.turns:
         return st_
     last = thread.turns[-1]
-    st_.offer, st_.in_scope, st_.confidence, st_.entry = last.offer, last.in_scope, last.confidence, last.topic
+    # Turns store the offer as a dict; the topic state holds the typed Offer.
+    st_.offer, st_.in_scope, st_.confidence, st_.entry = (
+        Offer.from_dict(last.offer),
+        last.in_scope,
+        last.confidence,
+        last.topic,
+    )
     st_.last_code = next((t.question for t in reversed(thread.turns) if prepare_query(t.question).has_code), None)
     for turn in thread.turns:
         for entry_id, names in turn.sections.items():
