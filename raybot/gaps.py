@@ -150,5 +150,5 @@ def find_gaps(
 
         retriever = open_retriever()
     vectors = np.stack([retriever.encoder.encode_one(g.question) for g in gaps])
-    titles = {k: v["title"] for k, v in retriever.entries.items()}
+    titles = {k: v.title for k, v in retriever.entries.items()}
     return group_gaps(gaps, vectors, titles, threshold=threshold)

@@ -64,6 +64,9 @@ class AnswerDoc(BaseModel):
     sources: list[Source]
     follow_ups: list[str]
     intent: str
+    answer_kind: str = Field(
+        description="How the answer was made: answer, partial, decline, unknown-message, signature, ..."
+    )
     notes: list[str]
 
 
