@@ -638,6 +638,15 @@ class Assistant:
         )
 
 
+def diagnosis_label(snapshot) -> str:
+    """What a diagnosis analysed: a live cluster (its address), a pasted ray status or a logs folder."""
+    if snapshot.origin == "logs":
+        return "a logs folder"
+    if snapshot.origin == "status-text":
+        return "a pasted ray status"
+    return f"live cluster {snapshot.address}" if snapshot.address else "the live local cluster"
+
+
 def record_diagnosis(diagnosis, store: ThreadStore, *, thread_id: str | None = None) -> str | None:
     """Start a thread whose first turn is a diagnosis, so ``raybot ask -c "why?"`` continues it.
 
@@ -654,7 +663,7 @@ def record_diagnosis(diagnosis, store: ThreadStore, *, thread_id: str | None = N
             "section": "Details",
             "text": f"Would you like to know why this matters ({findings[0].title})?",
         }
-    address = diagnosis.snapshot.address or "a pasted ray status"
+    address = diagnosis_label(diagnosis.snapshot)
     turn = Turn(
         question=f"raybot diagnose ({address})",
         answer=diagnosis.summary_markdown() + (f"\n{offer['text']}" if offer else ""),

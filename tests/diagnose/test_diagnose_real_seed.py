@@ -176,3 +176,4 @@ def test_diagnosis_starts_a_thread_that_ask_continues(seed, diagnosis):
     turns = json.loads(runner.invoke(app, ["threads", "show", "--json", thread_id]).stdout)["turns"]
     assert [t["intent"] for t in turns] == ["diagnose", "section"]
     assert "reaping" in turns[0]["answer"].lower()
+    assert turns[0]["question"] == f"raybot diagnose (live cluster {seed.address})"

@@ -282,3 +282,21 @@ def test_timeout_bounds_the_wait_for_a_locked_thread_store(raybot_home):
     assert json.loads(res.stdout)["thread_id"] is None, res.stderr
     # The store's own wait (STORE_WAIT_S) would be longer than the --timeout given.
     assert elapsed < STORE_WAIT_S - 1, elapsed
+
+
+def test_recorded_diagnosis_says_what_was_analysed(tmp_path):
+    from raybot.threads import default_store
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "raylet.out").write_text("[2026-12-01 09:00:00,000 I 1 1] (raylet) main.cc:1: Raylet started.\n")
+    labels = {}
+    for name, args in (("logs", ["--logs", str(logs)]), ("paste", ["--status-file", str(RECORDED[0])])):
+        res = runner.invoke(app, ["diagnose", *args, "--json"])
+        tid = json.loads(res.stdout)["thread_id"]
+        assert tid, res.stderr
+        labels[name] = default_store(quiet=True).load(tid).turns[0].question
+    assert labels == {
+        "logs": "raybot diagnose (a logs folder)",
+        "paste": "raybot diagnose (a pasted ray status)",
+    }
