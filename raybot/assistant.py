@@ -201,6 +201,7 @@ class Assistant:
             self._store.add_turn(thread_id, turn)
             ans.saved = True
             self._collect_store_notes()
+            self._record_gap(thread_id, turn, ans)
         except StoreError as exc:
             self._store_failed(exc)
         except Exception as exc:  # sqlite3.Error and friends: never lose the answer itself
@@ -209,6 +210,19 @@ class Assistant:
             if not isinstance(exc, sqlite3.Error):
                 raise
             self.notes.append(f"The turn could not be saved to the thread store ({exc}).")
+
+    def _record_gap(self, thread_id: str, turn: Turn, ans: Answer) -> None:
+        """Declined and low-confidence turns are kept for `raybot gaps` (best effort)."""
+        import sqlite3
+
+        from raybot.records import record_turn_gap
+
+        if self._store is None:
+            return
+        try:
+            record_turn_gap(self._store, thread_id, turn, ans.hits)
+        except sqlite3.Error:
+            pass
 
     # -- the turn -------------------------------------------------------------------
     def ask(self, question: str, *, thread_id: str | None = None, continue_: bool = False) -> Answer:

@@ -90,6 +90,12 @@ def _register() -> None:
     app.command()(chat.chat)
     app.command()(search.search)
     app.command()(diagnose.diagnose)
+    from raybot.commands import gaps_cmd, serve_cmd, slack_cmd
+
+    app.command()(serve_cmd.serve)
+    app.command()(slack_cmd.slack)
+    app.command()(gaps_cmd.gaps)
+    app.command()(gaps_cmd.feedback)
     app.command(name="eval")(evaluate.eval_)
     app.command()(evaluate.bench)
     app.add_typer(index_cmd.app, name="index", help="Build or check the FAISS index of the knowledge base.")

@@ -22,6 +22,10 @@ class RaybotError(Exception):
         if reference is not None:
             self.reference = reference
 
+    def to_dict(self) -> dict:
+        """The ``error`` document of ``--json`` output and of the HTTP API's 4xx/5xx bodies."""
+        return {"reference": self.reference, "message": self.message, "hint": self.hint, "exit_code": self.exit_code}
+
 
 class UsageError(RaybotError):
     reference = "bad-input"

@@ -65,6 +65,59 @@ def m003_turns_fts(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m004_feedback_gaps_slack(db: sqlite3.Connection) -> None:
+    """Feedback on turns, recorded knowledge gaps, and the Slack bot's bookkeeping."""
+    db.execute(
+        """create table feedback (
+            id integer primary key autoincrement,
+            thread_id text not null,
+            seq integer not null,
+            created_at real not null,
+            rating text not null check (rating in ('up', 'down')),
+            source text not null,          -- 'slack-button', 'slack-reaction', 'http', ...
+            voter text not null,           -- a one-way hash of who voted, never a name or token
+            comment text,
+            unique (thread_id, seq, voter)
+        )"""
+    )
+    db.execute("create index feedback_turn on feedback(thread_id, seq)")
+    db.execute(
+        """create table gaps (
+            id integer primary key autoincrement,
+            created_at real not null,
+            kind text not null,            -- 'declined', 'low-confidence', 'thumbs-down'
+            thread_id text not null,
+            seq integer not null,
+            question text not null,        -- redacted: no tokens or secrets
+            confidence real not null,
+            entries text not null,         -- JSON [[entry id, score], ...] of the nearest entries
+            unique (thread_id, seq, kind)
+        )"""
+    )
+    db.execute("create index gaps_created on gaps(created_at)")
+    db.execute(
+        """create table slack_threads (
+            team text not null,
+            channel text not null,
+            thread_ts text not null,
+            thread_id text not null,
+            created_at real not null,
+            primary key (team, channel, thread_ts)
+        )"""
+    )
+    db.execute(
+        """create table slack_posts (
+            channel text not null,
+            ts text not null,
+            thread_id text not null,
+            seq integer not null,
+            primary key (channel, ts)
+        )"""
+    )
+    db.execute("create table slack_events (key text primary key, received_at real not null)")
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in order; returns the names applied now.
 
