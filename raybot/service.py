@@ -185,8 +185,17 @@ class Service:
                 reference="diagnose-disabled",
             )
         cmd = [sys.executable, "-m", "raybot", "diagnose", "--json"]
+        env = dict(os.environ)
+        # The child records the diagnosis in *this* service's store (``raybot --home X serve`` and
+        # a service built on its own store included), so a follow-up in the thread finds it.
+        if self._store is not None and self._store.path.name == "threads.db":
+            env["RAYBOT_HOME"] = str(self._store.path.parent)
+        else:
+            from raybot import paths
+
+            env["RAYBOT_HOME"] = str(paths.home())
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             raise ClusterUnreachable(
                 f"the diagnosis did not finish within {timeout:.0f} s", hint="check that the cluster is healthy"
