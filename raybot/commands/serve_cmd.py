@@ -42,7 +42,11 @@ def serve(
     ] = 0.5,
     allow_diagnose: Annotated[
         bool,
-        typer.Option("--allow-diagnose", help="Enable POST /v1/diagnose (diagnoses the cluster the server runs on)."),
+        typer.Option(
+            "--allow-diagnose",
+            envvar="RAYBOT_ALLOW_DIAGNOSE",
+            help="Enable POST /v1/diagnose (diagnoses the cluster the server runs on).",
+        ),
     ] = False,
     max_body: Annotated[int, typer.Option("--max-body", min=1024, help="Largest request body in bytes.")] = 64 * 1024,
 ) -> None:

@@ -22,7 +22,12 @@ def slack(
         ),
     ] = None,
     allow_diagnose: Annotated[
-        bool, typer.Option("--allow-diagnose", help="Let '@raybot diagnose' inspect the Ray cluster the bot runs on.")
+        bool,
+        typer.Option(
+            "--allow-diagnose",
+            envvar="RAYBOT_ALLOW_DIAGNOSE",
+            help="Let '@raybot diagnose' inspect the Ray cluster the bot runs on.",
+        ),
     ] = False,
 ) -> None:
     """Answer in Slack: mention the bot in a channel, reply in the thread to follow up, or DM it.
