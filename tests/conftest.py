@@ -25,6 +25,17 @@ def raybot_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def default_settings():
+    """Each test starts from the default settings: a command run in-process (Typer's CliRunner)
+    makes its global options current for the rest of the process, which a real CLI run ends."""
+    from raybot import settings
+
+    token = settings.use(settings.Settings())
+    yield
+    settings.reset(token)
+
+
 @pytest.fixture(scope="session")
 def small_index(tmp_path_factory):
     """The fixture kb in tests/data/kb_small, built once with the real model."""
