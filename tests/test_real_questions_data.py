@@ -20,6 +20,9 @@ PATH = DATA / "real_questions.jsonl"
 UNLABELED = DATA / "real_questions_unlabeled.jsonl"
 
 KEYS = {"id", "split", "source", "question", "theme", "label", "expected", "facts", "note"}
+# dev: free to read and tune on; heldout: frozen, numbers only; calib: fresh questions for fitting
+# the confidence model only (no kb entries, answers or rules written from them).
+SPLITS = {"dev", "heldout", "calib"}
 THEMES = {
     "object-store",
     "oom",
@@ -77,7 +80,7 @@ def test_schema(rows):
     for r in rows:
         assert set(r) == KEYS, (r["id"], set(r) ^ KEYS)
         assert re.fullmatch(r"rq-[0-9a-f]{8}", r["id"]), r["id"]
-        assert r["split"] in {"dev", "heldout"}, r["id"]
+        assert r["split"] in SPLITS, r["id"]
         assert r["label"] in {"answer", "decline"}, r["id"]
         assert r["theme"] in THEMES, (r["id"], r["theme"])
         assert isinstance(r["question"], str) and r["question"].strip(), r["id"]
