@@ -109,9 +109,23 @@ def test_rows_come_from_the_sample_and_keep_its_split(rows):
 def test_split_sizes(rows):
     assert len(rows) >= 250
     assert sum(r["split"] == "heldout" for r in rows) >= 80
-    for split in ("dev", "heldout"):
+    assert sum(r["split"] == "calib" for r in rows) >= 180
+    for split in sorted(SPLITS):
         labels = {r["label"] for r in rows if r["split"] == split}
         assert labels == {"answer", "decline"}, split
+
+
+def test_calib_rows_are_the_calib_sample_and_come_last():
+    """Every sampled calib row is labelled or deliberately dropped (a non-question), in sample
+    order, after all dev and held-out rows (so appending them never moves an older row)."""
+    sample = [json.loads(line) for line in UNLABELED.read_text("utf-8").splitlines()]
+    calib_sample = [s["id"] for s in sample if s["split"] == "calib"]
+    splits = [r["split"] for r in (json.loads(line) for line in lines())]
+    first = splits.index("calib")
+    assert set(splits[first:]) == {"calib"}, "calib rows must follow all dev and held-out rows"
+    labelled = [json.loads(line)["id"] for line in lines()[first:]]
+    assert labelled == [i for i in calib_sample if i in set(labelled)], "calib rows out of sample order"
+    assert len(calib_sample) - len(labelled) <= 5, "more than a few sampled calib rows dropped"
 
 
 def test_answer_rows_have_facts(rows):
