@@ -132,6 +132,12 @@ def evaluate(cases: list[EvalCase], assistant) -> EvalResult:
 
 # -- real-question sets (tests/data/real_questions.jsonl) --------------------------------------
 CONF_BINS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
+#: The splits of a real-question set, in report order (tests/data/README.md). ``dev``: read and
+#: tuned on freely; ``calib``: fresh questions for fitting the confidence model only; ``heldout``:
+#: frozen, reported as numbers only.
+REAL_SPLITS = ("dev", "calib", "heldout")
+#: Splits whose questions may be listed one by one (``raybot eval --misses``).
+LISTABLE_SPLITS = ("dev", "calib")
 
 
 @dataclass
@@ -139,7 +145,7 @@ class RealCase:
     """One labelled real question (format in tests/data/README.md)."""
 
     id: str
-    split: str  #: dev | heldout
+    split: str  #: dev | calib | heldout
     question: str
     theme: str
     label: str  #: answer | decline
@@ -258,8 +264,10 @@ def load_real(path: Path) -> list[RealCase]:
                 f"{path}:{i}: not a labelled real question {{id, split, question, label, expected, facts}} ({exc})",
                 reference="bad-input",
             ) from exc
-        if case.split not in ("dev", "heldout") or case.label not in ("answer", "decline"):
-            raise UsageError(f"{path}:{i}: split must be dev|heldout and label answer|decline", reference="bad-input")
+        if case.split not in REAL_SPLITS or case.label not in ("answer", "decline"):
+            raise UsageError(
+                f"{path}:{i}: split must be {'|'.join(REAL_SPLITS)} and label answer|decline", reference="bad-input"
+            )
         cases.append(case)
     if not cases:
         raise UsageError(f"{path} has no questions", reference="bad-input")
@@ -316,6 +324,12 @@ def calibration_table(graded: list[Graded], bins: tuple[float, ...] = CONF_BINS)
             }
         )
     return rows
+
+
+def misses(graded: list[Graded]) -> list[dict[str, Any]]:
+    """The graded questions that were not answered correctly, from the listable splits only:
+    held-out questions are never listed one by one."""
+    return [g.to_dict() for g in graded if g.case.split in LISTABLE_SPLITS and g.outcome != "correct"]
 
 
 def report(graded: list[Graded], split: str) -> SplitReport:
