@@ -204,6 +204,7 @@ class SplitReport:
     declined_no_entry: int
     declined_out_of_scope: int
     hit_at_1: float  #: over answerable rows: the entry shown is an expected one
+    top_right: int = 0  #: answerable rows whose best-ranked entry is expected, before the decline bar
     themes: dict[str, dict[str, int]] = field(default_factory=dict)
     calibration: list[dict[str, Any]] = field(default_factory=list)
 
@@ -353,6 +354,7 @@ def report(graded: list[Graded], split: str) -> SplitReport:
         declined_no_entry=sum(g.outcome == "declined" and g.case.label == "answer" and not g.case.expected for g in gs),
         declined_out_of_scope=sum(g.outcome == "declined" and g.case.label == "decline" for g in gs),
         hit_at_1=(sum(1 for g in ans if g.in_scope and g.entry in g.case.expected) / len(ans)) if ans else 0.0,
+        top_right=sum(g.top_right for g in ans),
         themes=dict(sorted(themes.items())),
         calibration=calibration_table(gs),
     )

@@ -274,6 +274,8 @@ def test_real_question_eval_reports_per_split_and_never_lists_heldout(tmp_path):
         declined = sum(block[k] for k in ("declined_answerable", "declined_no_entry", "declined_out_of_scope"))
         assert block["n"] == n and block["correct"] + block["wrong"] + declined == n, block
     assert calib["correct"] == 0
+    assert calib["top_right"] == 0  # "no-such-entry" is never the best-ranked entry either
+    assert dev["top_right"] >= dev["hit_at_1"] * dev["answerable"]  # answered right implies ranked first
     # --misses lists dev and calib rows, never held-out ones.
     listed = {m["split"] for m in data["misses"]}
     assert "calib" in listed and "heldout" not in listed, listed
