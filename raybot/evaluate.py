@@ -204,7 +204,7 @@ class SplitReport:
     declined_no_entry: int
     declined_out_of_scope: int
     hit_at_1: float  #: over answerable rows: the entry shown is an expected one
-    top_right: int = 0  #: answerable rows whose best-ranked entry is expected, before the decline bar
+    top_right: int = 0  #: answerable rows whose would-be entry (before the decline bar) is expected
     themes: dict[str, dict[str, int]] = field(default_factory=dict)
     calibration: list[dict[str, Any]] = field(default_factory=list)
 
@@ -280,7 +280,9 @@ def grade(case: RealCase, ans) -> Graded:
     declined: raybot said it does not cover it; wrong: anything else it answered."""
     judgement = getattr(ans, "judgement", None)
     raw = float(getattr(judgement, "raw", 0.0) or 0.0)
-    first = ans.hits[0]["id"] if ans.hits else (getattr(judgement, "entry", None) or ans.topic)
+    # The entry raybot would answer from if there were no decline bar: the judged one, else the
+    # best-ranked hit.
+    first = getattr(judgement, "entry", None) or (ans.hits[0]["id"] if ans.hits else ans.topic)
     text = ans.answer.lower()
     missing = [g for g in case.facts if not any(alt.lower() in text for alt in g)]
     if not ans.in_scope:

@@ -91,7 +91,7 @@ def _print_real(reports, misses) -> None:
             f"{r.out_of_scope} out of scope)\n"
             f"  correct {r.correct}/{r.answerable} ({r.correct_rate:.1%} of answerable)  "
             f"confidently wrong {r.wrong} ({r.wrong_rate:.1%} of all)  hit@1 {r.hit_at_1:.3f}  "
-            f"best-ranked right {r.top_right}/{r.answerable}\n"
+            f"entry right before the bar {r.top_right}/{r.answerable}\n"
             f"  declined: {r.declined_answerable} answerable, {r.declined_no_entry} without an entry, "
             f"{r.declined_out_of_scope} out of scope",
             highlight=False,
