@@ -184,6 +184,25 @@ class AutoscalerFacts:
 
 
 @dataclass
+class PendingWork:
+    """A task, actor or placement group waiting to be scheduled, from the state API."""
+
+    kind: str  #: ``task`` | ``actor`` | ``placement group``
+    id: str
+    name: str  #: the function, actor class or placement-group name (may be empty)
+    state: str  #: ``PENDING_NODE_ASSIGNMENT`` (task), ``PENDING_CREATION`` (actor), ``PENDING`` (group)
+    #: the resource shape: one dict for a task or actor, one per bundle for a placement group
+    bundles: list[dict[str, float]] = field(default_factory=list)
+    #: how long it has waited when listed (``None``: the state API gave no timestamp)
+    waited_s: float | None = None
+    since: str | None = None  #: what ``waited_s`` is counted from
+    job_id: str | None = None
+    #: a placement group's scheduling state in the GCS (``NO_RESOURCES``, ``INFEASIBLE``, ...)
+    scheduling_state: str | None = None
+    placement_group_id: str | None = None  #: the group a task or actor is scheduled into
+
+
+@dataclass
 class Gap:
     """Something that could not be collected, and why."""
 
@@ -207,6 +226,11 @@ class ClusterSnapshot:
     jobs: list[JobRecord] | None = None
     dead_workers: list[WorkerRecord] | None = None
     objects: list[ObjectRecord] | None = None
+    #: tasks, actors and placement groups waiting to be scheduled (``None``: not listed)
+    pending_work: list[PendingWork] | None = None
+    #: report work pending longer than this (seconds); ``None``: the check's default
+    #: (a setting of the diagnosis, ``--pending-after``, not a fact of the cluster)
+    pending_after_s: float | None = None
     token_auth: bool | None = None  #: the cluster requires a token (Ray >= 2.52 ``RAY_AUTH_MODE``)
     user_auth_mode: str | None = None  #: ``RAY_AUTH_MODE`` in the user's environment
     local_only: bool = False
