@@ -16,10 +16,13 @@ from typing import Any
 
 #: file name patterns that are scanned (fnmatch). ``raylet.err`` / ``gcs_server.err`` are left out:
 #: on Ray 2.60 they repeat the ERROR lines of the ``.out`` files, which would count each twice.
+#: ``python-core-driver-*.log`` is the core-worker log of each driver: what the owner of an object
+#: or the submitter of a task logs lands there, not in the workers' logs.
 LOG_GLOBS = (
     "raylet.out",
     "gcs_server.out",
     "python-core-worker-*.log",
+    "python-core-driver-*.log",
     "runtime_env_setup-*.log",
     "runtime_env_agent.log",
     "dashboard.log",
