@@ -17,7 +17,6 @@ from raybot.cli import app
 from raybot.diagnose.checks import run_checks
 from raybot.diagnose.checks.pending import PENDING_AFTER_S
 from raybot.diagnose.collect import collect_snapshot
-from raybot.diagnose.report import Diagnosis
 
 pytestmark = pytest.mark.ray
 
@@ -144,4 +143,3 @@ def test_json_contract(cluster):
     assert [i["waited_s"] for i in pending["items"]] == sorted((i["waited_s"] for i in pending["items"]), reverse=True)
     check = {c["id"]: c for c in data["checks"]}["long-pending-work"]
     assert check["status"] == "warn" and check["threshold"] == "nothing pending longer than 1s (--pending-after)"
-
