@@ -70,6 +70,7 @@ class NodeFacts:
     process_source: str | None = None
     raylet_pid: int | None = None
     session_dir: str | None = None
+    raylet_log: str | None = None  #: file name of the raylet's stdout log, e.g. ``raylet.out``
     raylet_env: dict[str, str] | None = None  #: ``RAY_*`` variables of the raylet (redacted)
     debug_state: DebugState | None = None
     processes: list[ProcessInfo] | None = None
