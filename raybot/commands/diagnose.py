@@ -111,8 +111,9 @@ def diagnose(
 
     Looks at the idle-worker settings, the ray::IDLE processes (memory, CPU, age), objects that keep
     workers alive, OOM kills, the autoscaler's view (pending nodes, demands, failures, idle nodes),
-    tasks, actors and placement groups pending longer than --pending-after, dead nodes, version pitfalls, and known messages in each node's session logs (read from the end,
-    with a byte budget; nothing is written to the cluster). Exit code 0: nothing failed; 1: a check
+    tasks, actors and placement groups pending longer than --pending-after, dead nodes, version
+    pitfalls, and known messages in each node's session logs (read from the end, with a byte
+    budget; nothing is written to the cluster). Exit code 0: nothing failed; 1: a check
     failed; 3: no cluster reachable; 2: bad usage; 70: a bug in raybot.
 
     Examples:

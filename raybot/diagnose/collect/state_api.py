@@ -184,8 +184,9 @@ def _shape(resources) -> dict[str, float]:
 
 def _entered_ms(task, state: str) -> float | None:
     """When ``task`` entered ``state`` (ms since the epoch), from its state events."""
-    times = [e.get("created_ms") for e in _get(task, "events") or [] if isinstance(e, dict) and e.get("state") == state]
-    times = [float(t) for t in times if isinstance(t, (int, float)) and t > 0]
+    events = [e for e in _get(task, "events") or [] if isinstance(e, dict) and e.get("state") == state]
+    stamps = [e.get("created_ms") for e in events]
+    times = [float(t) for t in stamps if isinstance(t, (int, float)) and t > 0]
     if times:
         return max(times)
     created = _get(task, "creation_time_ms")
