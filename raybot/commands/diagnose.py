@@ -16,6 +16,8 @@ from raybot.errors import UsageError
 
 #: --timeout beyond this is a typo, not a wish (an hour per call)
 MAX_TIMEOUT_S = 3600.0
+#: --pending-after beyond this (a year) is a typo
+MAX_PENDING_AFTER_S = 365 * 86400.0
 
 
 def read_status_file(path: str) -> tuple[str, str]:
@@ -45,6 +47,16 @@ def check_timeout(timeout: float) -> float:
             reference="bad-options",
         )
     return timeout
+
+
+def check_pending_after(seconds: float) -> float:
+    if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_PENDING_AFTER_S:
+        raise UsageError(
+            f"--pending-after must be a number of seconds between 0 and {MAX_PENDING_AFTER_S:g}, not {seconds!r}",
+            hint="e.g. --pending-after 60 (or RAYBOT_PENDING_AFTER_S=60); 0 reports everything pending",
+            reference="bad-options",
+        )
+    return seconds
 
 
 @handles_errors
@@ -85,13 +97,23 @@ def diagnose(
         ),
     ] = None,
     no_logs: Annotated[bool, typer.Option("--no-logs", help="Do not scan the cluster's session logs.")] = False,
+    pending_after: Annotated[
+        float | None,
+        typer.Option(
+            "--pending-after",
+            envvar="RAYBOT_PENDING_AFTER_S",
+            metavar="SECONDS",
+            help="Report tasks, actors and placement groups waiting to be scheduled longer than this. Default: 300.",
+        ),
+    ] = None,
 ) -> None:
     """Inspect a Ray cluster and explain what is wrong, with evidence and a fix for this cluster.
 
     Looks at the idle-worker settings, the ray::IDLE processes (memory, CPU, age), objects that keep
     workers alive, OOM kills, the autoscaler's view (pending nodes, demands, failures, idle nodes),
-    dead nodes, version pitfalls, and known messages in each node's session logs (read from the end,
-    with a byte budget; nothing is written to the cluster). Exit code 0: nothing failed; 1: a check
+    tasks, actors and placement groups pending longer than --pending-after, dead nodes, version
+    pitfalls, and known messages in each node's session logs (read from the end, with a byte
+    budget; nothing is written to the cluster). Exit code 0: nothing failed; 1: a check
     failed; 3: no cluster reachable; 2: bad usage; 70: a bug in raybot.
 
     Examples:
@@ -107,7 +129,7 @@ def diagnose(
       raybot ask -c "why?"    # continue from the findings
     """
     try:
-        _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs)
+        _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs, pending_after)
     except (UsageError, typer.Exit, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - a bug: say so, and never exit 1 (FINDINGS)
@@ -129,12 +151,14 @@ def diagnose(
         raise typer.Exit(exit_codes.INTERNAL) from None
 
 
-def _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs) -> None:
+def _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs, pending_after=None) -> None:
     from raybot.diagnose import diagnose_cluster, diagnose_logs, diagnose_status_text
     from raybot.diagnose.render import render_diagnosis, render_progress
     from raybot.render import print_json
 
     check_timeout(timeout)
+    if pending_after is not None:
+        check_pending_after(pending_after)
     if status_file is not None and logs is not None:
         raise UsageError("--status-file and --logs cannot be used together", reference="bad-options")
     if status_file is not None:
@@ -145,7 +169,9 @@ def _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs) -
     else:
         if not json_:
             render_progress(f"Inspecting {address or 'the local Ray cluster'} ...")
-        diagnosis = diagnose_cluster(address, timeout=timeout, local_only=local_only, scan_logs=not no_logs)
+        diagnosis = diagnose_cluster(
+            address, timeout=timeout, local_only=local_only, scan_logs=not no_logs, pending_after_s=pending_after
+        )
     # The findings become the first turn of a thread: `raybot ask -c "why?"` continues from them.
     from rich.text import Text
 

@@ -24,14 +24,24 @@ if TYPE_CHECKING:
 
 
 def diagnose_cluster(
-    address: str | None, *, timeout: float = 10.0, local_only: bool = False, scan_logs: bool = True
+    address: str | None,
+    *,
+    timeout: float = 10.0,
+    local_only: bool = False,
+    scan_logs: bool = True,
+    pending_after_s: float | None = None,
 ) -> Diagnosis:
-    """Collect a snapshot of the cluster at ``address`` and run every check over it."""
+    """Collect a snapshot of the cluster at ``address`` and run every check over it.
+
+    ``pending_after_s``: report tasks, actors and placement groups pending longer than this
+    (``None``: :data:`raybot.diagnose.checks.pending.PENDING_AFTER_S`).
+    """
     from raybot.diagnose.checks import run_checks
     from raybot.diagnose.collect import collect_snapshot
     from raybot.diagnose.report import Diagnosis
 
     snapshot = collect_snapshot(address, timeout=timeout, local_only=local_only, scan_logs=scan_logs)
+    snapshot.pending_after_s = pending_after_s
     return Diagnosis(snapshot=snapshot, results=run_checks(snapshot))
 
 

@@ -16,14 +16,23 @@ from typing import Any
 
 #: file name patterns that are scanned (fnmatch). ``raylet.err`` / ``gcs_server.err`` are left out:
 #: on Ray 2.60 they repeat the ERROR lines of the ``.out`` files, which would count each twice.
+#: ``python-core-driver-*.log`` is the core-worker log of each driver: what the owner of an object
+#: or the submitter of a task logs lands there, not in the workers' logs.
+#: ``raylet.1.out``, ``dashboard_agent.1.log``, ``runtime_env_agent.1.log``: the logs of a second
+#: (third, ...) node whose session folder is the head's, which happens to nodes started on the
+#: head's machine (Ray 2.49's ``ray start`` ignores ``--temp-dir`` on a non-head node).
 LOG_GLOBS = (
     "raylet.out",
+    "raylet.[0-9]*.out",
     "gcs_server.out",
     "python-core-worker-*.log",
+    "python-core-driver-*.log",
     "runtime_env_setup-*.log",
     "runtime_env_agent.log",
+    "runtime_env_agent.[0-9]*.log",
     "dashboard.log",
     "dashboard_agent.log",
+    "dashboard_agent.[0-9]*.log",
     "monitor.log",
     "monitor.out",
     "monitor.err",
@@ -38,13 +47,16 @@ def scan_log_dirs(
     budget_total: int = 32 << 20,
     max_files: int = 200,
     small_budget: int = 64 << 10,
+    only: dict | None = None,
 ) -> dict:
     """Scan each directory's Ray log files for the patterns.
 
     Returns ``{"dirs": {dir: {"files_read", "bytes_read", "files_cut", "files_skipped",
     "hits": {index: {"count", "first", "last", "sample", "files"}}}}, "errors": [...]}``.
     ``globs`` are the file-name patterns to read (:data:`LOG_GLOBS`); files matched by a pattern
-    with a ``*`` (one per worker or job) get ``small_budget`` bytes each.
+    ending in ``-*.log`` (one per worker, driver or job) get ``small_budget`` bytes each.
+    ``only`` maps an entry of ``dirs`` to ``(folder, file names)``: that entry reads only those
+    files of that folder (one folder shared by several nodes is split this way).
     """
     import fnmatch
     import os
@@ -67,11 +79,16 @@ def scan_log_dirs(
     )
     out: dict = {"dirs": {}, "errors": []}
     left = budget_total
-    for d in dirs:
+    for key in dirs:
         rec: dict[str, Any] = {"files_read": 0, "bytes_read": 0, "files_cut": 0, "files_skipped": 0, "hits": {}}
-        out["dirs"][d] = rec
+        out["dirs"][key] = rec
+        d, allowed = (only or {}).get(key, (key, None))
         try:
-            names = [n for n in os.listdir(d) if any(fnmatch.fnmatchcase(n, g) for g in globs)]
+            names = [
+                n
+                for n in os.listdir(d)
+                if (allowed is None or n in allowed) and any(fnmatch.fnmatchcase(n, g) for g in globs)
+            ]
         except OSError as exc:
             out["errors"].append(f"{d}: {exc.strerror or type(exc).__name__}")
             continue
@@ -86,7 +103,7 @@ def scan_log_dirs(
                 group = sorted(group, key=mtimes.__getitem__, reverse=True)
                 rec["files_skipped"] += len(group) - max_files
                 group = group[:max_files]
-            small = "*" in g
+            small = g.endswith("-*.log")
             chosen += [(n, small_budget if small else budget_per_file) for n in sorted(group)]
         for name, budget in chosen:
             if left <= 0:

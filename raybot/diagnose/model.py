@@ -70,6 +70,7 @@ class NodeFacts:
     process_source: str | None = None
     raylet_pid: int | None = None
     session_dir: str | None = None
+    raylet_log: str | None = None  #: file name of the raylet's stdout log, e.g. ``raylet.out``
     raylet_env: dict[str, str] | None = None  #: ``RAY_*`` variables of the raylet (redacted)
     debug_state: DebugState | None = None
     processes: list[ProcessInfo] | None = None
@@ -184,6 +185,25 @@ class AutoscalerFacts:
 
 
 @dataclass
+class PendingWork:
+    """A task, actor or placement group waiting to be scheduled, from the state API."""
+
+    kind: str  #: ``task`` | ``actor`` | ``placement group``
+    id: str
+    name: str  #: the function, actor class or placement-group name (may be empty)
+    state: str  #: ``PENDING_NODE_ASSIGNMENT`` (task), ``PENDING_CREATION`` (actor), ``PENDING`` (group)
+    #: the resource shape: one dict for a task or actor, one per bundle for a placement group
+    bundles: list[dict[str, float]] = field(default_factory=list)
+    #: how long it has waited when listed (``None``: the state API gave no timestamp)
+    waited_s: float | None = None
+    since: str | None = None  #: what ``waited_s`` is counted from
+    job_id: str | None = None
+    #: a placement group's scheduling state in the GCS (``NO_RESOURCES``, ``INFEASIBLE``, ...)
+    scheduling_state: str | None = None
+    placement_group_id: str | None = None  #: the group a task or actor is scheduled into
+
+
+@dataclass
 class Gap:
     """Something that could not be collected, and why."""
 
@@ -207,6 +227,11 @@ class ClusterSnapshot:
     jobs: list[JobRecord] | None = None
     dead_workers: list[WorkerRecord] | None = None
     objects: list[ObjectRecord] | None = None
+    #: tasks, actors and placement groups waiting to be scheduled (``None``: not listed)
+    pending_work: list[PendingWork] | None = None
+    #: report work pending longer than this (seconds); ``None``: the check's default
+    #: (a setting of the diagnosis, ``--pending-after``, not a fact of the cluster)
+    pending_after_s: float | None = None
     token_auth: bool | None = None  #: the cluster requires a token (Ray >= 2.52 ``RAY_AUTH_MODE``)
     user_auth_mode: str | None = None  #: ``RAY_AUTH_MODE`` in the user's environment
     local_only: bool = False

@@ -133,6 +133,7 @@ def scan_ray_processes(
             "node_id": None,
             "node_ip": None,
             "session_dir": None,
+            "raylet_stdout": None,
             "env": None,
             "env_error": None,
             "gcs_system_config": None,
@@ -150,6 +151,7 @@ def scan_ray_processes(
             continue
         entry["node_ip"] = a.get("--node_ip_address")
         entry["session_dir"] = a.get("--session_dir")
+        entry["raylet_stdout"] = a.get("--stdout_filepath")
         try:
             env = rp.environ()
             entry["env"] = {

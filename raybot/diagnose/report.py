@@ -130,6 +130,34 @@ class Diagnosis:
             "errors": list(scan.errors),
         }
 
+    def pending_dict(self) -> dict | None:
+        """The tasks, actors and placement groups waiting to be scheduled (``None``: not listed)."""
+        from raybot.diagnose.checks.pending import pending_after
+
+        work = self.snapshot.pending_work
+        if work is None:
+            return None
+        items = sorted(work, key=lambda w: -(w.waited_s or 0.0))
+        return {
+            "after_s": pending_after(self.snapshot),
+            "count": len(work),
+            "items": [
+                {
+                    "kind": w.kind,
+                    "id": w.id,
+                    "name": w.name,
+                    "state": w.state,
+                    "bundles": [dict(b) for b in w.bundles],
+                    "waited_s": _round(w.waited_s),
+                    "since": w.since,
+                    "job_id": w.job_id,
+                    "scheduling_state": w.scheduling_state,
+                    "placement_group_id": w.placement_group_id,
+                }
+                for w in items[: MAX_EVIDENCE * 25]
+            ],
+        }
+
     def to_dict(self) -> dict:
         s = self.snapshot
         checks = []
@@ -162,6 +190,7 @@ class Diagnosis:
             "cluster": self.cluster_dict(),
             "nodes": self.node_dicts(),
             "logs": self.logs_dict(),
+            "pending": self.pending_dict(),
             "checks": checks,
             "summary": self.counts,
             "gaps": [{"source": g.source, "reason": g.reason, "hint": g.hint} for g in s.gaps],

@@ -30,7 +30,16 @@ ALL = RECORDED + OWN
 runner = CliRunner()
 
 #: needs no `ray status` layout can satisfy
-NEVER_IN_STATUS = {"processes", "system-config", "dead-workers", "objects", "ray-version", "node-table", "logs"}
+NEVER_IN_STATUS = {
+    "processes",
+    "system-config",
+    "dead-workers",
+    "objects",
+    "ray-version",
+    "node-table",
+    "logs",
+    "pending-work",
+}
 
 
 def _section(text: str, labels: str) -> bool:

@@ -101,6 +101,8 @@ def test_a_gcs_that_never_answers_cannot_hang_raybot():
         (["--address", "ray://10.0.0.1:10001"], "bad-address"),
         (["--address", "10.0.0.1"], "bad-address"),
         (["--timeout", "0"], "bad-options"),
+        (["--pending-after", "-5"], "bad-options"),
+        (["--pending-after", "nan"], "bad-options"),
         (["--status-file", "/nonexistent/ray-status.txt"], "file-not-found"),
     ],
 )

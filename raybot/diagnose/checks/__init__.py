@@ -6,6 +6,7 @@
 - :mod:`.workers`: the soft limit, memory and CPU of ``ray::IDLE`` processes, workers that will not exit;
 - :mod:`.memory`: OOM kills, object call sites, object store usage;
 - :mod:`.autoscaler`: pending nodes, demands, failures, idle nodes, a whole cluster idle;
+- :mod:`.pending`: tasks, actors and placement groups waiting longer than a threshold;
 - :mod:`.logs`: signatures found in the session logs;
 - :mod:`.cluster`: version pitfalls, dead nodes, what could be collected (always last).
 
@@ -15,12 +16,12 @@ name in ``needs`` what it reads; it runs only when those facts are present.
 
 from __future__ import annotations
 
-from raybot.diagnose.checks import autoscaler, cluster, logs, memory, settings, workers  # noqa: F401 - register
+from raybot.diagnose.checks import autoscaler, cluster, logs, memory, pending, settings, workers  # noqa: F401 - register
 from raybot.diagnose.checks.base import CHECKS, NEEDS, STATUSES, Check, CheckResult, check, run_checks
 from raybot.diagnose.checks.util import fmt_age, fmt_bytes
 
 #: the order checks are reported in: by subject, "what raybot could collect" last
-_ORDER = [m.__name__ for m in (settings, workers, memory, autoscaler, logs, cluster)]
+_ORDER = [m.__name__ for m in (settings, workers, memory, autoscaler, pending, logs, cluster)]
 CHECKS.sort(key=lambda c: _ORDER.index(c.fn.__module__) if c.fn.__module__ in _ORDER else len(_ORDER))
 
 __all__ = ["CHECKS", "NEEDS", "STATUSES", "Check", "CheckResult", "check", "run_checks", "fmt_age", "fmt_bytes"]

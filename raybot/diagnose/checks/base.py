@@ -154,6 +154,7 @@ _NOT_IN_STATUS = {
     "ray-version": "the Ray version",
     "node-table": "the GCS node table (dead nodes and why they died)",
     "logs": "log lines",
+    "pending-work": "how long tasks, actors and placement groups have been pending",
 }
 
 
@@ -227,6 +228,15 @@ def _live(snap: ClusterSnapshot, need: str) -> Missing | None:
             f"{need.replace('-', ' ')} not listed",
             evidence=_gap_evidence(snap, need, "state-api"),
             fix=_gap_hint(snap, need, "state-api"),
+        )
+    if need == "pending-work":
+        if snap.pending_work is not None:
+            return None
+        sources = ("pending-tasks", "pending-actors", "pending-placement-groups", "state-api")
+        return Missing(
+            "pending tasks, actors and placement groups not listed",
+            evidence=_gap_evidence(snap, *sources),
+            fix=_gap_hint(snap, *sources),
         )
     if need == "ray-version":
         if snap.ray_version:
@@ -309,5 +319,6 @@ NEEDS: dict[str, Callable[[ClusterSnapshot], Missing | None]] = {
         "usage",
         "demands",
         "logs",
+        "pending-work",
     )
 }

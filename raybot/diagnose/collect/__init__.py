@@ -25,7 +25,7 @@ from raybot.diagnose.collect.address import enable_token_auth_if_available, reso
 from raybot.diagnose.collect.autoscaler import apply_cluster_status, read_cluster_status
 from raybot.diagnose.collect.calls import Calls, bounded
 from raybot.diagnose.collect.gcs import apply_gcs, gcs_reads, read_system_config
-from raybot.diagnose.collect.logs import add_scan, load_signatures, scan_local
+from raybot.diagnose.collect.logs import SHARED_PREFIX, add_scan, load_signatures, local_log_dirs, scan_local
 from raybot.diagnose.collect.probes import apply_scan_result, probe_nodes
 from raybot.diagnose.collect.state_api import DASHBOARD_HINT, apply_state, estimate_idle_times, state_api_reads
 from raybot.diagnose.model import ClusterSnapshot, Gap, LogScan
@@ -161,6 +161,7 @@ def collect_snapshot(
 
     # The local log scan runs while the state API answers.
     known, patterns, remote_logs = [], [], {}
+    shared = False
     if scan_logs:
         sigs, err = local.result("signatures", time.monotonic() + timeout)
         if err is not None:
@@ -168,10 +169,9 @@ def collect_snapshot(
             scan_logs = False
         else:
             known, patterns = sigs
-            dirs = {
-                f"{n.session_dir}/logs": n.label for n in snap.alive_nodes if n.node_id in local_ids and n.session_dir
-            }
-            local.start("local-logs", scan_local, dirs, known, patterns)
+            dirs, only, shared = local_log_dirs(snap, local_ids)
+            if not shared:
+                local.start("local-logs", scan_local, dirs, known, patterns)
     task_end_ms: dict[str, float] = {}
     if dashboard:
         st, err = state.result("state-api", time.monotonic() + 2 * timeout + 1.0)
@@ -179,6 +179,14 @@ def collect_snapshot(
             snap.gaps.append(Gap("state-api", f"the state API at http://{dashboard} failed: {err}", DASHBOARD_HINT))
         else:
             task_end_ms = apply_state(snap, st, f"http://{dashboard}")
+    if scan_logs and shared:
+        # Several nodes share a logs folder: split it by node once the dead workers are known.
+        dirs, only, _ = local_log_dirs(snap, local_ids)
+        local.start("local-logs", scan_local, dirs, known, patterns, only)
+        snap.notes.append(
+            "some nodes on this machine share one logs folder; each node's files were told apart by "
+            "name (raylet.N.out, worker ids), the rest is labelled as the shared folder's"
+        )
 
     remote = [n for n in snap.alive_nodes if n.node_id not in local_ids]
     if remote and local_only:
@@ -216,6 +224,7 @@ def _merge_logs(
         node = snap.node(nid)
         labels = dict.fromkeys(result.get("dirs") or {}, node.label if node else nid[:8])
         add_scan(scan, known, result, labels)
+    scan.nodes = [label for label in scan.nodes if not label.startswith(SHARED_PREFIX)]  # a folder is no node
     snap.logs = scan
     missing = [n for n in snap.alive_nodes if n.node_id not in local_ids and n.node_id not in remote_logs]
     for n in missing:

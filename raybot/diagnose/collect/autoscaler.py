@@ -52,7 +52,7 @@ def autoscaler_from_v1(status: dict | None, *, v2: bool) -> AutoscalerFacts:
                 shape=_pg_shape(pg),
                 count=int(count),
                 kind="placement groups",
-                bundles=[dict(b) for b in pg.get("bundles") or []],
+                bundles=[b for b, _ in _pg_bundles(pg)],
             )
         )
     for shape, count in lm.get("request_demand") or []:
@@ -66,10 +66,27 @@ def _shape(shape: dict) -> str:
     return "{" + ", ".join(f"'{k}': {v}" for k, v in sorted(shape.items())) + "}"
 
 
+def _pg_bundles(pg: dict) -> list[tuple[dict, int]]:
+    """A pending placement group's distinct bundles with their counts.
+
+    The monitor stores ``{"bundles": [[{"CPU": 8.0}, 1], ...], "strategy": "PACK"}``: each distinct
+    bundle shape with how many the group has (``freq_of_dicts`` in Ray's load_metrics.py; 2.49 and
+    2.60 alike). A bare bundle dict is taken as one bundle.
+    """
+    out = []
+    for entry in pg.get("bundles") or []:
+        if isinstance(entry, dict):
+            out.append((dict(entry), 1))
+        elif isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], dict):
+            out.append((dict(entry[0]), int(entry[1])))
+    return out
+
+
 def _pg_shape(pg: dict) -> str:
-    bundles = pg.get("bundles") or []
+    """Like ``ray status``: ``{'CPU': 8.0} * 1 (PACK)``."""
     strategy = pg.get("strategy", "")
-    return ", ".join(_shape(b) for b in bundles) + (f" ({strategy})" if strategy else "")
+    shapes = ", ".join(f"{_shape(b)} * {n}" for b, n in _pg_bundles(pg))
+    return shapes + (f" ({strategy})" if strategy else "")
 
 
 def apply_cluster_status(snap: ClusterSnapshot, cs) -> None:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from raybot.diagnose.logscan import LOG_GLOBS, scan_log_dirs
-from raybot.diagnose.model import ClusterSnapshot, LogFinding, LogScan
+from raybot.diagnose.model import ClusterSnapshot, LogFinding, LogScan, NodeFacts
 from raybot.diagnose.signatures import KnownSignature, all_signatures, scan_patterns
 from raybot.errors import UsageError
 
@@ -75,12 +75,102 @@ def add_scan(scan: LogScan, known: list[KnownSignature], result: dict, labels: d
     scan.findings.sort(key=lambda f: (-(f.last_epoch or 0), -f.count))
 
 
-def scan_local(dirs: dict[str, str], known: list[KnownSignature], patterns) -> LogScan:
-    """Scan log folders on this machine; ``dirs`` maps folder -> node label."""
+def scan_local(
+    dirs: dict[str, str], known: list[KnownSignature], patterns, only: dict[str, tuple[str, list[str]]] | None = None
+) -> LogScan:
+    """Scan log folders on this machine; ``dirs`` maps folder (or a key of ``only``) -> label."""
     scan = LogScan(signatures=len(known))
     if dirs:
-        add_scan(scan, known, scan_log_dirs(list(dirs), patterns, LOG_GLOBS), dirs)
+        add_scan(scan, known, scan_log_dirs(list(dirs), patterns, LOG_GLOBS, only=only), dirs)
     return scan
+
+
+#: in a folder shared by several nodes, the files of the cluster-wide processes (on the head)
+HEAD_FILES = ("gcs_server.out", "dashboard.log", "monitor.log", "monitor.out", "monitor.err")
+#: per-node daemon logs, ``{}`` being the node's index suffix (``""`` or ``".1"``, ...)
+NODE_FILES = ("raylet{}.out", "dashboard_agent{}.log", "runtime_env_agent{}.log")
+
+
+#: the label of the files of a shared folder that name no node
+SHARED_PREFIX = "shared folder of "
+
+
+def shared_label(nodes: list[NodeFacts]) -> str:
+    return SHARED_PREFIX + ", ".join(n.short_id for n in nodes)
+
+
+def local_log_dirs(
+    snap: ClusterSnapshot, node_ids: set[str]
+) -> tuple[dict[str, str], dict[str, tuple[str, list[str]]], bool]:
+    """The log folders of the nodes ``node_ids`` on this machine, and how to split shared ones.
+
+    Returns ``(labels, only, shared)``: ``labels`` maps a folder (or a key of ``only``) to the
+    label its findings get; ``only`` says which files of a shared folder belong to which node;
+    ``shared`` is true when some folder holds the logs of several nodes.
+
+    Nodes started on one machine can share one session folder: Ray 2.49's ``ray start`` ignores
+    ``--temp-dir`` on a non-head node and uses the head's (ray/scripts/scripts.py, "temp_dir is
+    only configurable from a head node"), and on any version a second node started without
+    ``--temp-dir`` uses the default one. Each node's raylet then writes ``raylet.out``,
+    ``raylet.1.out``, ... (the name is on its command line, ``--stdout_filepath``), its agents
+    ``dashboard_agent.1.log`` and so on; a worker's log is named by its worker id and pid, which
+    the process table (live workers) and the state API (dead ones) tie to a node. The
+    cluster-wide logs (GCS, dashboard, autoscaler monitor) go to the head. Files that name no node
+    (drivers, runtime_env setup logs, workers neither source knows) are labelled as the shared
+    folder's, never as one node's.
+    """
+    import re
+
+    by_dir: dict[str, list[NodeFacts]] = {}
+    for n in snap.alive_nodes:
+        if n.node_id in node_ids and n.session_dir:
+            by_dir.setdefault(f"{n.session_dir}/logs", []).append(n)
+    labels: dict[str, str] = {}
+    only: dict[str, tuple[str, list[str]]] = {}
+    worker_node: dict[str, str] = {}
+    pid_node: dict[int, str] = {}
+    for w in snap.dead_workers or []:
+        if w.node_id:
+            worker_node[w.worker_id] = w.node_id
+    for n in snap.alive_nodes:
+        for p in n.processes or []:
+            pid_node[p.pid] = n.node_id
+            if p.worker_id:
+                worker_node[p.worker_id] = n.node_id
+    for folder, nodes in by_dir.items():
+        if len(nodes) == 1:
+            labels[folder] = nodes[0].label
+            continue
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            names = []
+        owner: dict[str, list[str]] = {n.node_id: [] for n in nodes}
+        shared: list[str] = []
+        head = next((n for n in nodes if n.is_head), None)
+        suffix = {}
+        for n in nodes:
+            m = re.fullmatch(r"raylet(\.\d+)?\.out", n.raylet_log or "")
+            if m:
+                suffix[n.node_id] = m.group(1) or ""
+        daemon = {pat.format(sfx): nid for nid, sfx in suffix.items() for pat in NODE_FILES}
+        for name in names:
+            nid = daemon.get(name)
+            if nid is None and head is not None and name in HEAD_FILES:
+                nid = head.node_id
+            m = re.fullmatch(r"python-core-worker-([0-9a-f]+)_(\d+)\.log", name)
+            if nid is None and m:
+                nid = worker_node.get(m.group(1)) or pid_node.get(int(m.group(2)))
+            if nid in owner:
+                owner[nid].append(name)
+            else:
+                shared.append(name)
+        for n in nodes:
+            key = f"{folder}#{n.node_id}"
+            labels[key], only[key] = n.label, (folder, owner[n.node_id])
+        key = f"{folder}#shared"
+        labels[key], only[key] = shared_label(nodes), (folder, shared)
+    return labels, only, bool(only)
 
 
 def find_log_dirs(root: Path) -> dict[str, str]:

@@ -27,6 +27,8 @@ def apply_scan(node: NodeFacts, raylet: dict, source: str) -> None:
     node.process_source = source
     node.raylet_pid = raylet.get("pid")
     node.session_dir = raylet.get("session_dir")
+    stdout = raylet.get("raylet_stdout")
+    node.raylet_log = stdout.rsplit("/", 1)[-1] if stdout else None
     node.raylet_env = raylet.get("env")
     ds = raylet.get("debug_state")
     if ds:

@@ -1,11 +1,29 @@
 """The state API (served by the dashboard): dead workers with their exit detail, objects with
-their reference types, finished tasks (when each worker last finished one).
+their reference types, finished tasks (when each worker last finished one), and the tasks, actors
+and placement groups waiting to be scheduled, with how long each has waited.
+
+What counts as waiting to be scheduled (Ray 2.60, ``ray/_private/custom_types.py`` and the
+``TaskStatus`` comments in ``src/ray/protobuf/common.proto``):
+
+- a task in ``PENDING_NODE_ASSIGNMENT``: its arguments are ready and Ray is looking for a node and
+  worker (``PENDING_OBJ_STORE_MEM_AVAIL`` and ``PENDING_ARGS_FETCH`` are sub-states of it used for
+  metrics only; ``PENDING_ARGS_AVAIL`` waits for arguments, not for scheduling). Its wait is
+  counted from the time it entered that state, from the task's state events (``events``);
+- an actor in ``PENDING_CREATION`` (its arguments are ready, it is not created yet). The actor
+  listing has no timestamp; its creation task (``ACTOR_CREATION_TASK`` with the same
+  ``actor_id``) is in ``PENDING_NODE_ASSIGNMENT`` too and carries it;
+- a placement group in ``PENDING``, counted from ``stats.creation_request_received_ns`` (when the
+  GCS received the creation request); ``stats.scheduling_state`` says why it waits
+  (``NO_RESOURCES``, ``INFEASIBLE``, ...).
 """
 
 from __future__ import annotations
 
 from raybot.diagnose.collect.calls import describe_error
-from raybot.diagnose.model import ClusterSnapshot, Gap, ObjectRecord, WorkerRecord
+from raybot.diagnose.model import ClusterSnapshot, Gap, ObjectRecord, PendingWork, WorkerRecord
+
+#: at most this many of each kind of pending work are listed (Ray's listing warns when cut)
+PENDING_LIMIT = 1000
 
 DASHBOARD_HINT = (
     "start the head with `--include-dashboard=true` (needs `pip install "
@@ -44,6 +62,22 @@ def state_api_reads(url: str, timeout: float) -> dict:
         "tasks": (
             StateResource.TASKS,
             ListApiOptions(limit=2000, timeout=secs, detail=True, filters=[("state", "=", "FINISHED")]),
+        ),
+        "pending-tasks": (
+            StateResource.TASKS,
+            ListApiOptions(
+                limit=PENDING_LIMIT, timeout=secs, detail=True, filters=[("state", "=", "PENDING_NODE_ASSIGNMENT")]
+            ),
+        ),
+        "pending-actors": (
+            StateResource.ACTORS,
+            ListApiOptions(
+                limit=PENDING_LIMIT, timeout=secs, detail=True, filters=[("state", "=", "PENDING_CREATION")]
+            ),
+        ),
+        "pending-placement-groups": (
+            StateResource.PLACEMENT_GROUPS,
+            ListApiOptions(limit=PENDING_LIMIT, timeout=secs, detail=True, filters=[("state", "=", "PENDING")]),
         ),
     }
 
@@ -123,7 +157,125 @@ def apply_state(snap: ClusterSnapshot, st: dict, url: str = "") -> dict[str, flo
     for t in listed("tasks", "list_tasks") or []:
         if t.worker_id and t.end_time_ms:
             last_end[t.worker_id] = max(last_end.get(t.worker_id, 0.0), float(t.end_time_ms))
+    if all(k in st for k in ("pending-tasks", "pending-actors", "pending-placement-groups")):
+        apply_pending(
+            snap,
+            listed("pending-tasks", "list_tasks (PENDING_NODE_ASSIGNMENT)"),
+            listed("pending-actors", "list_actors (PENDING_CREATION)"),
+            listed("pending-placement-groups", "list_placement_groups (PENDING)"),
+        )
     return last_end
+
+
+def _get(row, name: str):
+    """A field of a state API row (a dataclass, or a dict with ``raise_on_missing_output``)."""
+    return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+
+
+def _shape(resources) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in (resources or {}).items():
+        try:
+            out[str(k)] = float(v)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _entered_ms(task, state: str) -> float | None:
+    """When ``task`` entered ``state`` (ms since the epoch), from its state events."""
+    events = [e for e in _get(task, "events") or [] if isinstance(e, dict) and e.get("state") == state]
+    stamps = [e.get("created_ms") for e in events]
+    times = [float(t) for t in stamps if isinstance(t, (int, float)) and t > 0]
+    if times:
+        return max(times)
+    created = _get(task, "creation_time_ms")
+    return float(created) if isinstance(created, (int, float)) and created > 0 else None
+
+
+def apply_pending(snap: ClusterSnapshot, tasks, actors, groups) -> None:
+    """Fold the three pending listings into ``snap.pending_work`` (``None`` if any failed)."""
+    if tasks is None or actors is None or groups is None:
+        return
+    now_ms = snap.collected_at * 1000.0
+
+    def waited(since_ms: float | None) -> float | None:
+        return None if since_ms is None else max(now_ms - since_ms, 0.0) / 1000.0
+
+    state = "PENDING_NODE_ASSIGNMENT"
+    creation: dict[str, object] = {}
+    work: list[PendingWork] = []
+    for t in tasks:
+        if _get(t, "type") == "ACTOR_CREATION_TASK" and _get(t, "actor_id"):
+            creation[str(_get(t, "actor_id"))] = t
+            continue
+        since = _entered_ms(t, state)
+        work.append(
+            PendingWork(
+                kind="task",
+                id=str(_get(t, "task_id") or ""),
+                name=str(_get(t, "name") or _get(t, "func_or_class_name") or ""),
+                state=state,
+                bundles=[_shape(_get(t, "required_resources"))],
+                waited_s=waited(since),
+                since=f"since it entered {state} (task events)" if since is not None else None,
+                job_id=_get(t, "job_id"),
+                placement_group_id=_get(t, "placement_group_id") or None,
+            )
+        )
+    for a in actors:
+        actor_id = str(_get(a, "actor_id") or "")
+        task = creation.pop(actor_id, None)
+        since = _entered_ms(task, state) if task is not None else None
+        work.append(
+            PendingWork(
+                kind="actor",
+                id=actor_id,
+                name=str(_get(a, "class_name") or ""),
+                state=str(_get(a, "state") or "PENDING_CREATION"),
+                bundles=[_shape(_get(a, "required_resources"))],
+                waited_s=waited(since),
+                since=f"since its creation task entered {state} (task events)" if since is not None else None,
+                job_id=_get(a, "job_id"),
+                placement_group_id=_get(a, "placement_group_id") or None,
+            )
+        )
+    for actor_id, t in creation.items():  # creation tasks whose actor was not listed
+        since = _entered_ms(t, state)
+        work.append(
+            PendingWork(
+                kind="actor",
+                id=actor_id,
+                name=str(_get(t, "func_or_class_name") or _get(t, "name") or "").removesuffix(".__init__"),
+                state=state,
+                bundles=[_shape(_get(t, "required_resources"))],
+                waited_s=waited(since),
+                since=f"since its creation task entered {state} (task events)" if since is not None else None,
+                job_id=_get(t, "job_id"),
+                placement_group_id=_get(t, "placement_group_id") or None,
+            )
+        )
+    for g in groups:
+        stats = _get(g, "stats") or {}
+        try:
+            received_ns = float(stats.get("creation_request_received_ns") or 0)
+        except (TypeError, ValueError):
+            received_ns = 0.0
+        since = received_ns / 1e6 if received_ns > 0 else None
+        work.append(
+            PendingWork(
+                kind="placement group",
+                id=str(_get(g, "placement_group_id") or ""),
+                name=str(_get(g, "name") or ""),
+                state=str(_get(g, "state") or "PENDING"),
+                bundles=[_shape(b.get("unit_resources")) for b in _get(g, "bundles") or [] if isinstance(b, dict)],
+                waited_s=waited(since),
+                since="since the GCS received its creation request (stats)" if since is not None else None,
+                job_id=_get(g, "creator_job_id"),
+                scheduling_state=stats.get("scheduling_state") or None,
+            )
+        )
+    snap.pending_work = work
 
 
 def estimate_idle_times(snap: ClusterSnapshot, task_end_ms: dict[str, float]) -> None:

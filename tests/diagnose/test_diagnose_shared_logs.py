@@ -1,0 +1,100 @@
+"""One logs folder shared by two nodes (Ray 2.49: ``ray start --temp-dir`` is ignored on a non-head
+node, so a second node on the head's machine writes into the head's session folder): each node's
+files are told apart by name, the rest is labelled as the shared folder's."""
+
+from __future__ import annotations
+
+from diagkit import HEAD_ID, WORKER_ID, idle, node, snap
+
+from raybot.diagnose.collect.logs import local_log_dirs, scan_local
+from raybot.diagnose.model import WorkerRecord
+from raybot.diagnose.signatures import BUILTIN, scan_patterns
+
+W_LIVE = "c" * 56  # a live idle worker of the second node (process table)
+W_DEAD = "d" * 56  # a dead worker of the second node (state API)
+W_HEAD = "e" * 56
+W_UNKNOWN = "f" * 56
+
+
+def _two_nodes_one_folder(tmp_path):
+    session = tmp_path / "session_x"
+    logs = session / "logs"
+    logs.mkdir(parents=True)
+    files = {
+        "raylet.out": "head raylet\n",
+        "raylet.1.out": "second raylet\n",
+        "gcs_server.out": "",
+        "monitor.log": "",
+        "dashboard_agent.log": "",
+        "dashboard_agent.1.log": "",
+        "runtime_env_agent.1.log": "",
+        f"python-core-worker-{W_LIVE}_4001.log": "",
+        f"python-core-worker-{W_DEAD}_4002.log": "",
+        f"python-core-worker-{W_HEAD}_3001.log": "",
+        f"python-core-worker-{W_UNKNOWN}_9999.log": "",
+        "python-core-driver-01000000ffffffff_777.log": "",
+        "runtime_env_setup-01000000.log": "",
+    }
+    for name, text in files.items():
+        (logs / name).write_text(text)
+    head = node(HEAD_ID, procs=[idle(3001)])
+    head.processes[0].worker_id = W_HEAD
+    other = node(WORKER_ID, head=False, procs=[idle(4001)])
+    other.processes[0].worker_id = W_LIVE
+    for n, log in ((head, "raylet.out"), (other, "raylet.1.out")):
+        n.session_dir, n.raylet_log = str(session), log
+    s = snap(head, other)
+    s.dead_workers = [WorkerRecord(worker_id=W_DEAD, node_id=WORKER_ID, pid=4002, is_alive=False)]
+    return s, str(logs)
+
+
+def test_each_node_gets_its_own_files_and_the_rest_is_shared(tmp_path):
+    s, folder = _two_nodes_one_folder(tmp_path)
+    labels, only, shared = local_log_dirs(s, {HEAD_ID, WORKER_ID})
+    assert shared
+    head, other = s.alive_nodes
+    files = {labels[k]: sorted(names) for k, (_, names) in only.items()}
+    assert files[head.label] == sorted(
+        [
+            "raylet.out",
+            "gcs_server.out",
+            "monitor.log",
+            "dashboard_agent.log",
+            f"python-core-worker-{W_HEAD}_3001.log",
+        ]
+    )
+    assert files[other.label] == sorted(
+        [
+            "raylet.1.out",
+            "dashboard_agent.1.log",
+            "runtime_env_agent.1.log",
+            f"python-core-worker-{W_LIVE}_4001.log",
+            f"python-core-worker-{W_DEAD}_4002.log",
+        ]
+    )
+    assert files[f"shared folder of {head.short_id}, {other.short_id}"] == sorted(
+        [
+            f"python-core-worker-{W_UNKNOWN}_9999.log",
+            "python-core-driver-01000000ffffffff_777.log",
+            "runtime_env_setup-01000000.log",
+        ]
+    )
+    assert {folder for folder_, _ in only.values() for folder in [folder_]} == {folder}
+
+
+def test_the_scan_reads_each_file_once_under_its_node(tmp_path):
+    s, folder = _two_nodes_one_folder(tmp_path)
+    sig = next(k for k in BUILTIN if k.topic == "worker-register")
+    line = sig.signature.text.replace("{pid}", "4242")
+    (tmp_path / "session_x" / "logs" / "raylet.1.out").write_text(f"[2026-12-01 10:00:00,000 E 1 1] x.cc:1: {line}\n")
+    labels, only, _ = local_log_dirs(s, {HEAD_ID, WORKER_ID})
+    scan = scan_local(labels, BUILTIN, scan_patterns(BUILTIN), only)
+    assert scan.files_read == 13  # every file once, none twice
+    [f] = [f for f in scan.findings if f.topic == "worker-register"]
+    assert f.node == s.alive_nodes[1].label and f.files == ["raylet.1.out"]
+
+
+def test_one_node_per_folder_is_unchanged(tmp_path):
+    s, _ = _two_nodes_one_folder(tmp_path)
+    labels, only, shared = local_log_dirs(s, {HEAD_ID})
+    assert not shared and only == {} and list(labels.values()) == [s.alive_nodes[0].label]
