@@ -109,7 +109,7 @@ def test_known_message_is_answered_from_its_entry(assistant):
         "getting this: The object has already been deleted by the reference counting protocol. This should not happen."
     )
     assert a.in_scope and a.kind == "signature" and a.entries[0] == "reference-counting-assertion-error"
-    assert a.confidence == tuning.SIGNATURE_CONFIDENCE
+    assert a.confidence == tuning.SIGNATURE_CALIBRATION["clean"]
     assert "exceptions.py#L780-L781" in a.answer
 
 
