@@ -123,6 +123,25 @@ def yes_no_clause(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
+#: "Is there a way to ...?", "is it possible to ...?", "can I ...?": a how-to question in yes/no
+#: form. The entry that explains how answers it; no yes or no has to be settled first.
+_HOW_IN_YES_NO_FORM = re.compile(
+    r"\b(?:is|are)\s+there\s+(?:a|an|any)\s+(?:\w+\s+)?(?:way|option|setting|method|api|command|flag|tool)s?\b"
+    r"|\bis\s+it\s+possible\b|\b(?:can|could)\s+(?:i|we|you|one)\b"
+    r"|\b(?:does|do)\s+(?:anyone|anybody|someone|you)\s+know\b",
+    re.I,
+)
+
+
+def asks_fact_yes_no(text: str) -> bool:
+    """Does the question ask for a yes or a no about a fact ("will the tasks be killed?"), rather
+    than how to do something in yes/no form ("is there a way to ...?")?"""
+    for sent in re.split(r"(?<=[.?!])\s+", " ".join(text.split())):
+        if _YES_NO.search(sent) and not _HOW_IN_YES_NO_FORM.search(sent):
+            return True
+    return False
+
+
 def asks_default(text: str) -> bool:
     return bool(_DEFAULT_Q.search(text)) and bool(
         re.search(r"\b(what|which|how (?:long|many|much|often)|is it|value)\b", text, re.I)
@@ -745,7 +764,7 @@ class Assistant:
         """The answer from ``entry``: a matching short answer or the sentence that answers a
         "what is the default" question first, then the sections the question wants."""
         asked = query.ask_text or query.text
-        yes_no = is_yes_no(asked)
+        yes_no = asks_fact_yes_no(asked)
         short = match_short_answer(entry, query) if state is None else None
         if (
             yes_no
