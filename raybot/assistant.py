@@ -133,11 +133,15 @@ _HOW_IN_YES_NO_FORM = re.compile(
 )
 
 
+#: "Should I put it in the object store, or create it inside a task?": a choice, not a yes/no.
+_CHOICE = re.compile(r",?\s\bor\b(?!\s+not\b)\s+\w+[^?]*\?", re.I)
+
+
 def asks_fact_yes_no(text: str) -> bool:
     """Does the question ask for a yes or a no about a fact ("will the tasks be killed?"), rather
     than how to do something in yes/no form ("is there a way to ...?")?"""
     for sent in re.split(r"(?<=[.?!])\s+", " ".join(text.split())):
-        if _YES_NO.search(sent) and not _HOW_IN_YES_NO_FORM.search(sent):
+        if _YES_NO.search(sent) and not _HOW_IN_YES_NO_FORM.search(sent) and not _CHOICE.search(sent):
             return True
     return False
 
