@@ -520,9 +520,11 @@ class Assistant:
                 )
                 break
         library = signatures.library_context(query.text)
-        missing, ident = self.retriever.missing_terms(query, hit.entry)
+        # What the user asks besides the message: their own words, the message left out.
+        own = replace(query, ask_text=signatures.words_around(query.ask_text, hit.signature))
+        missing, ident = self.retriever.missing_terms(own, hit.entry)
         # Only identifiers of the user's own words count: a traceback names many.
-        ident = [i for i in ident if i in query.ask_text.lower()]
+        ident = [i for i in ident if i in own.ask_text.lower()]
         if library:
             sig_bin = "library"
         elif missing or ident:

@@ -40,7 +40,8 @@ _SIGNAL_RES = (
 )
 #: Flags nearly every `ray start` line carries: naming them says nothing about the question.
 COMMON_FLAGS = frozenset({"--num-cpus", "--num-gpus", "--dashboard-port", "--node-ip-address", "--redis-password"})
-_URL = re.compile(r"\bhttps?://\S+")
+#: Not the user's words: links, and chat emoji codes (":slightly_smiling_face:").
+_URL = re.compile(r"\bhttps?://\S+|(?<![\w:]):[a-z0-9_+-]+:(?![\w:])")
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]*)>")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&quot;", '"'), ("&#39;", "'"))
 
@@ -159,7 +160,7 @@ FILLER = frozenset(
     ray::idle idle add adds added parameter parameters due leave result results until sample sort clean
     update updated information info inside outside across reach reached instead real though although
     eat eats eating hog hogging sit sits sitting take takes taking took lot like bunch tons super
-    write writes writing written off""".split()
+    write writes writing written off don doesn didn isn aren wasn won wouldn shouldn couldn""".split()
 )
 _GENERIC_ERROR_SIGNALS = frozenset(
     """valueerror runtimeerror typeerror keyerror assertionerror exception oserror ioerror

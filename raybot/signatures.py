@@ -100,6 +100,26 @@ def library_context(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(0).lower() for m in _LIBRARY.finditer(text)))
 
 
+_ASK_SENTENCE = re.compile(
+    r"^(?:how|why|what|when|where|which|who|can|could|should|would|will|is|are|does|do|did|any|anyone)\b", re.I
+)
+
+
+def words_around(text: str, sig: Signature) -> str:
+    """``text`` without the signature's message: what comes before it, and the sentences after
+    it that ask something (the rest of the message's line is ids, pids and the user's task
+    names, not a question)."""
+    m = sig.pattern().search(text)
+    if m is None:
+        return text
+    after = [
+        x
+        for x in re.split(r"(?<=[.?!])\s+", text[m.end() :])
+        if x.rstrip().endswith("?") or _ASK_SENTENCE.match(x.strip())
+    ]
+    return " ".join([text[: m.start()], *after]).strip()
+
+
 def error_names(text: str) -> list[str]:
     """Exception class names in ``text``, generic ones (ValueError, ...) left out."""
     names = []
