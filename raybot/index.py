@@ -5,8 +5,11 @@ An index directory holds:
 * ``vectors.faiss``: an inner-product FAISS index of normalised chunk embeddings;
 * ``entries.json``: every entry's metadata and sections, so answering never parses YAML;
 * ``chunks.json``: for each vector, the entry id, section and text it was built from;
+* ``lexical.json``: the BM25 postings of the chunks and each term's entry frequency, so that
+  answering does not tokenize the whole corpus at start-up;
+* ``scope.json``: the out-of-scope areas of ``kb/SCOPE.yaml`` and their embeddings;
 * ``manifest.json``: builder version, model name and weights hash, dimension, and the
-  sha256 of every entry file and of the two data files, so a stale, foreign or damaged
+  sha256 of every entry file and of each data file, so a stale, foreign or damaged
   index is detected before it is used.
 
 Files are written with sorted keys and no timestamps: building twice gives the same bytes.
@@ -29,8 +32,8 @@ if TYPE_CHECKING:
     from raybot.embed import ModelSpec
     from raybot.kb import Entry
 
-BUILDER_VERSION = 6
-FILES = ("vectors.faiss", "entries.json", "chunks.json", "scope.json")
+BUILDER_VERSION = 7
+FILES = ("vectors.faiss", "entries.json", "chunks.json", "lexical.json", "scope.json")
 SCOPE_FILE = "SCOPE.yaml"
 CHUNK_WORDS = 110
 
@@ -356,12 +359,10 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
 
     vec_bytes = _serialize_vectors(matrix)
     entries_bytes = _dump({e.id: entry_record(e) for e in entries})
-    from raybot.tokens import TOKENIZER_VERSION, term_counts
+    from raybot.tokens import TOKENIZER_VERSION
 
-    # Term counts are stored so that answering does not tokenize every chunk at start-up.
-    chunks_bytes = _dump(
-        [{"entry": c.entry, "section": c.section, "text": c.text, "tf": term_counts(c.text)} for c in chunks]
-    )
+    chunks_bytes = _dump([{"entry": c.entry, "section": c.section, "text": c.text} for c in chunks])
+    lexical_bytes = _dump_lexical(lexical_tables(entries, [c.text for c in chunks]))
     scope_bytes = _dump({"out_of_scope": scope, "vectors": [[round(float(x), 6) for x in v] for v in scope_vecs]})
     old_by_path = {e["path"]: e["sha256"] for e in (old_manifest or {}).get("entries", [])}
     manifest = {
@@ -375,6 +376,7 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
             "vectors.faiss": _sha(vec_bytes),
             "entries.json": _sha(entries_bytes),
             "chunks.json": _sha(chunks_bytes),
+            "lexical.json": _sha(lexical_bytes),
             "scope.json": _sha(scope_bytes),
         },
         "scope_sha256": _sha((kb_dir / SCOPE_FILE).read_bytes()) if (kb_dir / SCOPE_FILE).is_file() else None,
@@ -385,6 +387,7 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
         _atomic_write(index_dir / "vectors.faiss", vec_bytes)
         _atomic_write(index_dir / "entries.json", entries_bytes)
         _atomic_write(index_dir / "chunks.json", chunks_bytes)
+        _atomic_write(index_dir / "lexical.json", lexical_bytes)
         _atomic_write(index_dir / "scope.json", scope_bytes)
         _atomic_write(index_dir / "manifest.json", _dump(manifest))
     except OSError as exc:
@@ -404,6 +407,46 @@ def build(kb_dir: Path, index_dir: Path, *, model: str | None = None, progress=N
         removed=sum(1 for p in old_by_path if p not in paths_now),
         model=spec.name,
     )
+
+
+def lexical_tables(entries: list[Entry], chunk_texts: list[str]) -> dict[str, Any]:
+    """What BM25 and key-ask coverage need, computed once at build time:
+
+    * ``postings``: term -> flat ``[chunk, count, chunk, count, ...]`` (chunks in order);
+    * ``doc_len``: number of terms of each chunk;
+    * ``entry_df``: term -> number of entries whose text uses it (stems left out).
+    """
+    from collections import Counter
+
+    from raybot.tokens import entry_terms, tokenize
+
+    postings: dict[str, list[int]] = {}
+    doc_len: list[int] = []
+    for i, text in enumerate(chunk_texts):
+        counts = Counter(tokenize(text))
+        doc_len.append(sum(counts.values()))
+        for term, n in sorted(counts.items()):
+            postings.setdefault(term, []).extend((i, n))
+    df: Counter[str] = Counter()
+    for e in entries:
+        df.update(t for t in entry_terms(e.text()) if not t.startswith("~"))
+    return {"postings": postings, "doc_len": doc_len, "entry_df": dict(df)}
+
+
+def _dump_lexical(tables: dict[str, Any]) -> bytes:
+    """Compact JSON with one term per line: small to load, readable as a diff."""
+    lines = []
+    for key in sorted(tables):
+        value = tables[key]
+        if isinstance(value, dict):
+            body = ",\n".join(
+                f"{json.dumps(k, ensure_ascii=False)}:{json.dumps(v, separators=(',', ':'))}"
+                for k, v in sorted(value.items())
+            )
+            lines.append(f"{json.dumps(key)}:{{\n{body}\n}}")
+        else:
+            lines.append(f"{json.dumps(key)}:{json.dumps(value, separators=(',', ':'))}")
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
 
 
 def _serialize_vectors(matrix) -> bytes:
@@ -434,6 +477,7 @@ class LoadedIndex:
     chunks: list[dict[str, Any]]
     scope: list[str] = field(default_factory=list)  #: out-of-scope area descriptions
     scope_vectors: Any = None
+    lexical: dict[str, Any] = field(default_factory=dict)  #: see :func:`lexical_tables`
 
     @property
     def model_name(self) -> str:
@@ -478,8 +522,11 @@ def load(index_dir: Path) -> LoadedIndex:
         entries = {k: Entry.from_record(v) for k, v in json.loads(blobs["entries.json"]).items()}
         chunks = json.loads(blobs["chunks.json"])
         scope = json.loads(blobs["scope.json"])
+        lexical = json.loads(blobs["lexical.json"])
+        if not isinstance(lexical.get("postings"), dict) or len(lexical.get("doc_len", ())) != len(chunks):
+            raise ValueError("lexical.json does not match chunks.json")
         scope_vectors = np.asarray(scope["vectors"], dtype=np.float32).reshape(-1, index.d)
-    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise IndexUnusable(
             f"the index in {index_dir} cannot be read ({str(exc).splitlines()[0]})",
             hint="run `raybot index build`",
@@ -492,4 +539,4 @@ def load(index_dir: Path) -> LoadedIndex:
             hint="run `raybot index build`",
             reference="index-corrupt",
         )
-    return LoadedIndex(index_dir, manifest, index, entries, chunks, scope["out_of_scope"], scope_vectors)
+    return LoadedIndex(index_dir, manifest, index, entries, chunks, scope["out_of_scope"], scope_vectors, lexical)

@@ -68,6 +68,13 @@ class Signature:
     def literal_chars(self) -> int:
         return len(PLACEHOLDER_RE.sub("", self.text).strip())
 
+    def needles(self) -> tuple[str, ...]:
+        """Lower-case ASCII words of the literal parts: a text that lacks one of them cannot
+        match :meth:`pattern`, so callers skip compiling and running it."""
+        text = PLACEHOLDER_RE.sub(" ", self.text.replace("{{", "\x00").replace("}}", "\x01"))
+        words = text.replace("\x00", "{").replace("\x01", "}").lower().split()
+        return tuple(w for w in words if w.isascii())
+
 
 def _literal(part: str) -> str:
     part = part.replace("\x00", "{").replace("\x01", "}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raybot import tuning
-from raybot.tokens import STOPWORDS, term_counts, tokenize  # noqa: F401  (re-exported)
+from raybot.tokens import STOPWORDS, entry_terms, term_counts, tokenize  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from raybot.kb import Entry
@@ -204,25 +204,21 @@ class Retriever:
         self._vocab: dict[str, list[str]] | None = None
         self._vec_cache: dict[str, Any] = {}
         self._terms_cache: dict[str, set[str]] = {}
-        self._df: dict[str, int] | None = None
+        self._df: dict[str, int] = {}
         self._topic_words: dict[str, int] | None = None
         self._text_cache: dict[str, str] = {}
         self._build_lexical()
 
     # -- lexical ------------------------------------------------------------------------
     def _build_lexical(self) -> None:
-        self.doc_tf: list[Counter[str]] = []
-        self.postings: dict[str, list[tuple[int, int]]] = {}
-        df: Counter[str] = Counter()
-        for i, c in enumerate(self.chunks):
-            tf = Counter(dict(c["tf"])) if "tf" in c else Counter(tokenize(c["text"]))
-            self.doc_tf.append(tf)
-            df.update(tf.keys())
-            for term, f in tf.items():
-                self.postings.setdefault(term, []).append((i, f))
+        # Postings and entry frequencies were computed when the index was built
+        # (raybot.index.lexical_tables); only the idf is derived here.
+        lexical = self.loaded.lexical
+        self.postings: dict[str, list[int]] = lexical["postings"]  # term -> [chunk, count, ...]
+        self.doc_len: list[int] = lexical["doc_len"]
+        self._df = lexical["entry_df"]
         n = max(len(self.chunks), 1)
-        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-        self.doc_len = [sum(tf.values()) for tf in self.doc_tf]
+        self.idf = {t: math.log(1 + (n - len(p) // 2 + 0.5) / (len(p) // 2 + 0.5)) for t, p in self.postings.items()}
         self.avg_len = (sum(self.doc_len) / n) if self.doc_len else 1.0
         # Exact-identifier surface of each entry: title, tags, questions, issue number.
         self.entry_surface: dict[str, str] = {}
@@ -237,17 +233,10 @@ class Retriever:
     def _entry_terms(self, entry_id: str) -> set[str]:
         terms = self._terms_cache.get(entry_id)
         if terms is None:
-            toks = set(tokenize(self.entries[entry_id].text()))
-            terms = toks | {"~" + t[:5] for t in toks if t.isalpha() and len(t) >= 5}
-            self._terms_cache[entry_id] = terms
+            terms = self._terms_cache[entry_id] = entry_terms(self.entries[entry_id].text())
         return terms
 
     def _entry_df(self) -> dict[str, int]:
-        if self._df is None:
-            df: Counter[str] = Counter()
-            for eid in self.entries:
-                df.update(t for t in self._entry_terms(eid) if not t.startswith("~"))
-            self._df = dict(df)
         return self._df
 
     def _topical(self) -> dict[str, int]:
@@ -336,7 +325,9 @@ class Retriever:
             if idf is None:
                 continue
             weight = idf * (1 + 0.5 * math.log(qn))
-            for i, f in self.postings[term]:
+            post = self.postings[term]
+            for j in range(0, len(post), 2):
+                i, f = post[j], post[j + 1]
                 scores[i] += weight * f * (k1 + 1) / (f + k1 * (1 - b + b * self.doc_len[i] / self.avg_len))
         return scores
 

@@ -8,6 +8,7 @@ entry of a different message (see :func:`near`).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -147,10 +148,16 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def literal_words(sig: Signature) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def literal_words(sig: Signature) -> tuple[str, ...]:
     from raybot.kb import PLACEHOLDER_RE
 
-    return _words(PLACEHOLDER_RE.sub(" ", sig.text))
+    return tuple(_words(PLACEHOLDER_RE.sub(" ", sig.text)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _needles(sig: Signature) -> tuple[str, ...]:
+    return sig.needles()
 
 
 def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
@@ -158,9 +165,10 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
     end of a line, or missing a word), best first."""
     hits: list[SignatureHit] = []
     words = set(_words(text))
+    low = text.lower()
     for entry in entries.values():
         for sig in entry.signatures:
-            m = sig.pattern().search(text)
+            m = sig.pattern().search(text) if all(w in low for w in _needles(sig)) else None
             if m:
                 hits.append(SignatureHit(entry.id, sig, True, 1.0, m.start()))
                 continue
@@ -177,7 +185,7 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
     return hits
 
 
-def _in_order(lit: list[str], text: str) -> bool:
+def _in_order(lit: tuple[str, ...], text: str) -> bool:
     """Most of the signature's words appear in the paste in the signature's order."""
     seq = _words(text)
     pos, found = 0, 0

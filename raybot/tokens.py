@@ -70,6 +70,13 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def entry_terms(text: str) -> set[str]:
+    """What an entry's text addresses: its tokens plus a ``~`` 5-letter stem of each longer word
+    ("~sched" covers "scheduler" and "scheduling")."""
+    toks = set(tokenize(text))
+    return toks | {"~" + t[:5] for t in toks if t.isalpha() and len(t) >= 5}
+
+
 def term_counts(text: str) -> list[list]:
     """``[[term, count], ...]`` sorted by term: what the index stores for BM25."""
     return [[t, n] for t, n in sorted(Counter(tokenize(text)).items())]

@@ -267,6 +267,14 @@ def create_app(*, allow_diagnose: bool | None = None, max_body: int = MAX_BODY_B
                 400, "bad-json", "the request body is not valid JSON", hint='send e.g. {"question": "..."}'
             )
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        if where == "question" and first.get("type") == "string_too_short":
+            # The same reference as the CLI's and as a question of spaces only.
+            return error_response(
+                400,
+                "empty-question",
+                "the question is empty",
+                hint='send e.g. {"question": "why is ray::IDLE using memory?"}',
+            )
         return error_response(
             400,
             "bad-request-body",

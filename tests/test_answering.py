@@ -15,7 +15,7 @@ import pytest
 from helpers import DATA, ROOT
 
 from raybot import signatures, tuning
-from raybot.kb import Signature, load_kb
+from raybot.kb import PLACEHOLDER_RE, Signature, load_kb
 
 pytestmark = pytest.mark.model
 WHEEL = Path(__import__("importlib.util").util.find_spec("ray").origin).parent
@@ -83,6 +83,22 @@ def test_real_exception_texts_match_their_entries():
     cut = str(cases["owner-died-error"]).split("`ray.put()`")[0]
     hits = signatures.find(entries, cut)
     assert hits[0].entry == "owner-died-error"
+
+
+def test_every_signature_filled_in_is_found_through_the_prefilter():
+    """find() skips a signature whose literal words are absent; filling each placeholder with a
+    value glued to its neighbours ("Foo{name}" -> "FooX1Y2") must still be found, in upper case too."""
+    entries = {e.id: e for e in SHIPPED}
+    checked = 0
+    for entry in SHIPPED:
+        for sig in entry.signatures:
+            filled = PLACEHOLDER_RE.sub("X1y2", sig.text.replace("{{", "\x00").replace("}}", "\x01"))
+            filled = filled.replace("\x00", "{").replace("\x01", "}")
+            for text in (f"log line: {filled}\nwhat now?", filled.upper()):
+                hits = signatures.find(entries, text)
+                assert any(h.exact and h.signature == sig for h in hits), (entry.id, sig.text)
+            checked += 1
+    assert checked >= 100
 
 
 def test_signature_placeholders_and_whitespace():

@@ -116,3 +116,36 @@ def test_shipped_index_is_fresh():
     """Fails when kb/ changed but index/ was not rebuilt: run `raybot index build`."""
     st = status(ROOT / "kb", ROOT / "index")
     assert st.state == "fresh", st.detail
+
+
+def test_lexical_tables_that_disagree_with_the_chunks_are_refused(small_index, tmp_path):
+    from raybot.index import _sha
+
+    kb, idx = copy_index(small_index, tmp_path)
+    lexical = json.loads((idx / "lexical.json").read_text())
+    lexical["doc_len"] = lexical["doc_len"][:-1]  # one chunk fewer than chunks.json
+    blob = json.dumps(lexical).encode()
+    (idx / "lexical.json").write_bytes(blob)
+    manifest = json.loads((idx / "manifest.json").read_text())
+    manifest["files"]["lexical.json"] = _sha(blob)  # a consistent hash: only the content check can tell
+    (idx / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexUnusable, match="cannot be read") as exc:
+        load(idx)
+    assert "raybot index build" in exc.value.hint
+
+
+def test_stored_lexical_tables_are_what_the_chunks_and_entries_give(small_index):
+    from collections import Counter
+
+    from raybot.tokens import entry_terms, tokenize
+
+    loaded = load(small_index[1])
+    post, doc_len = loaded.lexical["postings"], loaded.lexical["doc_len"]
+    for i, chunk in enumerate(loaded.chunks):
+        counts = Counter(tokenize(chunk["text"]))
+        assert doc_len[i] == sum(counts.values())
+        for term, n in counts.items():
+            pairs = post[term]
+            assert n == dict(zip(pairs[::2], pairs[1::2], strict=True))[i]
+    df = Counter(t for e in loaded.entries.values() for t in entry_terms(e.text()) if not t.startswith("~"))
+    assert loaded.lexical["entry_df"] == dict(df)

@@ -11,6 +11,8 @@ import zipfile
 import pytest
 from helpers import ROOT
 
+from raybot.index import FILES
+
 pytestmark = pytest.mark.model
 
 
@@ -31,7 +33,7 @@ def test_wheel_contains_kb_and_index(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     kb = sorted(p.name for p in (ROOT / "kb").iterdir() if p.suffix in (".md", ".yaml"))
     assert all(f"raybot/_data/kb/{n}" in names for n in kb)
-    for f in ("manifest.json", "vectors.faiss", "entries.json", "chunks.json", "scope.json"):
+    for f in ("manifest.json", *FILES):
         assert f"raybot/_data/index/{f}" in names
 
 
