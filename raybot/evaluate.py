@@ -132,6 +132,12 @@ def evaluate(cases: list[EvalCase], assistant) -> EvalResult:
 
 # -- real-question sets (tests/data/real_questions.jsonl) --------------------------------------
 CONF_BINS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
+#: The splits of a real-question set, in report order (tests/data/README.md). ``dev``: read and
+#: tuned on freely; ``calib``: fresh questions for fitting the confidence model only; ``heldout``:
+#: frozen, reported as numbers only.
+REAL_SPLITS = ("dev", "calib", "heldout")
+#: Splits whose questions may be listed one by one (``raybot eval --misses``).
+LISTABLE_SPLITS = ("dev", "calib")
 
 
 @dataclass
@@ -139,7 +145,7 @@ class RealCase:
     """One labelled real question (format in tests/data/README.md)."""
 
     id: str
-    split: str  #: dev | heldout
+    split: str  #: dev | calib | heldout
     question: str
     theme: str
     label: str  #: answer | decline
@@ -198,6 +204,7 @@ class SplitReport:
     declined_no_entry: int
     declined_out_of_scope: int
     hit_at_1: float  #: over answerable rows: the entry shown is an expected one
+    top_right: int = 0  #: answerable rows whose would-be entry (before the decline bar) is expected
     themes: dict[str, dict[str, int]] = field(default_factory=dict)
     calibration: list[dict[str, Any]] = field(default_factory=list)
 
@@ -258,8 +265,10 @@ def load_real(path: Path) -> list[RealCase]:
                 f"{path}:{i}: not a labelled real question {{id, split, question, label, expected, facts}} ({exc})",
                 reference="bad-input",
             ) from exc
-        if case.split not in ("dev", "heldout") or case.label not in ("answer", "decline"):
-            raise UsageError(f"{path}:{i}: split must be dev|heldout and label answer|decline", reference="bad-input")
+        if case.split not in REAL_SPLITS or case.label not in ("answer", "decline"):
+            raise UsageError(
+                f"{path}:{i}: split must be {'|'.join(REAL_SPLITS)} and label answer|decline", reference="bad-input"
+            )
         cases.append(case)
     if not cases:
         raise UsageError(f"{path} has no questions", reference="bad-input")
@@ -271,7 +280,9 @@ def grade(case: RealCase, ans) -> Graded:
     declined: raybot said it does not cover it; wrong: anything else it answered."""
     judgement = getattr(ans, "judgement", None)
     raw = float(getattr(judgement, "raw", 0.0) or 0.0)
-    first = ans.hits[0]["id"] if ans.hits else (getattr(judgement, "entry", None) or ans.topic)
+    # The entry raybot would answer from if there were no decline bar: the judged one, else the
+    # best-ranked hit.
+    first = getattr(judgement, "entry", None) or (ans.hits[0]["id"] if ans.hits else ans.topic)
     text = ans.answer.lower()
     missing = [g for g in case.facts if not any(alt.lower() in text for alt in g)]
     if not ans.in_scope:
@@ -318,6 +329,12 @@ def calibration_table(graded: list[Graded], bins: tuple[float, ...] = CONF_BINS)
     return rows
 
 
+def misses(graded: list[Graded]) -> list[dict[str, Any]]:
+    """The graded questions that were not answered correctly, from the listable splits only:
+    held-out questions are never listed one by one."""
+    return [g.to_dict() for g in graded if g.case.split in LISTABLE_SPLITS and g.outcome != "correct"]
+
+
 def report(graded: list[Graded], split: str) -> SplitReport:
     gs = [g for g in graded if g.case.split == split] if split != "all" else list(graded)
     ans = [g for g in gs if g.case.answerable]
@@ -339,6 +356,7 @@ def report(graded: list[Graded], split: str) -> SplitReport:
         declined_no_entry=sum(g.outcome == "declined" and g.case.label == "answer" and not g.case.expected for g in gs),
         declined_out_of_scope=sum(g.outcome == "declined" and g.case.label == "decline" for g in gs),
         hit_at_1=(sum(1 for g in ans if g.in_scope and g.entry in g.case.expected) / len(ans)) if ans else 0.0,
+        top_right=sum(g.top_right for g in ans),
         themes=dict(sorted(themes.items())),
         calibration=calibration_table(gs),
     )

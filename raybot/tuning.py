@@ -4,7 +4,8 @@
 "real dev" = the ``split: dev`` rows of tests/data/real_questions.jsonl (real users' questions,
 see tests/data/README.md). Nothing here was fitted on ``split: heldout`` rows or on
 tests/data/holdout_questions.jsonl. ``python -m raybot.tuning FILE`` re-measures the
-calibration table on a labelled file (the dev split only).
+calibration table on a labelled file (the dev split only; ``--splits dev,calib`` adds the calib
+split, ``--free NAMES`` fits only the named weights).
 """
 
 from __future__ import annotations
@@ -152,6 +153,16 @@ def calibrate(raw: float) -> float:
 
 
 # -- fitting (a developer tool: python -m raybot.tuning REAL.jsonl [CURATED.jsonl]) ------------
+#: Which splits of a labelled real-question file the fit reads (``--splits``); curated files
+#: have no split and always count. Held-out rows are never read.
+FIT_SPLITS: tuple[str, ...] = ("dev",)
+
+
+def _fit_row(row: dict) -> bool:
+    split = row.get("split")
+    return split is None or (split != "heldout" and split in FIT_SPLITS)
+
+
 def _rows(paths: list[str]) -> list[tuple[dict[str, float], int, str]]:
     """(features, top entry right, file) for every dev row answered through ranking (pasted
     messages matched or refused by signature never reach the model)."""
@@ -166,8 +177,8 @@ def _rows(paths: list[str]) -> list[tuple[dict[str, float], int, str]]:
             if not line.strip():
                 continue
             row = json.loads(line)
-            if row.get("split", "dev") != "dev":
-                continue  # never fitted on held-out (or other) rows
+            if not _fit_row(row):
+                continue  # never fitted on held-out rows
             ans = assistant.ask(row["question"])
             j = ans.judgement
             if j is None or j.signature or ans.kind == "unknown-message" or j.entry is None:
@@ -190,7 +201,7 @@ def signature_rows(paths: list[str]) -> list[tuple[str, int]]:
             if not line.strip():
                 continue
             row = json.loads(line)
-            if row.get("split", "dev") != "dev":
+            if not _fit_row(row):
                 continue  # never fitted on held-out rows
             matched = assistant.signature_judgement(prepare_query(row["question"]))
             if matched is not None:
@@ -263,6 +274,7 @@ def fit(
 
 
 def main(argv: list[str] | None = None) -> None:
+    global FIT_SPLITS
     import re
     import sys
     from pathlib import Path
@@ -272,6 +284,10 @@ def main(argv: list[str] | None = None) -> None:
     if "--free" in args:  # --free a,b: fit only these weights, hold the others
         i = args.index("--free")
         free = tuple(args[i + 1].split(","))
+        del args[i : i + 2]
+    if "--splits" in args:  # --splits dev,calib: the real-question splits to fit on
+        i = args.index("--splits")
+        FIT_SPLITS = tuple(x for x in args[i + 1].split(",") if x != "heldout")
         del args[i : i + 2]
     paths = args or ["tests/data/real_questions.jsonl"]
     weights, table, n = fit(paths, free=free)
@@ -290,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         "#: violators) over the raw scores of the same rows, read off in bins with a Laplace prior.\n"
         '#: See README "Confidence".\n'
         f"CALIBRATION: list[tuple[float, float]] = [\n{cal}\n]\n"
-        f'FITTED_ON = "{", ".join(Path(p).name for p in paths)}"  # {n} rows, split=dev only\n'
+        f'FITTED_ON = "{", ".join(Path(p).name for p in paths)}"  # {n} rows, split={"+".join(FIT_SPLITS)} only\n'
         "# " + "END FITTED"
     )
     pattern = r"^# BEGIN FITTED.*?^# END FITTED$"

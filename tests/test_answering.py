@@ -288,13 +288,17 @@ def test_how_do_i_tune_offers_settings_not_a_demo(assistant):
     assert a.offer.section in ("Steps", "Details", "Caveats"), a.offer
 
 
-def test_calibration_is_monotone_and_measured_on_dev_only():
+def test_calibration_is_monotone_and_measured_on_dev_only(tmp_path):
     accs = [acc for _, acc in tuning.CALIBRATION]
     edges = [edge for edge, _ in tuning.CALIBRATION]
     assert edges == sorted(edges) and accs == sorted(accs), tuning.CALIBRATION
     assert "heldout" not in tuning.FITTED_ON
-    # Re-measured on the dev rows (never held-out), the table is monotone too.
-    _, table, n = tuning.fit([str(DATA / "real_questions.jsonl"), str(DATA / "dev_questions.jsonl")], iters=500)
+    # Re-measured on the dev rows (never held-out, and not the calib rows the lead refits on
+    # separately), the table is monotone too.
+    dev_only = tmp_path / "real_dev.jsonl"
+    with (DATA / "real_questions.jsonl").open(encoding="utf-8") as fh:
+        dev_only.write_text("".join(line for line in fh if json.loads(line)["split"] == "dev"), encoding="utf-8")
+    _, table, n = tuning.fit([str(dev_only), str(DATA / "dev_questions.jsonl")], iters=500)
     assert n >= 200
     measured = [acc for _, acc, _, _ in table]
     assert measured == sorted(measured)
@@ -306,24 +310,47 @@ def test_real_question_eval_reports_per_split_and_never_lists_heldout(tmp_path):
     from raybot.cli import app
 
     rows = [json.loads(line) for line in (DATA / "real_questions.jsonl").open()]
-    rows = [r for r in rows if r["split"] == "dev"][:6]  # held-out rows are never run one by one here
+    rows = [r for r in rows if r["split"] == "dev"][:8]  # held-out rows are never run one by one here
+    # Relabelled copies of dev rows stand in for the other splits.
     rows[0]["split"] = "heldout"
+    rows[1]["split"] = "calib"
+    rows[2]["split"] = "calib"
+    for row in rows[:3]:
+        row["expected"] = ["no-such-entry"]  # never correct: every one of these is a miss
     f = tmp_path / "real.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
     r = CliRunner().invoke(app, ["eval", "--json", "--misses", str(f)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert set(data["splits"]) == {"dev", "heldout"}
-    dev = data["splits"]["dev"]
-    assert (
-        dev["n"] == 5
-        and dev["correct"]
-        + dev["wrong"]
-        + sum(dev[k] for k in ("declined_answerable", "declined_no_entry", "declined_out_of_scope"))
-        == 5
-    )
+    assert list(data["splits"]) == ["dev", "calib", "heldout"]
+    dev, calib = data["splits"]["dev"], data["splits"]["calib"]
+    for block, n in ((dev, 5), (calib, 2), (data["splits"]["heldout"], 1)):
+        declined = sum(block[k] for k in ("declined_answerable", "declined_no_entry", "declined_out_of_scope"))
+        assert block["n"] == n and block["correct"] + block["wrong"] + declined == n, block
+    assert calib["correct"] == 0
+    assert calib["top_right"] == 0  # "no-such-entry" is never the best-ranked entry either
+    assert dev["top_right"] >= dev["hit_at_1"] * dev["answerable"]  # answered right implies ranked first
+    # --misses lists dev and calib rows, never held-out ones.
+    listed = {m["split"] for m in data["misses"]}
+    assert "calib" in listed and "heldout" not in listed, listed
+    assert sum(m["split"] == "calib" for m in data["misses"]) == 2
     assert all(m["split"] == "dev" for m in data["dev_misses"])
     assert {"confidently_wrong_rate", "correct_of_answerable", "hit_at_1", "themes", "calibration"} <= set(dev)
+    text = CliRunner().invoke(app, ["eval", "--misses", str(f)], catch_exceptions=False)
+    assert text.exit_code == 0, text.output
+    assert "calib: 2 questions" in text.stdout and "heldout: 1 questions" in text.stdout
+    assert " calib [" in text.stdout and " heldout [" not in text.stdout
+
+
+def test_real_set_with_an_unknown_split_is_refused(tmp_path):
+    from raybot.errors import UsageError
+    from raybot.evaluate import load_real
+
+    row = {"id": "rq-00000000", "split": "test", "question": "q?", "label": "answer", "expected": [], "facts": []}
+    f = tmp_path / "real.jsonl"
+    f.write_text(json.dumps(row) + "\n")
+    with pytest.raises(UsageError, match="dev[|]calib[|]heldout"):
+        load_real(f)
 
 
 def test_tokenizer_change_makes_the_index_stale(small_index, tmp_path):

@@ -20,6 +20,9 @@ PATH = DATA / "real_questions.jsonl"
 UNLABELED = DATA / "real_questions_unlabeled.jsonl"
 
 KEYS = {"id", "split", "source", "question", "theme", "label", "expected", "facts", "note"}
+# dev: free to read and tune on; heldout: frozen, numbers only; calib: fresh questions for fitting
+# the confidence model only (no kb entries, answers or rules written from them).
+SPLITS = {"dev", "heldout", "calib"}
 THEMES = {
     "object-store",
     "oom",
@@ -77,7 +80,7 @@ def test_schema(rows):
     for r in rows:
         assert set(r) == KEYS, (r["id"], set(r) ^ KEYS)
         assert re.fullmatch(r"rq-[0-9a-f]{8}", r["id"]), r["id"]
-        assert r["split"] in {"dev", "heldout"}, r["id"]
+        assert r["split"] in SPLITS, r["id"]
         assert r["label"] in {"answer", "decline"}, r["id"]
         assert r["theme"] in THEMES, (r["id"], r["theme"])
         assert isinstance(r["question"], str) and r["question"].strip(), r["id"]
@@ -106,9 +109,23 @@ def test_rows_come_from_the_sample_and_keep_its_split(rows):
 def test_split_sizes(rows):
     assert len(rows) >= 250
     assert sum(r["split"] == "heldout" for r in rows) >= 80
-    for split in ("dev", "heldout"):
+    assert sum(r["split"] == "calib" for r in rows) >= 180
+    for split in sorted(SPLITS):
         labels = {r["label"] for r in rows if r["split"] == split}
         assert labels == {"answer", "decline"}, split
+
+
+def test_calib_rows_are_the_calib_sample_and_come_last():
+    """Every sampled calib row is labelled or deliberately dropped (a non-question), in sample
+    order, after all dev and held-out rows (so appending them never moves an older row)."""
+    sample = [json.loads(line) for line in UNLABELED.read_text("utf-8").splitlines()]
+    calib_sample = [s["id"] for s in sample if s["split"] == "calib"]
+    splits = [r["split"] for r in (json.loads(line) for line in lines())]
+    first = splits.index("calib")
+    assert set(splits[first:]) == {"calib"}, "calib rows must follow all dev and held-out rows"
+    labelled = [json.loads(line)["id"] for line in lines()[first:]]
+    assert labelled == [i for i in calib_sample if i in set(labelled)], "calib rows out of sample order"
+    assert len(calib_sample) - len(labelled) <= 5, "more than a few sampled calib rows dropped"
 
 
 def test_answer_rows_have_facts(rows):

@@ -21,14 +21,15 @@ def eval_(
     ],
     json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     show_misses: Annotated[
-        bool, typer.Option("--misses", help="List the questions that missed (real sets: dev split only).")
+        bool,
+        typer.Option("--misses", help="List the questions that missed (real sets: dev and calib, never held-out)."),
     ] = False,
 ) -> None:
     """Score answers on a question set.
 
     A curated set gets hit@1, hit@3, MRR and abstention accuracy. A labelled real-question set
-    gets, per split (dev / heldout): correct, declined (answerable vs not), confidently wrong,
-    hit@1, a per-theme table and a calibration table (confidence bins -> measured accuracy).
+    gets, per split (dev / calib / heldout): correct, declined (answerable vs not), confidently
+    wrong, hit@1, a per-theme table and a calibration table (confidence bins -> measured accuracy).
     Held-out questions are reported as numbers only, never one by one.
 
     Examples:
@@ -38,21 +39,22 @@ def eval_(
       raybot eval tests/data/real_questions.jsonl
     """
     from raybot.assistant import Assistant
-    from raybot.evaluate import evaluate, is_real_set, load_cases, load_real, report, run_real
+    from raybot.evaluate import REAL_SPLITS, evaluate, is_real_set, load_cases, load_real, misses, report, run_real
     from raybot.render import console, plain_text, print_json, render_notes
 
     if is_real_set(file):
         graded = run_real(load_real(file), Assistant(store=None))
-        splits = [s for s in ("dev", "heldout") if any(g.case.split == s for g in graded)]
+        splits = [s for s in REAL_SPLITS if any(g.case.split == s for g in graded)]
         reports = {s: report(graded, s) for s in splits}
-        misses = [g.to_dict() for g in graded if g.case.split == "dev" and g.outcome != "correct"]
+        missed = misses(graded)
         if json_:
             data: dict = {"splits": {s: r.to_dict() for s, r in reports.items()}}
             if show_misses:
-                data["dev_misses"] = misses
+                data["misses"] = missed  # dev and calib rows, each with its split
+                data["dev_misses"] = [m for m in missed if m["split"] == "dev"]
             print_json(data)
             return
-        _print_real(reports, misses if show_misses else [])
+        _print_real(reports, missed if show_misses else [])
         return
     notes: list[str] = []
     cases = load_cases(file, notes)
@@ -88,7 +90,8 @@ def _print_real(reports, misses) -> None:
             f"[bold]{split}[/]: {r.n} questions ({r.answerable} answerable, {r.no_entry} without a kb entry yet, "
             f"{r.out_of_scope} out of scope)\n"
             f"  correct {r.correct}/{r.answerable} ({r.correct_rate:.1%} of answerable)  "
-            f"confidently wrong {r.wrong} ({r.wrong_rate:.1%} of all)  hit@1 {r.hit_at_1:.3f}\n"
+            f"confidently wrong {r.wrong} ({r.wrong_rate:.1%} of all)  hit@1 {r.hit_at_1:.3f}  "
+            f"entry right before the bar {r.top_right}/{r.answerable}\n"
             f"  declined: {r.declined_answerable} answerable, {r.declined_no_entry} without an entry, "
             f"{r.declined_out_of_scope} out of scope",
             highlight=False,
@@ -112,7 +115,7 @@ def _print_real(reports, misses) -> None:
     for m in misses:
         con.print(
             plain_text(
-                f"  line {m['line']} [{m['outcome']}] expected {m['expected']} got {m['entry']} "
+                f"  line {m['line']} {m['split']} [{m['outcome']}] expected {m['expected']} got {m['entry']} "
                 f"conf={m['confidence']} raw={m['raw']} ({m['answer_kind']}): {m['question'][:100]}"
             ),
             highlight=False,

@@ -56,7 +56,7 @@ def f():
     return 1
 
 try:
-    ray.get(f.options(runtime_env={"pip": ["/nonexistent/raybot-test/pkg-1.0-py3-none-any.whl"]}).remote(), timeout=120)
+    ray.get(f.options(runtime_env={"pip": ["/nonexistent/raybot-test/pkg-1.0-py3-none-any.whl"]}).remote(), timeout=300)
     print("NO-RTE", flush=True)
 except Exception as e:
     print("RTE", type(e).__name__, flush=True)
@@ -81,7 +81,9 @@ def cluster():
     }
     c = raycluster.start_head(num_cpus=2, env=env)
     try:
-        c.driver_output = c.run_script(DRIVER, timeout=300)  # type: ignore[attr-defined]
+        # The agent's three pip attempts each build a virtualenv first: minutes on a loaded
+        # 2-core machine, hence the long timeouts (a GetTimeoutError there was a flake).
+        c.driver_output = c.run_script(DRIVER, timeout=600)  # type: ignore[attr-defined]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and "have not registered" not in _read(c, "raylet.out"):
             time.sleep(1)
