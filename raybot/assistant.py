@@ -66,10 +66,12 @@ class Judgement:
     margin: float = 0.0
     coverage: float = 1.0  #: share of the question's content words the entry uses
     lexical: float = 0.0  #: best BM25 chunk score of the entry
+    library: int = 0  #: markers of Ray's libraries (Tune, RLlib, ...) in the question or its paste
     raw: float = 0.0  #: the model's score
     raw_covered: float = 0.0  #: the score had the entry addressed every key term (partial answers)
     confidence: float = 0.0  #: calibrated
     signature: bool = False
+    signature_bin: str = ""  #: for a signature match: its calibration bin (tuning.SIGNATURE_CALIBRATION)
 
     def features(self, *, covered: bool = False) -> dict[str, float]:
         return {
@@ -83,6 +85,7 @@ class Judgement:
             "margin": min(max(self.margin * 100, 0.0), 3.0),
             "coverage": self.coverage,
             "lexical": min(self.lexical / 10.0, 3.0),
+            "library": float(min(self.library, 3)),
         }
 
     def to_dict(self) -> dict[str, object]:
@@ -94,6 +97,7 @@ class Judgement:
             "raw": round(self.raw, 4),
             "confidence": round(self.confidence, 4),
             "signature": self.signature,
+            **({"signature_bin": self.signature_bin} if self.signature else {}),
         }
 
 
@@ -117,6 +121,29 @@ def yes_no_clause(text: str) -> str:
         if _YES_NO.search(sent):
             return sent.strip()
     return " ".join(text.split())[:200]
+
+
+#: "Is there a way to ...?", "is it possible to ...?", "can I ...?": a how-to question in yes/no
+#: form. The entry that explains how answers it; no yes or no has to be settled first.
+_HOW_IN_YES_NO_FORM = re.compile(
+    r"\b(?:is|are)\s+there\s+(?:a|an|any)\s+(?:\w+\s+)?(?:way|option|setting|method|api|command|flag|tool)s?\b"
+    r"|\bis\s+it\s+possible\b|\b(?:can|could)\s+(?:i|we|you|one)\b"
+    r"|\b(?:does|do)\s+(?:anyone|anybody|someone|you)\s+know\b",
+    re.I,
+)
+
+
+#: "Should I put it in the object store, or create it inside a task?": a choice, not a yes/no.
+_CHOICE = re.compile(r",?\s\bor\b(?!\s+not\b)\s+\w+[^?]*\?", re.I)
+
+
+def asks_fact_yes_no(text: str) -> bool:
+    """Does the question ask for a yes or a no about a fact ("will the tasks be killed?"), rather
+    than how to do something in yes/no form ("is there a way to ...?")?"""
+    for sent in re.split(r"(?<=[.?!])\s+", " ".join(text.split())):
+        if _YES_NO.search(sent) and not _HOW_IN_YES_NO_FORM.search(sent) and not _CHOICE.search(sent):
+            return True
+    return False
 
 
 def asks_default(text: str) -> bool:
@@ -467,36 +494,73 @@ class Assistant:
             margin=hit.score - hits[1].score if len(hits) > 1 else 0.03,
             coverage=self.retriever.coverage(query, hit.entry),
             lexical=hit.lexical,
+            library=len(signatures.library_context(query.text)),
         )
         j.raw = tuning.raw_score(j.features())
         j.raw_covered = tuning.raw_score(j.features(covered=True))
         j.confidence = tuning.calibrate(j.raw)
         return j
 
-    def _signature_answer(self, tid: str, query: Query, intent: str) -> Answer | None:
-        """A pasted message: the entry whose signature it matches, or an honest "I don't
-        recognise this message" (never the entry of a different message)."""
+    def signature_judgement(self, query: Query) -> tuple[signatures.SignatureHit, Judgement] | None:
+        """The signature a pasted message matches, and how far its entry is to be trusted as the
+        answer: a calibrated confidence by bin (``tuning.SIGNATURE_CALIBRATION``), lower when the
+        paste comes from one of Ray's libraries or the user asks something the entry does not
+        address. None when the question pastes no message raybot knows."""
         hits = signatures.find(self.entries, query.text)
+        if not hits:
+            return None
         names = signatures.error_names(query.text)
         by_class = [e for e in self.entries.values() if any(e.title.lower().startswith(n.lower()) for n in names)]
-        if hits:
-            hit = hits[0]
-            # A class named in the paste is more specific than a text all its subclasses share.
-            for e in by_class:
-                if e.id != hit.entry and not any(h.entry == e.id and h.exact for h in hits):
-                    hit = next((h for h in hits if h.entry == e.id), None) or signatures.SignatureHit(
-                        e.id, hit.signature, False, hit.score
-                    )
-                    break
-            entry = self.entries[hit.entry]
-            sig = hit.signature
-            how = "matches" if hit.exact else "looks like a cut-off copy of"
-            where = f" ({sig.where})" if sig.where else ""
-            lead = f"Your paste {how} a message I know{where}: “{sig.text}” ([source]({sig.source}))."
-            judgement = Judgement(entry.id, signature=True, raw=1.0, confidence=tuning.SIGNATURE_CONFIDENCE)
-            return self._compose_answer(
-                tid, query, entry, judgement, intent=intent, hits=[], lead=lead, first_urls=[sig.source]
-            )
+        hit = hits[0]
+        # A class named in the paste is more specific than a text all its subclasses share.
+        for e in by_class:
+            if e.id != hit.entry and not any(h.entry == e.id and h.exact for h in hits):
+                hit = next((h for h in hits if h.entry == e.id), None) or signatures.SignatureHit(
+                    e.id, hit.signature, False, hit.score
+                )
+                break
+        library = signatures.library_context(query.text)
+        # What the user asks besides the message: their own words, the message left out.
+        own = replace(query, ask_text=signatures.words_around(query.ask_text, hit.signature))
+        missing, ident = self.retriever.missing_terms(own, hit.entry)
+        # Only identifiers of the user's own words count: a traceback names many.
+        ident = [i for i in ident if i in own.ask_text.lower()]
+        if library:
+            sig_bin = "library"
+        elif missing or ident:
+            sig_bin = "other-ask"
+        else:
+            sig_bin = "clean"
+        judgement = Judgement(
+            hit.entry,
+            missing=missing,
+            missing_identifiers=ident,
+            library=len(library),
+            raw=1.0,
+            confidence=tuning.SIGNATURE_CALIBRATION[sig_bin],
+            signature=True,
+            signature_bin=sig_bin,
+        )
+        return hit, judgement
+
+    def _signature_answer(
+        self, tid: str, query: Query, intent: str, matched: tuple[signatures.SignatureHit, Judgement]
+    ) -> Answer:
+        hit, judgement = matched
+        entry = self.entries[hit.entry]
+        sig = hit.signature
+        how = "matches" if hit.exact else "looks like a cut-off copy of"
+        where = f" ({sig.where})" if sig.where else ""
+        lead = f"Your paste {how} a message I know{where}: “{sig.text}” ([source]({sig.source}))."
+        return self._compose_answer(
+            tid, query, entry, judgement, intent=intent, hits=[], lead=lead, first_urls=[sig.source]
+        )
+
+    def _unknown_message(self, tid: str, query: Query, intent: str) -> Answer | None:
+        """A pasted message that matches no signature: an honest "I don't recognise this
+        message" (never the entry of a different message), unless the kb knows what it names or
+        the user asks a question of their own around it (then ranking answers)."""
+        names = signatures.error_names(query.text)
         if not query.message:
             return None
         own = [t for t in tokenize(query.ask_text) if t not in FILLER]
@@ -543,10 +607,15 @@ class Assistant:
     def _retrieve(
         self, tid: str, query: Query, state: TopicState, *, contextual: bool, intent: str = "question"
     ) -> Answer:
+        matched = None
         if not contextual or query.message:
-            sig_answer = self._signature_answer(tid, query, intent)
-            if sig_answer is not None:
-                return sig_answer
+            matched = self.signature_judgement(query)
+            if matched is None:
+                unknown_message = self._unknown_message(tid, query, intent)
+                if unknown_message is not None:
+                    return unknown_message
+            elif matched[1].signature_bin == "clean" and matched[1].confidence >= tuning.IN_SCOPE_MIN:
+                return self._signature_answer(tid, query, intent, matched)
         boost: dict[str, float] = {}
         search_query = query
         vouched = False
@@ -612,6 +681,14 @@ class Assistant:
         findings_md, finding_entries = self._code_findings_md(query)
         if finding_entries and judgement.confidence < tuning.IN_SCOPE_MIN:
             judgement.confidence = max(judgement.confidence, 0.6)
+        if matched is not None and matched[1].confidence >= tuning.IN_SCOPE_MIN:
+            # A known message in a paste that also asks something else (or comes from a
+            # library): its entry answers when ranking finds nothing more likely to be right.
+            same = top is not None and top.entry == matched[1].entry
+            if same or judgement.confidence < matched[1].confidence:
+                if same:
+                    matched[1].confidence = max(matched[1].confidence, judgement.confidence)
+                return self._signature_answer(tid, query, intent, matched)
         if top is None or judgement.confidence < tuning.IN_SCOPE_MIN:
             return self._decline(tid, query, hits, judgement, intent)
 
@@ -693,7 +770,7 @@ class Assistant:
         """The answer from ``entry``: a matching short answer or the sentence that answers a
         "what is the default" question first, then the sections the question wants."""
         asked = query.ask_text or query.text
-        yes_no = is_yes_no(asked)
+        yes_no = asks_fact_yes_no(asked)
         short = match_short_answer(entry, query) if state is None else None
         if (
             yes_no

@@ -40,6 +40,8 @@ _SIGNAL_RES = (
 )
 #: Flags nearly every `ray start` line carries: naming them says nothing about the question.
 COMMON_FLAGS = frozenset({"--num-cpus", "--num-gpus", "--dashboard-port", "--node-ip-address", "--redis-password"})
+#: Not the user's words: links, and chat emoji codes (":slightly_smiling_face:").
+_URL = re.compile(r"\bhttps?://\S+|(?<![\w:]):[a-z0-9_+-]+:(?![\w:])")
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]*)>")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&quot;", '"'), ("&#39;", "'"))
 
@@ -158,7 +160,7 @@ FILLER = frozenset(
     ray::idle idle add adds added parameter parameters due leave result results until sample sort clean
     update updated information info inside outside across reach reached instead real though although
     eat eats eating hog hogging sit sits sitting take takes taking took lot like bunch tons super
-    write writes writing written off""".split()
+    write writes writing written off don doesn didn isn aren wasn won wouldn shouldn couldn""".split()
 )
 _GENERIC_ERROR_SIGNALS = frozenset(
     """valueerror runtimeerror typeerror keyerror assertionerror exception oserror ioerror
@@ -203,7 +205,7 @@ class Retriever:
         self._vec_cache: dict[str, Any] = {}
         self._terms_cache: dict[str, set[str]] = {}
         self._df: dict[str, int] = {}
-        self._topic_words: set[str] | None = None
+        self._topic_words: dict[str, int] | None = None
         self._text_cache: dict[str, str] = {}
         self._build_lexical()
 
@@ -237,13 +239,14 @@ class Retriever:
     def _entry_df(self) -> dict[str, int]:
         return self._df
 
-    def _topical(self) -> set[str]:
-        """Words of the kb's titles and tags: what its entries are *about*."""
+    def _topical(self) -> dict[str, int]:
+        """Words of the kb's titles and tags (what its entries are *about*), with the number of
+        entries whose title or tags use them."""
         if self._topic_words is None:
-            words: set[str] = set()
+            words: Counter[str] = Counter()
             for e in self.entries.values():
-                words.update(tokenize(" ".join([e.title, " ".join(e.tags)])))
-            self._topic_words = words
+                words.update(set(tokenize(" ".join([e.title, " ".join(e.tags)]))))
+            self._topic_words = dict(words)
         return self._topic_words
 
     def key_terms(self, query: Query) -> list[str]:
@@ -255,12 +258,14 @@ class Retriever:
         topical = self._topical()
         limit = max(2, int(len(self.entries) * tuning.BACKGROUND_DF))
         out: list[str] = []
-        for tok in tokenize(query.ask_text):
+        for tok in tokenize(_URL.sub(" ", query.ask_text)):
             if tok in out or tok in FILLER or tok.isdigit() or len(tok) < 3:
                 continue
             ident = "_" in tok or "::" in tok
             if not ident and (tok not in topical or df.get(tok, 0) > limit):
                 continue
+            if not ident and topical[tok] < tuning.KEY_TOPICALITY * df.get(tok, 0):
+                continue  # a word many entries use in passing and few are about ("file", "back")
             if ident and any(tok != o and tok in o for o in out):
                 continue  # a part of an identifier already listed
             out.append(tok)
@@ -297,7 +302,7 @@ class Retriever:
         terms = self._entry_terms(entry_id)
         words = [
             t
-            for t in dict.fromkeys(tokenize(query.ask_text or query.text))
+            for t in dict.fromkeys(tokenize(_URL.sub(" ", query.ask_text or query.text)))
             if t not in FILLER and not t.isdigit() and len(t) >= 3
         ]
         if not words:

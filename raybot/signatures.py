@@ -39,9 +39,29 @@ _LOG_LINE = re.compile(
     )""",
     re.X,
 )
+_TRAILING_ASK = re.compile(
+    r"(?<=[.!)\]])\s+(?=(?:how|why|what|when|where|which|can|could|should|would|will|is|are|does|do|did|"
+    r"any|anyone)\b[^.!]*$)",
+    re.I,
+)
 _QUOTED = re.compile(r'"([^"\n]{30,600})"|“([^”\n]{30,600})”|(?<!`)`([^`\n]{30,600})`(?!`)')
 _WORD = re.compile(r"[a-z][a-z0-9_']*")
 _ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z0-9]+(?:Error|Exception))\b")
+
+#: What names one of Ray's libraries (outside raybot's scope, kb/SCOPE.yaml) in a question or in
+#: a pasted traceback: module paths and imports, the library's own names, its classes and the
+#: text its errors start with (a Tune trial's "Failure # 1 (occurred at ...)").
+_LIBRARY = re.compile(
+    r"""(?x)
+      \bray[./](?:tune|rllib|train|data|serve|air|workflow)\b
+    | \bfrom\ ray\ import\ (?:tune|serve|train|data|air|workflow)\b
+    | (?i:\b(?:rllib|(?:xgboost|lightgbm)\s*[_-]\s*ray|ray\ (?:tune|serve|data|train|workflows?))\b)
+    | \bFailure\ \#\ ?\d | \bTrials?\b | \bTuner\b | (?<![\w-])tune\.(?!py\b)\w+
+    | (?i:\bserve\ (?:deploy|run|build|status)\b) | @serve\.deployment | (?<![\w-])serve\.(?!py\b)\w+
+    | \b(?:RolloutWorker|AIRRLTrainer|\w+Trainer|ScalingConfig|RunConfig|TuneConfig)\b
+    | \bWorkflows?\ API\b | \bmap_batches\b | \btake_all\b | \bExecutionResources\b
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -63,12 +83,42 @@ def pasted_message(text: str) -> str:
     for line in text.splitlines():
         s = line.strip().strip("`")
         if s and _LOG_LINE.match(s):
-            found.append(s)
+            # "WARNING: ... (2). how do I cap them": the question typed after the message on the
+            # same line is the user's own words, not part of the message.
+            ask = _TRAILING_ASK.search(s)
+            found.append(s[: ask.start()] if ask else s)
     for m in _QUOTED.finditer(text):
         inner = next(g for g in m.groups() if g is not None).strip()
         if len(inner.split()) >= 5 and not any(inner in f for f in found):
             found.append(inner)
     return "\n".join(found)
+
+
+def library_context(text: str) -> list[str]:
+    """The distinct markers of Ray's libraries (Tune, RLlib, Train, Data, Serve, Workflows) in
+    ``text``, lower-cased: a question or paste that comes from one of them is about that library
+    even when the message at the bottom of its traceback is a Ray Core one."""
+    return list(dict.fromkeys(m.group(0).lower() for m in _LIBRARY.finditer(text)))
+
+
+_ASK_SENTENCE = re.compile(
+    r"^(?:how|why|what|when|where|which|who|can|could|should|would|will|is|are|does|do|did|any|anyone)\b", re.I
+)
+
+
+def words_around(text: str, sig: Signature) -> str:
+    """``text`` without the signature's message: what comes before it, and the sentences after
+    it that ask something (the rest of the message's line is ids, pids and the user's task
+    names, not a question)."""
+    m = sig.pattern().search(text)
+    if m is None:
+        return text
+    after = [
+        x
+        for x in re.split(r"(?<=[.?!])\s+", text[m.end() :])
+        if x.rstrip().endswith("?") or _ASK_SENTENCE.match(x.strip())
+    ]
+    return " ".join([text[: m.start()], *after]).strip()
 
 
 def error_names(text: str) -> list[str]:

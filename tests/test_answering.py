@@ -151,8 +151,62 @@ def test_known_message_is_answered_from_its_entry(assistant):
         "getting this: The object has already been deleted by the reference counting protocol. This should not happen."
     )
     assert a.in_scope and a.kind == "signature" and a.entries[0] == "reference-counting-assertion-error"
-    assert a.confidence == tuning.SIGNATURE_CONFIDENCE
+    assert a.confidence == tuning.SIGNATURE_CALIBRATION["clean"]
     assert "exceptions.py#L780-L781" in a.answer
+
+
+# Ray Tune writes a failed trial's error file as "Failure # N (occurred at DATE)" and the error
+# (ray/tune/experiment/trial.py, Ray 2.60.0); the error here is Ray Core's actor-creation message.
+TUNE_FAILURE = (
+    "Failure # 1 (occurred at 2023-07-16_01-52-08)\n"
+    "The actor died because of an error raised in its creation task, ray::MyTrainable.__init__() "
+    "(pid=2011, ip=10.0.0.7, actor_id=8603b8184b94e4858ad09ca101000000)\n"
+    '  File "/home/u/env/lib/python3.10/site-packages/ray/tune/trainable/trainable.py", line 185, in __init__\n'
+    "    self.setup(copy.deepcopy(self.config))\n"
+    "ValueError: bad config"
+)
+CORE_ACTOR_DIED = (
+    "The actor died because of an error raised in its creation task, ray::Counter.__init__() "
+    "(pid=2011, ip=10.0.0.7, actor_id=8603b8184b94e4858ad09ca101000000)"
+)
+
+
+def test_tune_failure_format_is_the_wheels():
+    trial = WHEEL / "tune" / "experiment" / "trial.py"
+    if not trial.is_file():
+        pytest.skip("this Ray wheel ships no ray.tune")
+    assert '"Failure # {} (occurred at {})\\n"' in trial.read_text("utf-8")
+
+
+def test_library_paste_is_not_answered_with_the_core_entry_at_signature_confidence(assistant):
+    from raybot.retrieve import prepare_query
+
+    matched = assistant.signature_judgement(prepare_query(TUNE_FAILURE))
+    assert matched is not None and matched[1].entry == "actor-died-error"
+    assert matched[1].signature_bin == "library"
+    assert matched[1].confidence == tuning.SIGNATURE_CALIBRATION["library"]
+    assert tuning.SIGNATURE_CALIBRATION["library"] < tuning.SIGNATURE_CALIBRATION["clean"]
+    a = assistant.ask(TUNE_FAILURE)
+    assert not (a.in_scope and a.kind == "signature"), (a.kind, a.confidence)
+    assert a.confidence < tuning.SIGNATURE_CALIBRATION["clean"]
+    # The same message pasted from plain Ray Core is answered from its entry, at the clean bin.
+    core = assistant.ask(CORE_ACTOR_DIED)
+    assert core.in_scope and core.kind == "signature" and core.entries[0] == "actor-died-error"
+    assert core.confidence == tuning.SIGNATURE_CALIBRATION["clean"]
+
+
+def test_a_question_about_something_else_than_the_paste_is_its_own_bin(assistant):
+    from raybot.retrieve import prepare_query
+
+    q = (
+        "getting this: The object has already been deleted by the reference counting protocol. This should "
+        "not happen.\nSeparate question: how do I open the dashboard from my laptop through an ssh tunnel?"
+    )
+    matched = assistant.signature_judgement(prepare_query(q))
+    assert matched is not None and matched[1].entry == "reference-counting-assertion-error"
+    assert matched[1].signature_bin == "other-ask" and "dashboard" in matched[1].missing
+    a = assistant.ask(q)
+    assert not (a.kind == "signature" and a.confidence == tuning.SIGNATURE_CALIBRATION["clean"])
 
 
 def test_worker_registration_timeout_is_not_answered_with_another_entry(assistant):

@@ -168,3 +168,50 @@ def test_codecheck_reads_json_configs_and_yaml_sections():
     )
     found = [(f.rule, f.line) for f in codecheck.check(head_only)]
     assert ("system-config-worker", 4) in found and ("system-config-worker", 2) not in found
+
+
+@pytest.mark.parametrize(
+    "text,library",
+    [
+        ("Failure # 1 (occurred at 2023-07-16_01-52-08) The actor died", True),
+        ('File "/x/site-packages/ray/rllib/evaluation/rollout_worker.py", line 3', True),
+        ("when I use serve deploy config.yaml it fails", True),
+        ("I am using xgboost - ray and it gives me this error", True),
+        ("tuner = tune.Tuner(trainable)", True),
+        ("why are my ray::IDLE workers holding memory?", False),
+        ("python fine-tune.py fails with OwnerDiedError", False),
+        ("it took some trial and error to find num_cpus", False),
+    ],
+)
+def test_library_context(text, library):
+    from raybot.signatures import library_context
+
+    assert bool(library_context(text)) is library, library_context(text)
+
+
+@pytest.mark.parametrize(
+    "question,fact",
+    [
+        ("If I shut down a raylet, will the tasks and workers on that node also get killed?", True),
+        ("can ray reconstruct them?", True),
+        ("is there a way to detect when an actor cannot be scheduled?", False),
+        ("Is it possible to check how much object store memory is left?", False),
+        ("why is it slow. can I raise it?", False),
+        ("should I put the array in the object store from the driver, or create it inside a task?", False),
+        ("will it be killed or not?", True),
+        ("how do I set the soft limit", False),
+    ],
+)
+def test_fact_yes_no_questions(question, fact):
+    from raybot.assistant import asks_fact_yes_no
+
+    assert asks_fact_yes_no(question) is fact
+
+
+def test_a_question_typed_after_a_log_line_is_the_users_own_words():
+    q = prepare_query(
+        "WARNING: 8 PYTHON worker processes have been started on node: abc with address: 10.0.0.1. "
+        "This could be a result of using a large number of actors. how do I cap the number of workers"
+    )
+    assert q.message.startswith("WARNING: 8 PYTHON") and "cap" not in q.message
+    assert q.ask_text == "how do I cap the number of workers"
