@@ -43,7 +43,7 @@ class TooBig:
     pass
 
 holder = hold_cpu.remote()
-while not any(t.state == "RUNNING" for t in list_tasks(filters=[("name", "=", "hold_cpu")])):
+while not any(t.state == "RUNNING" for t in list_tasks(address=ADDRESS, filters=[("name", "=", "hold_cpu")])):
     time.sleep(0.2)
 queued = waits_for_cpu.remote()
 lost = [wants_nobody_has.remote() for _ in range(2)]
