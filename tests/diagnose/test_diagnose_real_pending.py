@@ -21,13 +21,13 @@ from raybot.diagnose.collect import collect_snapshot
 pytestmark = pytest.mark.ray
 
 DRIVER = """
-import time, ray
+import os, tempfile, time, ray
 from ray.util.placement_group import placement_group
-from ray.util.state import list_tasks
 ray.init(address=ADDRESS, logging_level="ERROR")
 
 @ray.remote(num_cpus=1)
-def hold_cpu():
+def hold_cpu(flag):
+    open(flag, "w").close()
     time.sleep(3600)
 
 @ray.remote(num_cpus=1)
@@ -42,8 +42,9 @@ def wants_nobody_has():
 class TooBig:
     pass
 
-holder = hold_cpu.remote()
-while not any(t.state == "RUNNING" for t in list_tasks(address=ADDRESS, filters=[("name", "=", "hold_cpu")])):
+flag = os.path.join(tempfile.mkdtemp(prefix="rbt-flag-"), "running")
+holder = hold_cpu.remote(flag)
+while not os.path.exists(flag):  # the CPU is taken before the next task is submitted
     time.sleep(0.2)
 queued = waits_for_cpu.remote()
 lost = [wants_nobody_has.remote() for _ in range(2)]
