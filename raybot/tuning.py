@@ -166,46 +166,42 @@ def _fit_row(row: dict) -> bool:
 def _rows(paths: list[str]) -> list[tuple[dict[str, float], int, str]]:
     """(features, top entry right, file) for every dev row answered through ranking (pasted
     messages matched or refused by signature never reach the model)."""
-    import json
-
     from raybot.assistant import Assistant
 
     assistant = Assistant(store=None)
     out = []
+    for path, row in _fit_rows(paths):
+        ans = assistant.ask(row["question"])
+        j = ans.judgement
+        if j is None or j.signature or ans.kind == "unknown-message" or j.entry is None:
+            continue
+        out.append((j.features(), int(j.entry in row["expected"]), path))
+    return out
+
+
+def _fit_rows(paths: list[str]):
+    """``(path, row)`` for every row of the files that a fit may read (never held-out rows)."""
+    import json
+
     for path in paths:
         for line in open(path, encoding="utf-8"):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if not _fit_row(row):
-                continue  # never fitted on held-out rows
-            ans = assistant.ask(row["question"])
-            j = ans.judgement
-            if j is None or j.signature or ans.kind == "unknown-message" or j.entry is None:
-                continue
-            out.append((j.features(), int(j.entry in row["expected"]), path))
-    return out
+            if line.strip():
+                row = json.loads(line)
+                if _fit_row(row):
+                    yield path, row
 
 
 def signature_rows(paths: list[str]) -> list[tuple[str, int]]:
     """(bin, signature entry right) for every dev row whose paste matches a kb signature."""
-    import json
-
     from raybot.assistant import Assistant
     from raybot.retrieve import prepare_query
 
     assistant = Assistant(store=None)
     out = []
-    for path in paths:
-        for line in open(path, encoding="utf-8"):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if not _fit_row(row):
-                continue  # never fitted on held-out rows
-            matched = assistant.signature_judgement(prepare_query(row["question"]))
-            if matched is not None:
-                out.append((matched[1].signature_bin, int(matched[1].entry in row["expected"])))
+    for _path, row in _fit_rows(paths):
+        matched = assistant.signature_judgement(prepare_query(row["question"]))
+        if matched is not None:
+            out.append((matched[1].signature_bin, int(matched[1].entry in row["expected"])))
     return out
 
 
@@ -290,6 +286,12 @@ def main(argv: list[str] | None = None) -> None:
         FIT_SPLITS = tuple(x for x in args[i + 1].split(",") if x != "heldout")
         del args[i : i + 2]
     paths = args or ["tests/data/real_questions.jsonl"]
+    bad = [p for p in paths if p.startswith("-") or not Path(p).is_file()]
+    if bad:
+        sys.exit(
+            f"usage: python -m raybot.tuning [--free W1,W2] [--splits dev,calib] FILE.jsonl ...\n"
+            f"not a file: {', '.join(bad)} (the fit rewrites raybot/tuning.py's fitted block)"
+        )
     weights, table, n = fit(paths, free=free)
     print(f"fitted on {n} dev rows of {', '.join(paths)}")
     for lo, acc, count, ok in table:
