@@ -45,25 +45,32 @@ class EvalResult:
         return asdict(self)
 
 
-def load_cases(path: Path, notes: list[str] | None = None) -> list[EvalCase]:
-    """The questions of a JSONL file; bytes that are not UTF-8 are replaced (with a note)."""
+def _json_lines(path: Path, what: str, notes: list[str] | None = None):
+    """``(line number, parsed object)`` for each non-blank line of a JSONL file; bytes that are not
+    UTF-8 are replaced (with a note). A line that is not JSON is a usage error naming ``what``."""
     from raybot.textin import read_file
 
     try:
         lines = read_file(path, notes=notes).splitlines()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}", reference="bad-input") from exc
-    cases = []
     for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+        if line.strip():
+            try:
+                yield i, json.loads(line)
+            except ValueError as exc:
+                raise UsageError(f"{path}:{i}: not {what} ({exc})", reference="bad-input") from exc
+
+
+def load_cases(path: Path, notes: list[str] | None = None) -> list[EvalCase]:
+    """The questions of a JSONL file; bytes that are not UTF-8 are replaced (with a note)."""
+    what = "a {question, expected} JSON object"
+    cases = []
+    for i, obj in _json_lines(path, what, notes):
         try:
-            obj = json.loads(line)
             cases.append(EvalCase(str(obj["question"]), [str(x) for x in obj["expected"]], i))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(
-                f"{path}:{i}: not a {{question, expected}} JSON object ({exc})", reference="bad-input"
-            ) from exc
+        except (KeyError, TypeError) as exc:
+            raise UsageError(f"{path}:{i}: not {what} ({exc})", reference="bad-input") from exc
     if not cases:
         raise UsageError(f"{path} has no questions", reference="bad-input")
     return cases
@@ -227,7 +234,7 @@ class SplitReport:
 def is_real_set(path: Path) -> bool:
     """A labelled real-question file has ``label`` fields; the curated sets do not."""
     try:
-        with path.open(encoding="utf-8") as fh:
+        with path.open(encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 if line.strip():
                     data = json.loads(line)
@@ -237,17 +244,11 @@ def is_real_set(path: Path) -> bool:
     return False
 
 
-def load_real(path: Path) -> list[RealCase]:
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}", reference="bad-input") from exc
+def load_real(path: Path, notes: list[str] | None = None) -> list[RealCase]:
+    what = "a labelled real question {id, split, question, label, expected, facts}"
     cases = []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for i, o in _json_lines(path, what, notes):
         try:
-            o = json.loads(line)
             case = RealCase(
                 id=str(o["id"]),
                 split=str(o["split"]),
@@ -260,11 +261,8 @@ def load_real(path: Path) -> list[RealCase]:
                 source=str(o.get("source", "")),
                 note=str(o.get("note", "")),
             )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(
-                f"{path}:{i}: not a labelled real question {{id, split, question, label, expected, facts}} ({exc})",
-                reference="bad-input",
-            ) from exc
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise UsageError(f"{path}:{i}: not {what} ({exc})", reference="bad-input") from exc
         if case.split not in REAL_SPLITS or case.label not in ("answer", "decline"):
             raise UsageError(
                 f"{path}:{i}: split must be {'|'.join(REAL_SPLITS)} and label answer|decline", reference="bad-input"

@@ -391,3 +391,19 @@ def test_tokenizer_change_makes_the_index_stale(small_index, tmp_path):
     (idx2 / "manifest.json").write_text(json.dumps(manifest))
     st = status(kb, idx2, verify_files=False)
     assert st.state == "stale" and "tokenizer" in st.detail
+
+
+def test_real_set_with_bad_bytes_or_a_broken_line_is_a_clear_usage_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from raybot.cli import app
+
+    row = b'{"id": "rq-1", "split": "dev", "question": "why \xff ray::IDLE?", "label": "decline", "expected": [], "facts": []}\n'
+    f = tmp_path / "real.jsonl"
+    f.write_bytes(row)
+    r = CliRunner().invoke(app, ["eval", "--json", str(f)])
+    assert r.exit_code == 0 and "not UTF-8" in r.stderr, r.output
+    assert json.loads(r.stdout)["splits"]["dev"]["n"] == 1  # read as a real set, bytes replaced
+    f.write_bytes(row + b"not json\n")
+    r = CliRunner().invoke(app, ["eval", str(f)])
+    assert r.exit_code == 2 and "real.jsonl:2" in r.stderr and "Traceback" not in r.output

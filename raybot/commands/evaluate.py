@@ -43,7 +43,10 @@ def eval_(
     from raybot.render import console, plain_text, print_json, render_notes
 
     if is_real_set(file):
-        graded = run_real(load_real(file), Assistant(store=None))
+        real_notes: list[str] = []
+        real_cases = load_real(file, real_notes)
+        render_notes(real_notes)
+        graded = run_real(real_cases, Assistant(store=None))
         splits = [s for s in REAL_SPLITS if any(g.case.split == s for g in graded)]
         reports = {s: report(graded, s) for s in splits}
         missed = misses(graded)
