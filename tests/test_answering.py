@@ -398,7 +398,10 @@ def test_real_set_with_bad_bytes_or_a_broken_line_is_a_clear_usage_error(tmp_pat
 
     from raybot.cli import app
 
-    row = b'{"id": "rq-1", "split": "dev", "question": "why \xff ray::IDLE?", "label": "decline", "expected": [], "facts": []}\n'
+    row = (
+        b'{"id": "rq-1", "split": "dev", "question": "why \xff ray::IDLE?", '
+        b'"label": "decline", "expected": [], "facts": []}\n'
+    )
     f = tmp_path / "real.jsonl"
     f.write_bytes(row)
     r = CliRunner().invoke(app, ["eval", "--json", str(f)])
