@@ -138,6 +138,7 @@ def scan_ray_processes(
             "env_error": None,
             "gcs_system_config": None,
             "debug_state": None,
+            "debug_state_other_node": None,
             "processes": [],
             "error": None,
             "autoscaling": None,
@@ -172,6 +173,12 @@ def scan_ray_processes(
         ds_path = os.path.join(logs, "debug_state.txt")
         try:
             text = tail(ds_path, 1 << 20)
+            # Raylets sharing one logs folder all write this one file (it starts "Node ID: <id>"):
+            # the numbers of another node's raylet are not this node's.
+            writer = re.search(r"^Node ID: ([0-9a-f]+)", text, re.M)
+            if writer and entry["node_id"] and writer.group(1) != entry["node_id"]:
+                entry["debug_state_other_node"] = writer.group(1)
+                raise OSError("written by another node's raylet")
             ds = {"path": ds_path, "age_s": now - os.stat(ds_path).st_mtime}
             for key, pat in (
                 ("num_idle_workers", r"- num idle workers: (\d+)"),

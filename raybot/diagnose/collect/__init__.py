@@ -25,7 +25,15 @@ from raybot.diagnose.collect.address import enable_token_auth_if_available, reso
 from raybot.diagnose.collect.autoscaler import apply_cluster_status, read_cluster_status
 from raybot.diagnose.collect.calls import Calls, bounded
 from raybot.diagnose.collect.gcs import apply_gcs, gcs_reads, read_system_config
-from raybot.diagnose.collect.logs import SHARED_PREFIX, add_scan, load_signatures, local_log_dirs, scan_local
+from raybot.diagnose.collect.logs import (
+    SHARED_PREFIX,
+    add_scan,
+    file_labels,
+    load_signatures,
+    local_log_dirs,
+    scan_local,
+    split_by_file,
+)
 from raybot.diagnose.collect.probes import apply_scan_result, probe_nodes
 from raybot.diagnose.collect.state_api import DASHBOARD_HINT, apply_state, estimate_idle_times, state_api_reads
 from raybot.diagnose.model import ClusterSnapshot, Gap, LogScan
@@ -219,11 +227,35 @@ def collect_snapshot(
 def _merge_logs(
     snap: ClusterSnapshot, scan: LogScan, known, local_ids: set[str], remote_logs: dict, *, probed: bool
 ) -> None:
-    """The local log scan plus what the probes found on the other nodes; gaps for the rest."""
+    """The local log scan plus what the probes found on the other nodes; gaps for the rest.
+
+    Two probed nodes can read one folder (nodes started on one machine that share a session
+    folder): that folder's files are then taken from one probe's result and each file is counted
+    once, under the node that wrote it (:func:`file_owners`), never once per probe."""
+    folders: dict[tuple, list[tuple[str, str, dict]]] = {}
     for nid, result in remote_logs.items():
-        node = snap.node(nid)
-        labels = dict.fromkeys(result.get("dirs") or {}, node.label if node else nid[:8])
-        add_scan(scan, known, result, labels)
+        scan.errors += list(result.get("errors") or [])[:20]
+        ids = result.get("folder_ids") or {}
+        for d, rec in (result.get("dirs") or {}).items():
+            key = tuple(ids[d]) if ids.get(d) else (nid, d)
+            folders.setdefault(key, []).append((nid, d, rec))
+    for members in folders.values():
+        nodes = [n for n in (snap.node(nid) for nid, _, _ in members) if n is not None]
+        if len(members) == 1 or len(nodes) < len(members):
+            for nid, d, rec in members:
+                node = snap.node(nid)
+                add_scan(scan, known, {"dirs": {d: rec}}, {d: node.label if node else nid[:8]})
+            continue
+        nodes.sort(key=lambda n: not n.is_head)
+        nid, d, rec = next(m for m in members if m[0] == nodes[0].node_id)
+        parts = split_by_file(rec, file_labels(snap, nodes))
+        add_scan(scan, known, {"dirs": parts}, {k: k for k in parts})
+        snap.notes.append(
+            f"the probes of {', '.join(n.short_id for n in nodes)} read one shared logs folder ({d}); "
+            "each file was counted once, under the node it names (raylet.N.out, worker ids), the "
+            "rest under the shared folder"
+        )
+    scan.findings.sort(key=lambda f: (-(f.last_epoch or 0), -f.count))
     scan.nodes = [label for label in scan.nodes if not label.startswith(SHARED_PREFIX)]  # a folder is no node
     snap.logs = scan
     missing = [n for n in snap.alive_nodes if n.node_id not in local_ids and n.node_id not in remote_logs]
