@@ -229,6 +229,9 @@ class ClusterSnapshot:
     objects: list[ObjectRecord] | None = None
     #: tasks, actors and placement groups waiting to be scheduled (``None``: not listed)
     pending_work: list[PendingWork] | None = None
+    #: kinds of pending work (``tasks``, ``actors``, ``placement groups``) whose listing failed or
+    #: was skipped, so ``pending_work`` lacks them
+    pending_unlisted: list[str] = field(default_factory=list)
     #: report work pending longer than this (seconds); ``None``: the check's default
     #: (a setting of the diagnosis, ``--pending-after``, not a fact of the cluster)
     pending_after_s: float | None = None

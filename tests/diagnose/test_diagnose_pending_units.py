@@ -148,10 +148,23 @@ def test_apply_pending_ages_each_kind_from_its_own_timestamp():
     assert by_id["pg1"].scheduling_state == "INFEASIBLE"
 
 
-def test_apply_pending_leaves_none_when_a_listing_failed():
+def test_apply_pending_keeps_the_listings_that_came_and_names_the_missing_one():
     s = ClusterSnapshot(address=None)
     apply_pending(s, [], None, [])
-    assert s.pending_work is None
+    assert s.pending_work == [] and s.pending_unlisted == ["actors"]
+    s = ClusterSnapshot(address=None)
+    apply_pending(s, None, None, None)
+    assert s.pending_work is None and s.pending_unlisted == ["tasks", "actors", "placement groups"]
+
+
+def test_an_unlisted_kind_is_never_ok():
+    s = snap(pending_work=[work(waited=5.0)], pending_unlisted=["actors"])
+    r = result("long-pending-work", s)
+    assert r.status == "error" and r.value.startswith("actors not listed; 1 listed, none pending longer than")
+    assert "ray list actors --filter state=PENDING_CREATION --detail" in r.fix
+    s = snap(pending_work=[work(waited=600.0)], pending_unlisted=["placement groups"])
+    r = result("long-pending-work", s)
+    assert r.status == "warn" and r.value.endswith("(placement groups not listed)")
 
 
 def test_a_pending_placement_group_demand_parses_as_ray_stores_it():

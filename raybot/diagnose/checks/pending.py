@@ -82,9 +82,21 @@ def check_long_pending(snap: ClusterSnapshot) -> CheckResult:
         for g in snap.gaps
         if g.source in ("pending-tasks", "pending-actors", "pending-placement-groups")
     ]
+    long = [w for w in work if w.waited_s is not None and w.waited_s >= limit]
+    unlisted = ", ".join(snap.pending_unlisted)
+    if unlisted and not long:
+        # some kinds were not listed (failed, or skipped for the deadline): no "ok" for them
+        seen = f"{len(work)} listed, none pending longer than {fmt_age(limit)}" if work else "nothing listed pending"
+        return CheckResult(
+            status="error",
+            value=f"{unlisted} not listed; {seen}",
+            threshold=threshold,
+            evidence=cap([_line(k, v, snap) for k, v in _group(work)], 8) + cut,
+            fix="run again with a longer --timeout, or list them yourself: "
+            + "; ".join(_LIST_COMMANDS[k.removesuffix("s")] for k in snap.pending_unlisted),
+        )
     if not work:
         return CheckResult(status="ok", value="nothing waiting to be scheduled", threshold=threshold, evidence=cut)
-    long = [w for w in work if w.waited_s is not None and w.waited_s >= limit]
     undated = [w for w in work if w.waited_s is None]
     counts = ", ".join(
         f"{n} {kind}{'s' if n > 1 else ''}"
@@ -132,7 +144,7 @@ def check_long_pending(snap: ClusterSnapshot) -> CheckResult:
     )
     return CheckResult(
         status="warn",
-        value=f"{counts} pending longer than {fmt_age(limit)}",
+        value=f"{counts} pending longer than {fmt_age(limit)}" + (f" ({unlisted} not listed)" if unlisted else ""),
         threshold=threshold,
         evidence=cap([_line(k, v, snap) for k, v in groups], 8) + cut,
         why=why,

@@ -35,7 +35,16 @@ from raybot.diagnose.collect.logs import (
     split_by_file,
 )
 from raybot.diagnose.collect.probes import apply_scan_result, probe_nodes
-from raybot.diagnose.collect.state_api import DASHBOARD_HINT, apply_state, estimate_idle_times, state_api_reads
+from raybot.diagnose.collect.state_api import (
+    CORE_LISTINGS,
+    DASHBOARD_HINT,
+    PENDING_LISTINGS,
+    SKIPPED,
+    apply_state,
+    estimate_idle_times,
+    state_api_reads,
+    state_budgets,
+)
 from raybot.diagnose.model import ClusterSnapshot, Gap, LogScan
 from raybot.diagnose.procscan import scan_ray_processes
 from raybot.errors import ClusterUnreachable
@@ -48,6 +57,7 @@ def collect_snapshot(
     local_only: bool,
     probe_all_nodes: bool = False,
     scan_logs: bool = True,
+    pending_timeout: float | None = None,
 ) -> ClusterSnapshot:
     """Collect everything the checks need, once.
 
@@ -59,6 +69,9 @@ def collect_snapshot(
         probe_all_nodes: use probe tasks even for nodes visible on this machine (this is how the
             multi-node path is exercised on one machine).
         scan_logs: scan each reachable node's session logs for known signatures.
+        pending_timeout: seconds each state API listing of pending work may take (default
+            ``timeout``); they run after the other state API listings, which share ``2 * timeout``
+            (:func:`~raybot.diagnose.collect.state_api.state_api_reads`).
 
     Raises:
         ClusterUnreachable: nothing answers at the address (or no local cluster was found).
@@ -126,9 +139,14 @@ def collect_snapshot(
     apply_gcs(snap, gcs)
 
     state = Calls()
+    state_out: dict = {}
     dashboard = gcs.get("dashboard")
     if dashboard:
-        state.start("state-api", state_api_reads, f"http://{dashboard}", timeout)
+        state.start(
+            "state-api", state_api_reads, f"http://{dashboard}", timeout, pending_timeout=pending_timeout, out=state_out
+        )
+        core_s, pending_s = state_budgets(timeout, pending_timeout)
+        state_deadline = time.monotonic() + core_s + len(PENDING_LISTINGS) * pending_s + 1.0
     elif "dashboard" not in (gcs.get("errors") or {}):
         snap.gaps.append(
             Gap(
@@ -182,10 +200,14 @@ def collect_snapshot(
                 local.start("local-logs", scan_local, dirs, known, patterns)
     task_end_ms: dict[str, float] = {}
     if dashboard:
-        st, err = state.result("state-api", time.monotonic() + 2 * timeout + 1.0)
-        if err is not None:
+        st, err = state.result("state-api", state_deadline)
+        if err is not None and not state_out:
             snap.gaps.append(Gap("state-api", f"the state API at http://{dashboard} failed: {err}", DASHBOARD_HINT))
         else:
+            if err is not None:  # keep the listings that finished; the rest did not in time
+                st = dict(state_out)
+                for name in CORE_LISTINGS + PENDING_LISTINGS:
+                    st.setdefault(name, (None, f"{SKIPPED} (the state API reads {err})"))
             task_end_ms = apply_state(snap, st, f"http://{dashboard}")
     if scan_logs and shared:
         # Several nodes share a logs folder: split it by node once the dead workers are known.

@@ -31,15 +31,40 @@ DASHBOARD_HINT = (
 )
 
 
-def state_api_reads(url: str, timeout: float) -> dict:
-    """Dead workers, objects and finished tasks from the dashboard's state API."""
+#: the listings every check of dead workers, objects and idle times reads; run first, sharing
+#: one budget
+CORE_LISTINGS = ("dead-workers", "objects", "tasks")
+#: the listings of work waiting to be scheduled; each has its own budget
+PENDING_LISTINGS = ("pending-tasks", "pending-actors", "pending-placement-groups")
+#: the prefix of the reason of a listing that was not started because its budget was used up
+SKIPPED = "skipped: deadline"
+
+
+def state_budgets(timeout: float, pending_timeout: float | None = None) -> tuple[float, float]:
+    """``(core, per_pending)``: seconds the core listings share, seconds each pending listing has."""
+    return 2.0 * timeout, timeout if pending_timeout is None else pending_timeout
+
+
+def state_api_reads(url: str, timeout: float, *, pending_timeout: float | None = None, out: dict | None = None) -> dict:
+    """Dead workers, objects, finished tasks and the pending work from the dashboard's state API.
+
+    Bounded and ordered: the three core listings (:data:`CORE_LISTINGS`) run first and share
+    ``2 * timeout`` seconds; then each pending listing (:data:`PENDING_LISTINGS`) gets its own
+    ``pending_timeout`` seconds (default ``timeout``), so a slow state API can neither starve the
+    pending listings nor be starved by them. Each request's timeout is cut to what is left of its
+    budget; a listing whose budget has less than one second left (the state API's smallest
+    timeout) is not started and gets ``(None, "skipped: deadline ...")``. Results land in ``out``
+    as each listing finishes, so a caller that stops waiting keeps the finished ones.
+    """
     import logging
     import os
+    import time
     import warnings
 
     from ray.util.state.api import StateApiClient
     from ray.util.state.common import ListApiOptions, StateResource
 
+    out = {} if out is None else out
     # StateApiClient prefers RAY_API_SERVER_ADDRESS / RAY_ADDRESS from the environment over its
     # argument; pin it to the dashboard of the cluster we were asked about.
     saved = os.environ.get("RAY_API_SERVER_ADDRESS")
@@ -53,43 +78,34 @@ def state_api_reads(url: str, timeout: float) -> dict:
             os.environ["RAY_API_SERVER_ADDRESS"] = saved
     logging.getLogger("ray.util.state.api").setLevel(logging.WARNING)
     secs = max(int(timeout + 0.999), 1)
-    queries = {
-        "dead-workers": (
-            StateResource.WORKERS,
-            ListApiOptions(limit=10000, timeout=secs, detail=True, filters=[("is_alive", "=", "False")]),
-        ),
-        "objects": (StateResource.OBJECTS, ListApiOptions(limit=10000, timeout=secs)),
-        "tasks": (
-            StateResource.TASKS,
-            ListApiOptions(limit=2000, timeout=secs, detail=True, filters=[("state", "=", "FINISHED")]),
-        ),
-        "pending-tasks": (
-            StateResource.TASKS,
-            ListApiOptions(
-                limit=PENDING_LIMIT, timeout=secs, detail=True, filters=[("state", "=", "PENDING_NODE_ASSIGNMENT")]
-            ),
-        ),
-        "pending-actors": (
-            StateResource.ACTORS,
-            ListApiOptions(
-                limit=PENDING_LIMIT, timeout=secs, detail=True, filters=[("state", "=", "PENDING_CREATION")]
-            ),
-        ),
-        "pending-placement-groups": (
-            StateResource.PLACEMENT_GROUPS,
-            ListApiOptions(limit=PENDING_LIMIT, timeout=secs, detail=True, filters=[("state", "=", "PENDING")]),
-        ),
+    # name -> (resource, limit, filters); every listing but the objects' asks for detail
+    queries: dict[str, tuple[StateResource, int, list]] = {
+        "dead-workers": (StateResource.WORKERS, 10000, [("is_alive", "=", "False")]),
+        "objects": (StateResource.OBJECTS, 10000, []),
+        "tasks": (StateResource.TASKS, 2000, [("state", "=", "FINISHED")]),
+        "pending-tasks": (StateResource.TASKS, PENDING_LIMIT, [("state", "=", "PENDING_NODE_ASSIGNMENT")]),
+        "pending-actors": (StateResource.ACTORS, PENDING_LIMIT, [("state", "=", "PENDING_CREATION")]),
+        "pending-placement-groups": (StateResource.PLACEMENT_GROUPS, PENDING_LIMIT, [("state", "=", "PENDING")]),
     }
+    core_budget, pending_budget = state_budgets(timeout, pending_timeout)
+    core_deadline = time.monotonic() + core_budget
 
     # One thread, one after the other: warnings.catch_warnings is not thread-safe, and each
     # listing takes milliseconds once the dashboard is up.
-    out: dict[str, tuple] = {}
-    for name, (resource, options) in queries.items():
-        down = next((err for _, err in out.values() if err and "ServerUnavailable" in err), None)
-        if down:  # the dashboard does not answer: do not wait for it three times
+    for name, (resource, limit, filters) in queries.items():
+        budget = core_budget if name in CORE_LISTINGS else pending_budget
+        deadline = core_deadline if name in CORE_LISTINGS else time.monotonic() + pending_budget
+        left = int(deadline - time.monotonic())
+        down = next((err for _, err in list(out.values()) if err and "ServerUnavailable" in err), None)
+        if down:  # the dashboard does not answer: do not wait for it again
             out[name] = (None, down)
             continue
+        if left < 1:
+            shared = "the core listings' shared" if name in CORE_LISTINGS else "its own"
+            out[name] = (None, f"{SKIPPED} ({shared} budget of {budget:g}s was used up)")
+            continue
         try:
+            options = ListApiOptions(limit=limit, timeout=min(secs, left), detail=name != "objects", filters=filters)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 rows = client.list(resource, options=options, raise_on_missing_output=False, _explain=True)
@@ -113,7 +129,11 @@ def apply_state(snap: ClusterSnapshot, st: dict, url: str = "") -> dict[str, flo
         return {}
 
     def listed(name: str, what: str):
-        value, err = st[name]
+        value, err = st.get(name, (None, "not listed"))
+        if err is not None and err.startswith(SKIPPED):
+            snap.gaps.append(Gap(name, f"{what} {err}"))
+            snap.notes.append(f"state API: {what} {err}")
+            return None
         if err is not None:
             snap.gaps.append(Gap(name, f"{what} failed: {err}"))
             return None
@@ -157,7 +177,7 @@ def apply_state(snap: ClusterSnapshot, st: dict, url: str = "") -> dict[str, flo
     for t in listed("tasks", "list_tasks") or []:
         if t.worker_id and t.end_time_ms:
             last_end[t.worker_id] = max(last_end.get(t.worker_id, 0.0), float(t.end_time_ms))
-    if all(k in st for k in ("pending-tasks", "pending-actors", "pending-placement-groups")):
+    if any(k in st for k in PENDING_LISTINGS):
         apply_pending(
             snap,
             listed("pending-tasks", "list_tasks (PENDING_NODE_ASSIGNMENT)"),
@@ -194,9 +214,14 @@ def _entered_ms(task, state: str) -> float | None:
 
 
 def apply_pending(snap: ClusterSnapshot, tasks, actors, groups) -> None:
-    """Fold the three pending listings into ``snap.pending_work`` (``None`` if any failed)."""
-    if tasks is None or actors is None or groups is None:
+    """Fold the pending listings into ``snap.pending_work``; a listing that failed or was skipped
+    (``None``) is left out and named in ``snap.pending_unlisted`` (``pending_work`` stays ``None``
+    only if none was listed)."""
+    lists = {"tasks": tasks, "actors": actors, "placement groups": groups}
+    snap.pending_unlisted = [kind for kind, rows in lists.items() if rows is None]
+    if len(snap.pending_unlisted) == len(lists):
         return
+    tasks, actors, groups = tasks or [], actors or [], groups or []
     now_ms = snap.collected_at * 1000.0
 
     def waited(since_ms: float | None) -> float | None:
