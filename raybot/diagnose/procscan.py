@@ -243,6 +243,8 @@ def scan_ray_processes(
                 "last_task": None,
                 "last_task_start_age_s": None,
                 "not_idle_log": None,
+                "actor_id": None,
+                "actor_created_at": None,
             }
             if c.pid in out_logs:
                 wid, path = out_logs[c.pid]
@@ -255,6 +257,22 @@ def scan_ray_processes(
                     try:
                         proc["last_task_start_age_s"] = max(now - os.stat(path).st_mtime, 0.0)
                     except OSError:
+                        pass
+            if kind == "active" and c.pid in core_logs:
+                # core_worker.cc logs "Creating actor actor_id=<id>" when the process starts running
+                # an actor's creation task (its __init__); the stamp is the node's local time.
+                found = re.findall(
+                    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[,.](\d+)[^\]]*\]"
+                    r"[^\n]*Creating actor[: ]+(?:actor_id=)?([0-9a-f]+)",
+                    head(core_logs[c.pid], 1 << 16),
+                    re.M,
+                )
+                if found:
+                    stamp, frac, actor_id = found[-1]
+                    try:
+                        created = _time.mktime(_time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + float("0." + frac)
+                        proc["actor_id"], proc["actor_created_at"] = actor_id, created
+                    except (ValueError, OverflowError):
                         pass
             if kind in ("idle", "io-idle") and c.pid in core_logs:
                 lines = [

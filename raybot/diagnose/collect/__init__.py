@@ -41,6 +41,7 @@ from raybot.diagnose.collect.state_api import (
     PENDING_LISTINGS,
     SKIPPED,
     apply_state,
+    date_restarts,
     estimate_idle_times,
     state_api_reads,
     state_budgets,
@@ -232,6 +233,7 @@ def collect_snapshot(
         remote_logs = probe_nodes(snap, remote, timeout, patterns if scan_logs else None)
 
     estimate_idle_times(snap, task_end_ms)
+    date_restarts(snap)
     if scan_logs:
         log_scan, err = local.result("local-logs", time.monotonic() + timeout)
         if err is not None:

@@ -36,6 +36,18 @@ DASHBOARD_HINT = (
 CORE_LISTINGS = ("dead-workers", "objects", "tasks")
 #: the listings of work waiting to be scheduled; each has its own budget
 PENDING_LISTINGS = ("pending-tasks", "pending-actors", "pending-placement-groups")
+#: the states each pending listing asks for, in order (Ray 2.60 and 2.49 both have them:
+#: ``ray/_private/custom_types.py`` TASK_STATUS and ACTOR_STATUS):
+#: - tasks: ``PENDING_NODE_ASSIGNMENT`` (arguments ready, waiting for a node and worker) and
+#:   ``PENDING_ARGS_AVAIL`` (waiting for an argument, i.e. an upstream object, to be created);
+#: - actors: ``PENDING_CREATION`` (waiting to be placed), ``DEPENDENCIES_UNREADY`` (waiting for a
+#:   constructor argument) and ``RESTARTING`` (its process died; Ray creates it again, max_restarts);
+#: - placement groups: ``PENDING``.
+PENDING_STATES = {
+    "pending-tasks": ("PENDING_NODE_ASSIGNMENT", "PENDING_ARGS_AVAIL"),
+    "pending-actors": ("PENDING_CREATION", "DEPENDENCIES_UNREADY", "RESTARTING"),
+    "pending-placement-groups": ("PENDING",),
+}
 #: the prefix of the reason of a listing that was not started because its budget was used up
 SKIPPED = "skipped: deadline"
 
@@ -78,14 +90,19 @@ def state_api_reads(url: str, timeout: float, *, pending_timeout: float | None =
             os.environ["RAY_API_SERVER_ADDRESS"] = saved
     logging.getLogger("ray.util.state.api").setLevel(logging.WARNING)
     secs = max(int(timeout + 0.999), 1)
-    # name -> (resource, limit, filters); every listing but the objects' asks for detail
+    # name -> (resource, limit, the state of each request); every listing but the objects' asks
+    # for detail. A pending listing asks once per state (the state API ANDs its filters).
     queries: dict[str, tuple[StateResource, int, list]] = {
         "dead-workers": (StateResource.WORKERS, 10000, [("is_alive", "=", "False")]),
         "objects": (StateResource.OBJECTS, 10000, []),
         "tasks": (StateResource.TASKS, 2000, [("state", "=", "FINISHED")]),
-        "pending-tasks": (StateResource.TASKS, PENDING_LIMIT, [("state", "=", "PENDING_NODE_ASSIGNMENT")]),
-        "pending-actors": (StateResource.ACTORS, PENDING_LIMIT, [("state", "=", "PENDING_CREATION")]),
-        "pending-placement-groups": (StateResource.PLACEMENT_GROUPS, PENDING_LIMIT, [("state", "=", "PENDING")]),
+        "pending-tasks": (StateResource.TASKS, PENDING_LIMIT, list(PENDING_STATES["pending-tasks"])),
+        "pending-actors": (StateResource.ACTORS, PENDING_LIMIT, list(PENDING_STATES["pending-actors"])),
+        "pending-placement-groups": (
+            StateResource.PLACEMENT_GROUPS,
+            PENDING_LIMIT,
+            list(PENDING_STATES["pending-placement-groups"]),
+        ),
     }
     core_budget, pending_budget = state_budgets(timeout, pending_timeout)
     core_deadline = time.monotonic() + core_budget
@@ -104,14 +121,30 @@ def state_api_reads(url: str, timeout: float, *, pending_timeout: float | None =
             shared = "the core listings' shared" if name in CORE_LISTINGS else "its own"
             out[name] = (None, f"{SKIPPED} ({shared} budget of {budget:g}s was used up)")
             continue
-        try:
-            options = ListApiOptions(limit=limit, timeout=min(secs, left), detail=name != "objects", filters=filters)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                rows = client.list(resource, options=options, raise_on_missing_output=False, _explain=True)
-            out[name] = ((rows, [str(w.message) for w in caught]), None)
-        except Exception as exc:  # noqa: BLE001 - recorded as a gap
-            out[name] = (None, describe_error(exc))
+        # the pending listings ask once per state; the core ones once, with their filter
+        requests = [[("state", "=", f)] for f in filters] if name in PENDING_LISTINGS else [filters]
+        rows_all: list = []
+        warned: list[str] = []
+        for request in requests:
+            left = int(deadline - time.monotonic())
+            what = f"{request[0][2]} " if name in PENDING_LISTINGS else ""
+            if left < 1:
+                out[name] = (None, f"{SKIPPED} ({what}not listed: the budget of {budget:g}s was used up)")
+                break
+            try:
+                options = ListApiOptions(
+                    limit=limit, timeout=min(secs, left), detail=name != "objects", filters=request
+                )
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    rows = client.list(resource, options=options, raise_on_missing_output=False, _explain=True)
+            except Exception as exc:  # noqa: BLE001 - recorded as a gap
+                out[name] = (None, f"{what}{describe_error(exc)}".strip())
+                break
+            rows_all += list(rows)
+            warned += [str(w.message) for w in caught]
+        else:
+            out[name] = ((rows_all, warned), None)
     return out
 
 
@@ -180,8 +213,8 @@ def apply_state(snap: ClusterSnapshot, st: dict, url: str = "") -> dict[str, flo
     if any(k in st for k in PENDING_LISTINGS):
         apply_pending(
             snap,
-            listed("pending-tasks", "list_tasks (PENDING_NODE_ASSIGNMENT)"),
-            listed("pending-actors", "list_actors (PENDING_CREATION)"),
+            listed("pending-tasks", f"list_tasks ({', '.join(PENDING_STATES['pending-tasks'])})"),
+            listed("pending-actors", f"list_actors ({', '.join(PENDING_STATES['pending-actors'])})"),
             listed("pending-placement-groups", "list_placement_groups (PENDING)"),
         )
     return last_end
@@ -227,10 +260,20 @@ def apply_pending(snap: ClusterSnapshot, tasks, actors, groups) -> None:
     def waited(since_ms: float | None) -> float | None:
         return None if since_ms is None else max(now_ms - since_ms, 0.0) / 1000.0
 
-    state = "PENDING_NODE_ASSIGNMENT"
+    # The actor listing has no timestamp. A restarting actor is dated by its process: while the
+    # old one is listed, the dead worker with that pid on that node ended when the restart began;
+    # once the new one is listed (Ray 2.60 lists it as soon as it is started),
+    # :func:`date_restarts` uses that process's age from the process table.
+    died_ms: dict[tuple[str | None, int], float] = {}
+    for w in snap.dead_workers or []:
+        if w.pid and w.end_time_ms:
+            key = (w.node_id, int(w.pid))
+            died_ms[key] = max(died_ms.get(key, 0.0), float(w.end_time_ms))
+
     creation: dict[str, object] = {}
     work: list[PendingWork] = []
     for t in tasks:
+        state = str(_get(t, "state") or "PENDING_NODE_ASSIGNMENT")
         if _get(t, "type") == "ACTOR_CREATION_TASK" and _get(t, "actor_id"):
             creation[str(_get(t, "actor_id"))] = t
             continue
@@ -251,21 +294,35 @@ def apply_pending(snap: ClusterSnapshot, tasks, actors, groups) -> None:
     for a in actors:
         actor_id = str(_get(a, "actor_id") or "")
         task = creation.pop(actor_id, None)
-        since = _entered_ms(task, state) if task is not None else None
+        state = str(_get(a, "state") or "PENDING_CREATION")
+        restarts = _get(a, "num_restarts")
+        restarts = int(restarts) if isinstance(restarts, (int, float, str)) and str(restarts).isdigit() else None
+        pid = _get(a, "pid") if isinstance(_get(a, "pid"), int) and _get(a, "pid") else None
+        if state == "RESTARTING":
+            since = died_ms.get((_get(a, "node_id"), pid)) if pid else None
+            basis = "since its previous process died (state API dead workers)"
+        else:
+            task_state = str(_get(task, "state") or "") if task is not None else ""
+            since = _entered_ms(task, task_state) if task is not None else None
+            basis = f"since its creation task entered {task_state} (task events)"
         work.append(
             PendingWork(
                 kind="actor",
                 id=actor_id,
                 name=str(_get(a, "class_name") or ""),
-                state=str(_get(a, "state") or "PENDING_CREATION"),
+                state=state,
                 bundles=[_shape(_get(a, "required_resources"))],
                 waited_s=waited(since),
-                since=f"since its creation task entered {state} (task events)" if since is not None else None,
+                since=basis if since is not None else None,
                 job_id=_get(a, "job_id"),
                 placement_group_id=_get(a, "placement_group_id") or None,
+                restarts=restarts,
+                pid=pid,
+                node_id=_get(a, "node_id") or None,
             )
         )
     for actor_id, t in creation.items():  # creation tasks whose actor was not listed
+        state = str(_get(t, "state") or "PENDING_NODE_ASSIGNMENT")
         since = _entered_ms(t, state)
         work.append(
             PendingWork(
@@ -301,6 +358,20 @@ def apply_pending(snap: ClusterSnapshot, tasks, actors, groups) -> None:
             )
         )
     snap.pending_work = work
+
+
+def date_restarts(snap: ClusterSnapshot) -> None:
+    """Date the restarting actors :func:`apply_pending` could not. Ray 2.60 lists the new process
+    once it is started; that process's core-worker log says when it began creating the actor
+    ("Creating actor", read by the process scan), which is no earlier than the restart began."""
+    for w in snap.pending_work or []:
+        if w.state != "RESTARTING" or w.waited_s is not None or not w.pid:
+            continue
+        node = snap.node(w.node_id or "")
+        proc = next((p for p in (node.processes or []) if p.pid == w.pid), None) if node else None
+        if proc is not None and proc.actor_id == w.id and proc.actor_created_at is not None:
+            w.waited_s = max(snap.collected_at - proc.actor_created_at, 0.0)
+            w.since = "at least: since its new process began creating it (its core-worker log)"
 
 
 def estimate_idle_times(snap: ClusterSnapshot, task_end_ms: dict[str, float]) -> None:
