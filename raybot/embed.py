@@ -304,20 +304,43 @@ class NumpyEncoder:
         self._np = np
 
     def _layer_norm(self, x, params):
+        # The same operations in the same order as ``(x - mean) / sqrt(var + eps) * w + b``
+        # (so the same bits), written in place to spare the temporary arrays.
         np = self._np
-        mean = x.mean(-1, keepdims=True)
-        var = ((x - mean) ** 2).mean(-1, keepdims=True)
-        return (x - mean) / np.sqrt(var + self.eps) * params[0] + params[1]
+        d = x - x.mean(-1, keepdims=True)
+        var = np.square(d).mean(-1, keepdims=True)
+        var += self.eps
+        np.sqrt(var, out=var)
+        d /= var
+        d *= params[0]
+        d += params[1]
+        return d
 
     def _gelu(self, x):
-        # Exact GELU, x * Phi(x), with erf from Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
+        # Exact GELU, x * Phi(x), with erf from Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7):
+        #   z = |x| / sqrt(2); t = 1 / (1 + p z); erf = 1 - t (a1 + t (a2 + ...)) exp(-z^2)
+        # evaluated in place, operation by operation as the formula reads (the same bits as the
+        # expression form; Python floats keep every array float32 under NumPy 2 promotion).
         np = self._np
-        z = np.abs(x) * _INV_SQRT2  # a Python float keeps the array float32 (NumPy 2 promotion)
-        t = 1.0 / (1.0 + 0.3275911 * z)
-        poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-        erf = 1.0 - poly * np.exp(-z * z)
-        erf = np.where(x >= 0, erf, -erf)
-        return 0.5 * x * (1.0 + erf)
+        z = np.abs(x)
+        z *= _INV_SQRT2
+        t = z * 0.3275911
+        t += 1.0
+        np.divide(1.0, t, out=t)
+        poly = t * 1.061405429
+        for coef in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+            poly += coef
+            poly *= t
+        np.square(z, out=z)
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        z *= poly
+        erf = np.subtract(1.0, z, out=z)
+        np.negative(erf, out=erf, where=x < 0)
+        erf += 1.0
+        out = x * 0.5
+        out *= erf
+        return out
 
     def encode_one(self, text: str):
         np = self._np
@@ -328,15 +351,25 @@ class NumpyEncoder:
         h, d = self.heads, self.dim // self.heads
         scale = 1.0 / math.sqrt(d)
         for qkv_w, qkv_b, o_w, o_b, ln1, i_w, i_b, f_w, f_b, ln2 in self.layers:
-            qkv = x @ qkv_w + qkv_b
+            # Biases and residuals are added in place, in the order of ``x @ w + b + x``.
+            qkv = x @ qkv_w
+            qkv += qkv_b
             q, k, v = (qkv[:, j * self.dim : (j + 1) * self.dim].reshape(n, h, d).transpose(1, 0, 2) for j in range(3))
-            scores = (q @ k.transpose(0, 2, 1)) * scale
+            scores = q @ k.transpose(0, 2, 1)
+            scores *= scale
             scores -= scores.max(-1, keepdims=True)
-            probs = np.exp(scores)
+            probs = np.exp(scores, out=scores)
             probs /= probs.sum(-1, keepdims=True)
-            ctx = (probs @ v).transpose(1, 0, 2).reshape(n, self.dim)
-            x = self._layer_norm(ctx @ o_w + o_b + x, ln1)
-            x = self._layer_norm(self._gelu(x @ i_w + i_b) @ f_w + f_b + x, ln2)
+            y = (probs @ v).transpose(1, 0, 2).reshape(n, self.dim) @ o_w
+            y += o_b
+            y += x
+            x = self._layer_norm(y, ln1)
+            y = x @ i_w
+            y += i_b
+            y = self._gelu(y) @ f_w
+            y += f_b
+            y += x
+            x = self._layer_norm(y, ln2)
         pooled = x.mean(0)
         norm = np.linalg.norm(pooled)
         return (pooled / max(norm, 1e-12)).astype(np.float32)
