@@ -489,7 +489,8 @@ def _identifier_matcher(signal: str) -> Callable[[str], bool]:
         pattern = re.compile(rf"`{cmd}\b|{cmd}(?=\s*(?:-|$|[.,;:)`'\"]))")
     else:
         return lambda surface: signal in surface
-    return lambda surface: pattern.search(surface) is not None
+    # Both patterns match the signal literally: a surface without it needs no regex search.
+    return lambda surface: signal in surface and pattern.search(surface) is not None
 
 
 def open_retriever(kb_dir: Path | None = None, index_dir: Path | None = None, *, notes: list[str] | None = None):
