@@ -114,8 +114,10 @@ class RayCluster:
     def session_dir(self, node: RayNode | None = None) -> Path:
         return Path((node or self.head).temp_dir) / "session_latest"
 
-    def add_node(self, num_cpus: float = 1, *, env: dict[str, str] | None = None, timeout: float = 90) -> RayNode:
-        return add_node(self, num_cpus=num_cpus, env=env, timeout=timeout)
+    def add_node(
+        self, num_cpus: float = 1, *, env: dict[str, str] | None = None, timeout: float = 90, share_temp: bool = False
+    ) -> RayNode:
+        return add_node(self, num_cpus=num_cpus, env=env, timeout=timeout, share_temp=share_temp)
 
     def run_driver(self, code: str, *, ready: str = "READY", timeout: float = 120) -> subprocess.Popen:
         """Run ``code`` as a driver connected to this cluster; wait until it prints ``ready``.
@@ -268,10 +270,18 @@ def start_head(
 
 
 def add_node(
-    cluster: RayCluster, num_cpus: float = 1, *, env: dict[str, str] | None = None, timeout: float = 120
+    cluster: RayCluster,
+    num_cpus: float = 1,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    share_temp: bool = False,
 ) -> RayNode:
-    """``ray start --address=...`` for a second node on this machine, with its own ports."""
-    temp = tempfile.mkdtemp(prefix="rbt-", dir="/tmp")
+    """``ray start --address=...`` for a second node on this machine, with its own ports.
+
+    ``share_temp``: pass the head's temp dir, so both nodes write into one session folder (what
+    Ray 2.49 does anyway: its ``ray start`` ignores ``--temp-dir`` on a non-head node)."""
+    temp = cluster.head.temp_dir if share_temp else tempfile.mkdtemp(prefix="rbt-", dir="/tmp")
     agent, agent_grpc, rt_env, metrics = _ports(4)
     args = [
         f"--address={cluster.address}",

@@ -48,6 +48,7 @@ def scan_log_dirs(
     max_files: int = 200,
     small_budget: int = 64 << 10,
     only: dict | None = None,
+    by_file: bool = False,
 ) -> dict:
     """Scan each directory's Ray log files for the patterns.
 
@@ -57,6 +58,9 @@ def scan_log_dirs(
     ending in ``-*.log`` (one per worker, driver or job) get ``small_budget`` bytes each.
     ``only`` maps an entry of ``dirs`` to ``(folder, file names)``: that entry reads only those
     files of that folder (one folder shared by several nodes is split this way).
+    ``by_file``: each directory's record also holds ``"by_file": {name: {"bytes", "cut", "hits"}}``
+    for every file read, so the caller can split a folder it finds shared only afterwards (the
+    probe tasks of two nodes that write into one folder).
     """
     import fnmatch
     import os
@@ -81,6 +85,8 @@ def scan_log_dirs(
     left = budget_total
     for key in dirs:
         rec: dict[str, Any] = {"files_read": 0, "bytes_read": 0, "files_cut": 0, "files_skipped": 0, "hits": {}}
+        if by_file:
+            rec["by_file"] = {}
         out["dirs"][key] = rec
         d, allowed = (only or {}).get(key, (key, None))
         try:
@@ -131,6 +137,9 @@ def scan_log_dirs(
                 rec["files_cut"] += 1
                 nl = text.find("\n")
                 text = text[nl + 1 :] if nl >= 0 else ""
+            file_hits: dict = {}
+            if by_file:
+                rec["by_file"][name] = {"bytes": len(data), "cut": int(start > 0), "hits": file_hits}
             lower = text.lower()
             for idx, rx, anchor in compiled:
                 if anchor and anchor not in lower:
@@ -143,22 +152,21 @@ def scan_log_dirs(
                     seen_lines.add(ls)
                     le = text.find("\n", m.end())
                     line = text[ls : le if le >= 0 else len(text)]
-                    h = rec["hits"].setdefault(
-                        idx, {"count": 0, "first": None, "last": None, "sample": "", "files": []}
-                    )
-                    h["count"] += 1
                     ts = stamp.match(line)
-                    if ts:
-                        t = ts.group(1).replace("T", " ")
-                        if h["first"] is None or t < h["first"]:
-                            h["first"] = t
-                        if h["last"] is None or t >= h["last"]:
-                            h["last"] = t
+                    t = ts.group(1).replace("T", " ") if ts else None
+                    for tally in (rec["hits"], file_hits) if by_file else (rec["hits"],):
+                        h = tally.setdefault(idx, {"count": 0, "first": None, "last": None, "sample": "", "files": []})
+                        h["count"] += 1
+                        if t is not None:
+                            if h["first"] is None or t < h["first"]:
+                                h["first"] = t
+                            if h["last"] is None or t >= h["last"]:
+                                h["last"] = t
+                                h["sample"] = line.strip()[:300]
+                        elif not h["sample"]:
                             h["sample"] = line.strip()[:300]
-                    elif not h["sample"]:
-                        h["sample"] = line.strip()[:300]
-                    if name not in h["files"] and len(h["files"]) < 20:
-                        h["files"].append(name)
+                        if name not in h["files"] and len(h["files"]) < 20:
+                            h["files"].append(name)
                     if len(seen_lines) >= 10000:
                         break
     return out

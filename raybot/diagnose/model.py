@@ -35,6 +35,10 @@ class ProcessInfo:
     idle_for_s: float | None = None  #: best estimate of how long it has been idle
     idle_for_basis: str | None = None  #: how ``idle_for_s`` was obtained
     not_idle_log: str | None = None  #: last "Worker is not idle ..." / "still managing" log line
+    #: an actor's process: the actor id and when it began creating it (epoch seconds), from the
+    #: "Creating actor" line of its core-worker log
+    actor_id: str | None = None
+    actor_created_at: float | None = None
 
     @property
     def private_bytes(self) -> int | None:
@@ -191,7 +195,10 @@ class PendingWork:
     kind: str  #: ``task`` | ``actor`` | ``placement group``
     id: str
     name: str  #: the function, actor class or placement-group name (may be empty)
-    state: str  #: ``PENDING_NODE_ASSIGNMENT`` (task), ``PENDING_CREATION`` (actor), ``PENDING`` (group)
+    #: tasks: ``PENDING_NODE_ASSIGNMENT`` or ``PENDING_ARGS_AVAIL`` (waiting for an argument);
+    #: actors: ``PENDING_CREATION``, ``DEPENDENCIES_UNREADY`` (waiting for a constructor argument)
+    #: or ``RESTARTING``; placement groups: ``PENDING``
+    state: str
     #: the resource shape: one dict for a task or actor, one per bundle for a placement group
     bundles: list[dict[str, float]] = field(default_factory=list)
     #: how long it has waited when listed (``None``: the state API gave no timestamp)
@@ -201,6 +208,10 @@ class PendingWork:
     #: a placement group's scheduling state in the GCS (``NO_RESOURCES``, ``INFEASIBLE``, ...)
     scheduling_state: str | None = None
     placement_group_id: str | None = None  #: the group a task or actor is scheduled into
+    restarts: int | None = None  #: an actor's ``num_restarts`` (state API)
+    #: a restarting actor's process and node as the state API lists them (to date the restart)
+    pid: int | None = None
+    node_id: str | None = None
 
 
 @dataclass
@@ -229,6 +240,9 @@ class ClusterSnapshot:
     objects: list[ObjectRecord] | None = None
     #: tasks, actors and placement groups waiting to be scheduled (``None``: not listed)
     pending_work: list[PendingWork] | None = None
+    #: kinds of pending work (``tasks``, ``actors``, ``placement groups``) whose listing failed or
+    #: was skipped, so ``pending_work`` lacks them
+    pending_unlisted: list[str] = field(default_factory=list)
     #: report work pending longer than this (seconds); ``None``: the check's default
     #: (a setting of the diagnosis, ``--pending-after``, not a fact of the cluster)
     pending_after_s: float | None = None

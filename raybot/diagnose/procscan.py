@@ -138,6 +138,7 @@ def scan_ray_processes(
             "env_error": None,
             "gcs_system_config": None,
             "debug_state": None,
+            "debug_state_other_node": None,
             "processes": [],
             "error": None,
             "autoscaling": None,
@@ -172,6 +173,12 @@ def scan_ray_processes(
         ds_path = os.path.join(logs, "debug_state.txt")
         try:
             text = tail(ds_path, 1 << 20)
+            # Raylets sharing one logs folder all write this one file (it starts "Node ID: <id>"):
+            # the numbers of another node's raylet are not this node's.
+            writer = re.search(r"^Node ID: ([0-9a-f]+)", text, re.M)
+            if writer and entry["node_id"] and writer.group(1) != entry["node_id"]:
+                entry["debug_state_other_node"] = writer.group(1)
+                raise OSError("written by another node's raylet")
             ds = {"path": ds_path, "age_s": now - os.stat(ds_path).st_mtime}
             for key, pat in (
                 ("num_idle_workers", r"- num idle workers: (\d+)"),
@@ -236,6 +243,8 @@ def scan_ray_processes(
                 "last_task": None,
                 "last_task_start_age_s": None,
                 "not_idle_log": None,
+                "actor_id": None,
+                "actor_created_at": None,
             }
             if c.pid in out_logs:
                 wid, path = out_logs[c.pid]
@@ -248,6 +257,22 @@ def scan_ray_processes(
                     try:
                         proc["last_task_start_age_s"] = max(now - os.stat(path).st_mtime, 0.0)
                     except OSError:
+                        pass
+            if kind == "active" and c.pid in core_logs:
+                # core_worker.cc logs "Creating actor actor_id=<id>" when the process starts running
+                # an actor's creation task (its __init__); the stamp is the node's local time.
+                found = re.findall(
+                    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[,.](\d+)[^\]]*\]"
+                    r"[^\n]*Creating actor[: ]+(?:actor_id=)?([0-9a-f]+)",
+                    head(core_logs[c.pid], 1 << 16),
+                    re.M,
+                )
+                if found:
+                    stamp, frac, actor_id = found[-1]
+                    try:
+                        created = _time.mktime(_time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + float("0." + frac)
+                        proc["actor_id"], proc["actor_created_at"] = actor_id, created
+                    except (ValueError, OverflowError):
                         pass
             if kind in ("idle", "io-idle") and c.pid in core_logs:
                 lines = [

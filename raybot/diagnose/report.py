@@ -141,6 +141,7 @@ class Diagnosis:
         return {
             "after_s": pending_after(self.snapshot),
             "count": len(work),
+            "unlisted": list(self.snapshot.pending_unlisted),  # kinds whose listing failed or was skipped
             "items": [
                 {
                     "kind": w.kind,

@@ -148,10 +148,23 @@ def test_apply_pending_ages_each_kind_from_its_own_timestamp():
     assert by_id["pg1"].scheduling_state == "INFEASIBLE"
 
 
-def test_apply_pending_leaves_none_when_a_listing_failed():
+def test_apply_pending_keeps_the_listings_that_came_and_names_the_missing_one():
     s = ClusterSnapshot(address=None)
     apply_pending(s, [], None, [])
-    assert s.pending_work is None
+    assert s.pending_work == [] and s.pending_unlisted == ["actors"]
+    s = ClusterSnapshot(address=None)
+    apply_pending(s, None, None, None)
+    assert s.pending_work is None and s.pending_unlisted == ["tasks", "actors", "placement groups"]
+
+
+def test_an_unlisted_kind_is_never_ok():
+    s = snap(pending_work=[work(waited=5.0)], pending_unlisted=["actors"])
+    r = result("long-pending-work", s)
+    assert r.status == "error" and r.value.startswith("actors not listed; 1 listed, none pending longer than")
+    assert "ray list actors --filter state=PENDING_CREATION --detail" in r.fix
+    s = snap(pending_work=[work(waited=600.0)], pending_unlisted=["placement groups"])
+    r = result("long-pending-work", s)
+    assert r.status == "warn" and r.value.endswith("(placement groups not listed)")
 
 
 def test_a_pending_placement_group_demand_parses_as_ray_stores_it():
@@ -178,3 +191,43 @@ def test_help_names_the_default():
     res = CliRunner().invoke(app, ["diagnose", "--help"], env={"COLUMNS": "200"})
     text = re.sub(r"\s+", " ", res.stdout)
     assert f"Default: {PENDING_AFTER_S:g}." in text and "RAYBOT_PENDING_AFTER_S" in text
+
+
+def test_waiting_for_arguments_and_restarting_are_dated_from_their_own_sources():
+    from raybot.diagnose.collect.state_api import date_restarts
+    from raybot.diagnose.model import NodeFacts, ProcessInfo, WorkerRecord
+
+    s = ClusterSnapshot(address=None, collected_at=1_000_000.0)
+    now_ms = 1_000_000_000.0
+    args = {
+        "task_id": "t-down",
+        "name": "down",
+        "type": "NORMAL_TASK",
+        "state": "PENDING_ARGS_AVAIL",
+        "required_resources": {"CPU": 1.0},
+        "events": [{"state": "PENDING_ARGS_AVAIL", "created_ms": now_ms - 40_000}],
+    }
+    creation = dict(args, task_id="t-init", name="Holder.__init__", type="ACTOR_CREATION_TASK", actor_id="hh")
+    creation["events"] = [{"state": "PENDING_ARGS_AVAIL", "created_ms": now_ms - 20_000}]
+    holder = {"actor_id": "hh", "class_name": "Holder", "state": "DEPENDENCIES_UNREADY", "pid": 0}
+    old = {"actor_id": "r1", "class_name": "R", "state": "RESTARTING", "pid": 41, "node_id": "n1", "num_restarts": 2}
+    new = {"actor_id": "r2", "class_name": "R", "state": "RESTARTING", "pid": 52, "node_id": "n1", "num_restarts": 1}
+    s.dead_workers = [WorkerRecord(worker_id="w", node_id="n1", pid=41, is_alive=False, end_time_ms=now_ms - 7_000)]
+    apply_pending(s, [args, creation], [holder, old, new], [])
+    by_id = {w.id: w for w in s.pending_work}
+    assert by_id["t-down"].state == "PENDING_ARGS_AVAIL" and round(by_id["t-down"].waited_s) == 40
+    assert by_id["hh"].state == "DEPENDENCIES_UNREADY" and round(by_id["hh"].waited_s) == 20
+    assert by_id["hh"].since == "since its creation task entered PENDING_ARGS_AVAIL (task events)"
+    r1 = by_id["r1"]
+    assert round(r1.waited_s) == 7 and r1.restarts == 2 and "previous process died" in r1.since
+    assert by_id["r2"].waited_s is None  # the listed process is not a dead one
+    node = NodeFacts(node_id="n1", alive=True)
+    node.processes = [ProcessInfo(pid=52, title="ray::R", kind="active", actor_id="r2", actor_created_at=999_990.0)]
+    s.nodes = [node]
+    date_restarts(s)
+    assert round(by_id["r2"].waited_s) == 10 and by_id["r2"].since.startswith("at least: since its new process")
+    # the resource check leaves them out; the waiting check explains them
+    s2 = snap(pending_work=s.pending_work, pending_after_s=5.0)
+    assert result("long-pending-work", s2).value == "nothing waiting to be scheduled"
+    r = result("waiting-on-arguments-or-restart", s2)
+    assert r.status == "warn" and r.value == "2 waiting for an argument and 2 actors restarting for longer than 5s"

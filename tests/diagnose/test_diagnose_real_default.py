@@ -109,13 +109,14 @@ def test_explicit_address_wins_over_ray_address_env(cluster, monkeypatch):
 def test_a_hung_state_api_cannot_hang_raybot(cluster, monkeypatch):
     from raybot.diagnose import collect as collect_mod
 
-    def hang(url, timeout):
+    def hang(url, timeout, **kw):
         time.sleep(120)
 
     monkeypatch.setattr(collect_mod, "state_api_reads", hang)
     started = time.monotonic()
     snap = collect_snapshot(cluster.address, timeout=1.0, local_only=True)
-    assert time.monotonic() - started < 8
+    # the state API's budget: 2 s for the core listings, 1 s for each of the 3 pending ones, 1 s slack
+    assert time.monotonic() - started < 11
     gap = snap.gap("state-api")
     assert gap is not None and "timed out" in gap.reason
     r = {x.id: x for x in run_checks(snap)}

@@ -82,7 +82,12 @@ def test_probe_tasks_pinned_to_each_node(two_nodes):
     assert any("zero-CPU task pinned to each node" in n and "NodeAffinitySchedulingStrategy" in n for n in snap.notes)
     other = snap.node(two_nodes.other)
     assert any(p.job_id == two_nodes.job for p in other.idle_workers)
-    assert other.raylet_env is not None and other.debug_state is not None
+    assert other.raylet_env is not None
+    # On Ray 2.49 the two nodes share one logs folder (--temp-dir is ignored on a non-head node)
+    # and so one debug_state.txt: it is given only to the raylet that wrote it last.
+    assert other.debug_state is not None or any(
+        note.startswith(f"{other.label}: logs/debug_state.txt was last written by node") for note in snap.notes
+    ), snap.notes
     # the probe also scanned each node's logs, and shipped the result back
     assert sorted(snap.logs.nodes) == sorted(n.label for n in snap.alive_nodes), snap.gaps
     assert not [g for g in snap.gaps if g.source.startswith("logs:")]

@@ -149,3 +149,36 @@ def test_json_contract(cluster):
     assert [i["waited_s"] for i in pending["items"]] == sorted((i["waited_s"] for i in pending["items"]), reverse=True)
     check = {c["id"]: c for c in data["checks"]}["long-pending-work"]
     assert check["status"] == "warn" and check["threshold"] == "nothing pending longer than 1s (--pending-after)"
+
+
+# Each pending listing has its own budget, after the core listings (dead workers, objects, finished
+# tasks) that share theirs: a budget under the state API's one-second minimum is used up before
+# the listing starts, so it is skipped and says so, and the other group is listed all the same.
+
+
+def test_pending_listings_are_listed_when_the_core_listings_budget_is_used_up(cluster):
+    from raybot.diagnose.collect.state_api import CORE_LISTINGS, PENDING_LISTINGS, SKIPPED, state_api_reads
+
+    out = state_api_reads(cluster.dashboard_url, 0.4, pending_timeout=10)  # core: 0.8 s for all three
+    for name in CORE_LISTINGS:
+        assert out[name][0] is None and out[name][1].startswith(SKIPPED), out[name]
+    for name in PENDING_LISTINGS:
+        assert out[name][1] is None, out[name]
+    rows, _ = out["pending-tasks"][0]
+    assert sum(1 for t in rows if t.name == "wants_nobody_has") == 2
+
+
+def test_a_used_up_pending_budget_skips_only_the_pending_listings_and_says_so(cluster):
+    snap = collect_snapshot(cluster.address, timeout=10, local_only=True, scan_logs=False, pending_timeout=0.5)
+    assert snap.dead_workers is not None and snap.objects is not None  # the core listings ran
+    assert snap.pending_work is None and snap.pending_unlisted == ["tasks", "actors", "placement groups"]
+    notes = [n for n in snap.notes if n.startswith("state API:")]
+    assert len(notes) == 3 and all("skipped: deadline (its own budget of 0.5s was used up)" in n for n in notes)
+    assert {g.source for g in snap.gaps if "skipped: deadline" in g.reason} == {
+        "pending-tasks",
+        "pending-actors",
+        "pending-placement-groups",
+    }
+    [r] = [r for r in run_checks(snap) if r.id == "long-pending-work"]
+    assert r.status == "error" and r.value == "pending tasks, actors and placement groups not listed"
+    assert any("skipped: deadline" in ev for ev in r.evidence)

@@ -4,6 +4,8 @@ files are told apart by name, the rest is labelled as the shared folder's."""
 
 from __future__ import annotations
 
+import os
+
 from diagkit import HEAD_ID, WORKER_ID, idle, node, snap
 
 from raybot.diagnose.collect.logs import local_log_dirs, scan_local
@@ -98,3 +100,36 @@ def test_one_node_per_folder_is_unchanged(tmp_path):
     s, _ = _two_nodes_one_folder(tmp_path)
     labels, only, shared = local_log_dirs(s, {HEAD_ID})
     assert not shared and only == {} and list(labels.values()) == [s.alive_nodes[0].label]
+
+
+def test_a_whole_folder_read_by_file_splits_like_the_local_scan(tmp_path):
+    """The probe path: each node's probe read the whole folder; split afterwards, it must give
+    the same findings, files and counts as the local scan that split the folder first."""
+    from raybot.diagnose.collect.logs import add_scan, file_labels, split_by_file
+    from raybot.diagnose.logscan import LOG_GLOBS, scan_log_dirs
+    from raybot.diagnose.model import LogScan
+
+    s, folder = _two_nodes_one_folder(tmp_path)
+    sig = next(k for k in BUILTIN if k.topic == "worker-register")
+    line = sig.signature.text.replace("{pid}", "4242")
+    logs = tmp_path / "session_x" / "logs"
+    (logs / "raylet.1.out").write_text(f"[2026-12-01 10:00:00,000 E 1 1] x.cc:1: {line}\n" * 2)
+    (logs / "raylet.out").write_text(f"[2026-12-01 09:00:00,000 E 1 1] x.cc:1: {line}\n")
+    patterns = scan_patterns(BUILTIN)
+    labels, only, _ = local_log_dirs(s, {HEAD_ID, WORKER_ID})
+    local = scan_local(labels, BUILTIN, patterns, only)
+    whole = scan_log_dirs([folder], patterns, LOG_GLOBS, by_file=True)["dirs"][folder]
+    assert whole["hits"] and set(whole["by_file"]) == set(os.listdir(logs))
+    parts = split_by_file(whole, file_labels(s, s.alive_nodes))
+    split = LogScan(signatures=len(BUILTIN))
+    add_scan(split, BUILTIN, {"dirs": parts}, {k: k for k in parts})
+    assert split.files_read == local.files_read == 13
+    assert sorted(split.nodes) == sorted(local.nodes)
+
+    def seen(scan):
+        return sorted((f.node, f.count, f.files, f.first_time, f.last_time) for f in scan.findings)
+
+    assert seen(split) == seen(local)
+    assert sorted((f.node, f.count) for f in split.findings if f.topic == "worker-register") == sorted(
+        [(s.alive_nodes[0].label, 1), (s.alive_nodes[1].label, 2)]
+    )

@@ -22,6 +22,18 @@ _LIST_COMMANDS = {
 }
 
 
+#: states of work waiting to be placed (the long-pending-work check); the other listed states wait
+#: for something else (the waiting-on-arguments-or-restart check)
+SCHEDULING_STATES = ("PENDING_NODE_ASSIGNMENT", "PENDING_CREATION", "PENDING")
+#: waiting for an argument (an upstream object): a task, or an actor's constructor
+ARGS_STATES = ("PENDING_ARGS_AVAIL", "DEPENDENCIES_UNREADY")
+RESTARTING = "RESTARTING"
+
+
+def scheduling_work(snap: ClusterSnapshot) -> list[PendingWork]:
+    return [w for w in snap.pending_work or [] if w.state in SCHEDULING_STATES]
+
+
 def pending_after(snap: ClusterSnapshot) -> float:
     return PENDING_AFTER_S if snap.pending_after_s is None else snap.pending_after_s
 
@@ -72,7 +84,7 @@ def _line(key: tuple[str, str, str], items: list[PendingWork], snap: ClusterSnap
     ),
 )
 def check_long_pending(snap: ClusterSnapshot) -> CheckResult:
-    work = snap.pending_work or []
+    work = scheduling_work(snap)
     limit = pending_after(snap)
     threshold = f"nothing pending longer than {fmt_age(limit)}" + (
         " (raybot's default; --pending-after)" if snap.pending_after_s is None else " (--pending-after)"
@@ -82,9 +94,21 @@ def check_long_pending(snap: ClusterSnapshot) -> CheckResult:
         for g in snap.gaps
         if g.source in ("pending-tasks", "pending-actors", "pending-placement-groups")
     ]
+    long = [w for w in work if w.waited_s is not None and w.waited_s >= limit]
+    unlisted = ", ".join(snap.pending_unlisted)
+    if unlisted and not long:
+        # some kinds were not listed (failed, or skipped for the deadline): no "ok" for them
+        seen = f"{len(work)} listed, none pending longer than {fmt_age(limit)}" if work else "nothing listed pending"
+        return CheckResult(
+            status="error",
+            value=f"{unlisted} not listed; {seen}",
+            threshold=threshold,
+            evidence=cap([_line(k, v, snap) for k, v in _group(work)], 8) + cut,
+            fix="run again with a longer --timeout, or list them yourself: "
+            + "; ".join(_LIST_COMMANDS[k.removesuffix("s")] for k in snap.pending_unlisted),
+        )
     if not work:
         return CheckResult(status="ok", value="nothing waiting to be scheduled", threshold=threshold, evidence=cut)
-    long = [w for w in work if w.waited_s is not None and w.waited_s >= limit]
     undated = [w for w in work if w.waited_s is None]
     counts = ", ".join(
         f"{n} {kind}{'s' if n > 1 else ''}"
@@ -132,7 +156,7 @@ def check_long_pending(snap: ClusterSnapshot) -> CheckResult:
     )
     return CheckResult(
         status="warn",
-        value=f"{counts} pending longer than {fmt_age(limit)}",
+        value=f"{counts} pending longer than {fmt_age(limit)}" + (f" ({unlisted} not listed)" if unlisted else ""),
         threshold=threshold,
         evidence=cap([_line(k, v, snap) for k, v in groups], 8) + cut,
         why=why,
@@ -140,5 +164,98 @@ def check_long_pending(snap: ClusterSnapshot) -> CheckResult:
             _LIST_COMMANDS[kind] for kind in ("task", "actor", "placement group") if any(w.kind == kind for w in long)
         ),
         fix=fix,
+        entries=entries,
+    )
+
+
+def _waiting_line(w: PendingWork) -> str:
+    what = f"{w.kind} {w.name}".strip()
+    age = f"waiting {fmt_age(w.waited_s)} ({w.since})" if w.waited_s is not None else "age unknown"
+    if w.state == RESTARTING:
+        tries = f", restart {w.restarts}" if w.restarts else ""
+        return f"{what} RESTARTING{tries}: {age}"
+    return f"{what} {w.state} (waits for an argument): {age}"
+
+
+@check(
+    "waiting-on-arguments-or-restart",
+    "Tasks waiting for their arguments, actors restarting",
+    needs=("pending-work",),
+    entries=("task-states-explained", "ray-get-hangs", "actor-restarts-and-task-retries", "actor-unavailable-error"),
+)
+def check_waiting_not_scheduling(snap: ClusterSnapshot) -> CheckResult:
+    """Work that waits for something other than resources: an argument that does not exist yet
+    (``PENDING_ARGS_AVAIL`` tasks, ``DEPENDENCIES_UNREADY`` actors) or an actor being created again
+    after its process died (``RESTARTING``)."""
+    limit = pending_after(snap)
+    threshold = f"nothing waiting longer than {fmt_age(limit)}" + (
+        " (raybot's default; --pending-after)" if snap.pending_after_s is None else " (--pending-after)"
+    )
+    work = [w for w in snap.pending_work or [] if w.state in ARGS_STATES or w.state == RESTARTING]
+    unlisted = [k for k in snap.pending_unlisted if k in ("tasks", "actors")]
+    long = [w for w in work if w.waited_s is not None and w.waited_s >= limit]
+    undated = [w for w in work if w.waited_s is None]
+    shown = sorted(long or work, key=lambda w: -(w.waited_s or 0.0))
+    evidence = cap([_waiting_line(w) for w in shown], 8)
+    if undated and not long:
+        evidence.append(f"{len(undated)} without a timestamp in the state API (age unknown)")
+    if not long:
+        if unlisted:
+            return CheckResult(
+                status="error",
+                value=f"{', '.join(unlisted)} not listed",
+                threshold=threshold,
+                evidence=evidence,
+                fix="run again with a longer --timeout",
+            )
+        value = f"{len(work)} waiting, none longer than {fmt_age(limit)}" if work else "nothing waiting"
+        return CheckResult(status="ok", value=value, threshold=threshold, evidence=evidence)
+    args = [w for w in long if w.state in ARGS_STATES]
+    restarting = [w for w in long if w.state == RESTARTING]
+    parts = []
+    if args:
+        parts.append(f"{len(args)} waiting for an argument")
+    if restarting:
+        parts.append(f"{len(restarting)} actor{'s' if len(restarting) > 1 else ''} restarting")
+    why, fix, commands, entries = [], [], [], []
+    if args:
+        why.append(
+            "A task in PENDING_ARGS_AVAIL (an actor in DEPENDENCIES_UNREADY) waits for an object it was "
+            "passed as an argument to be created: the ObjectRef comes from an upstream task that has not "
+            "finished (still pending, running, or being retried or reconstructed). It is not waiting for "
+            "resources: free CPUs or new nodes do not move it."
+        )
+        fix.append(
+            "Find the task that produces the argument and see why it has not finished (its state, its "
+            "stack with `ray stack` or py-spy if it runs); follow the chain up to the first task that is "
+            "RUNNING, pending on resources, or failed."
+        )
+        commands += [
+            "ray list tasks --filter state=PENDING_ARGS_AVAIL --detail",
+            "ray list tasks --filter state=RUNNING --detail",
+        ]
+        entries += ["task-states-explained", "ray-get-hangs"]
+    if restarting:
+        why.append(
+            "An actor in RESTARTING lost its process (it crashed, was killed, or its node died) and has "
+            "restarts left (max_restarts); Ray is creating it again, which lasts until it is placed and "
+            "its __init__ has run again. Calls to it wait meanwhile, or fail with ActorUnavailableError."
+        )
+        fix.append(
+            "See why the previous process died (`ray list workers --filter is_alive=False --detail`, the "
+            "exit detail), and what its __init__ does on a restart (a slow load, a resource no node has free)."
+        )
+        commands += ["ray list actors --filter state=RESTARTING --detail"]
+        entries += ["actor-restarts-and-task-retries", "actor-unavailable-error"]
+    return CheckResult(
+        status="warn",
+        value=" and ".join(parts)
+        + f" for longer than {fmt_age(limit)}"
+        + (f" ({', '.join(unlisted)} not listed)" if unlisted else ""),
+        threshold=threshold,
+        evidence=evidence,
+        why=" ".join(why),
+        command="\n".join(commands),
+        fix=" ".join(fix),
         entries=entries,
     )

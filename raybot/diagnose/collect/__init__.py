@@ -25,9 +25,27 @@ from raybot.diagnose.collect.address import enable_token_auth_if_available, reso
 from raybot.diagnose.collect.autoscaler import apply_cluster_status, read_cluster_status
 from raybot.diagnose.collect.calls import Calls, bounded
 from raybot.diagnose.collect.gcs import apply_gcs, gcs_reads, read_system_config
-from raybot.diagnose.collect.logs import SHARED_PREFIX, add_scan, load_signatures, local_log_dirs, scan_local
+from raybot.diagnose.collect.logs import (
+    SHARED_PREFIX,
+    add_scan,
+    file_labels,
+    load_signatures,
+    local_log_dirs,
+    scan_local,
+    split_by_file,
+)
 from raybot.diagnose.collect.probes import apply_scan_result, probe_nodes
-from raybot.diagnose.collect.state_api import DASHBOARD_HINT, apply_state, estimate_idle_times, state_api_reads
+from raybot.diagnose.collect.state_api import (
+    CORE_LISTINGS,
+    DASHBOARD_HINT,
+    PENDING_LISTINGS,
+    SKIPPED,
+    apply_state,
+    date_restarts,
+    estimate_idle_times,
+    state_api_reads,
+    state_budgets,
+)
 from raybot.diagnose.model import ClusterSnapshot, Gap, LogScan
 from raybot.diagnose.procscan import scan_ray_processes
 from raybot.errors import ClusterUnreachable
@@ -40,6 +58,7 @@ def collect_snapshot(
     local_only: bool,
     probe_all_nodes: bool = False,
     scan_logs: bool = True,
+    pending_timeout: float | None = None,
 ) -> ClusterSnapshot:
     """Collect everything the checks need, once.
 
@@ -51,6 +70,9 @@ def collect_snapshot(
         probe_all_nodes: use probe tasks even for nodes visible on this machine (this is how the
             multi-node path is exercised on one machine).
         scan_logs: scan each reachable node's session logs for known signatures.
+        pending_timeout: seconds each state API listing of pending work may take (default
+            ``timeout``); they run after the other state API listings, which share ``2 * timeout``
+            (:func:`~raybot.diagnose.collect.state_api.state_api_reads`).
 
     Raises:
         ClusterUnreachable: nothing answers at the address (or no local cluster was found).
@@ -118,9 +140,14 @@ def collect_snapshot(
     apply_gcs(snap, gcs)
 
     state = Calls()
+    state_out: dict = {}
     dashboard = gcs.get("dashboard")
     if dashboard:
-        state.start("state-api", state_api_reads, f"http://{dashboard}", timeout)
+        state.start(
+            "state-api", state_api_reads, f"http://{dashboard}", timeout, pending_timeout=pending_timeout, out=state_out
+        )
+        core_s, pending_s = state_budgets(timeout, pending_timeout)
+        state_deadline = time.monotonic() + core_s + len(PENDING_LISTINGS) * pending_s + 1.0
     elif "dashboard" not in (gcs.get("errors") or {}):
         snap.gaps.append(
             Gap(
@@ -174,10 +201,14 @@ def collect_snapshot(
                 local.start("local-logs", scan_local, dirs, known, patterns)
     task_end_ms: dict[str, float] = {}
     if dashboard:
-        st, err = state.result("state-api", time.monotonic() + 2 * timeout + 1.0)
-        if err is not None:
+        st, err = state.result("state-api", state_deadline)
+        if err is not None and not state_out:
             snap.gaps.append(Gap("state-api", f"the state API at http://{dashboard} failed: {err}", DASHBOARD_HINT))
         else:
+            if err is not None:  # keep the listings that finished; the rest did not in time
+                st = dict(state_out)
+                for name in CORE_LISTINGS + PENDING_LISTINGS:
+                    st.setdefault(name, (None, f"{SKIPPED} (the state API reads {err})"))
             task_end_ms = apply_state(snap, st, f"http://{dashboard}")
     if scan_logs and shared:
         # Several nodes share a logs folder: split it by node once the dead workers are known.
@@ -202,6 +233,7 @@ def collect_snapshot(
         remote_logs = probe_nodes(snap, remote, timeout, patterns if scan_logs else None)
 
     estimate_idle_times(snap, task_end_ms)
+    date_restarts(snap)
     if scan_logs:
         log_scan, err = local.result("local-logs", time.monotonic() + timeout)
         if err is not None:
@@ -219,11 +251,35 @@ def collect_snapshot(
 def _merge_logs(
     snap: ClusterSnapshot, scan: LogScan, known, local_ids: set[str], remote_logs: dict, *, probed: bool
 ) -> None:
-    """The local log scan plus what the probes found on the other nodes; gaps for the rest."""
+    """The local log scan plus what the probes found on the other nodes; gaps for the rest.
+
+    Two probed nodes can read one folder (nodes started on one machine that share a session
+    folder): that folder's files are then taken from one probe's result and each file is counted
+    once, under the node that wrote it (:func:`file_owners`), never once per probe."""
+    folders: dict[tuple, list[tuple[str, str, dict]]] = {}
     for nid, result in remote_logs.items():
-        node = snap.node(nid)
-        labels = dict.fromkeys(result.get("dirs") or {}, node.label if node else nid[:8])
-        add_scan(scan, known, result, labels)
+        scan.errors += list(result.get("errors") or [])[:20]
+        ids = result.get("folder_ids") or {}
+        for d, rec in (result.get("dirs") or {}).items():
+            key = tuple(ids[d]) if ids.get(d) else (nid, d)
+            folders.setdefault(key, []).append((nid, d, rec))
+    for members in folders.values():
+        nodes = [n for n in (snap.node(nid) for nid, _, _ in members) if n is not None]
+        if len(members) == 1 or len(nodes) < len(members):
+            for nid, d, rec in members:
+                node = snap.node(nid)
+                add_scan(scan, known, {"dirs": {d: rec}}, {d: node.label if node else nid[:8]})
+            continue
+        nodes.sort(key=lambda n: not n.is_head)
+        nid, d, rec = next(m for m in members if m[0] == nodes[0].node_id)
+        parts = split_by_file(rec, file_labels(snap, nodes))
+        add_scan(scan, known, {"dirs": parts}, {k: k for k in parts})
+        snap.notes.append(
+            f"the probes of {', '.join(n.short_id for n in nodes)} read one shared logs folder ({d}); "
+            "each file was counted once, under the node it names (raylet.N.out, worker ids), the "
+            "rest under the shared folder"
+        )
+    scan.findings.sort(key=lambda f: (-(f.last_epoch or 0), -f.count))
     scan.nodes = [label for label in scan.nodes if not label.startswith(SHARED_PREFIX)]  # a folder is no node
     snap.logs = scan
     missing = [n for n in snap.alive_nodes if n.node_id not in local_ids and n.node_id not in remote_logs]

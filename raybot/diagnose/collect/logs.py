@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from raybot.diagnose.logscan import LOG_GLOBS, scan_log_dirs
@@ -119,14 +120,39 @@ def local_log_dirs(
     (drivers, runtime_env setup logs, workers neither source knows) are labelled as the shared
     folder's, never as one node's.
     """
-    import re
-
     by_dir: dict[str, list[NodeFacts]] = {}
     for n in snap.alive_nodes:
         if n.node_id in node_ids and n.session_dir:
             by_dir.setdefault(f"{n.session_dir}/logs", []).append(n)
     labels: dict[str, str] = {}
     only: dict[str, tuple[str, list[str]]] = {}
+    for folder, nodes in by_dir.items():
+        if len(nodes) == 1:
+            labels[folder] = nodes[0].label
+            continue
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            names = []
+        owner_of = file_owners(snap, nodes)
+        owner: dict[str, list[str]] = {n.node_id: [] for n in nodes}
+        shared: list[str] = []
+        for name in names:
+            nid = owner_of(name)
+            (owner[nid] if nid is not None else shared).append(name)
+        for n in nodes:
+            key = f"{folder}#{n.node_id}"
+            labels[key], only[key] = n.label, (folder, owner[n.node_id])
+        key = f"{folder}#shared"
+        labels[key], only[key] = shared_label(nodes), (folder, shared)
+    return labels, only, bool(only)
+
+
+def file_owners(snap: ClusterSnapshot, nodes: list[NodeFacts]) -> Callable[[str], str | None]:
+    """For a logs folder shared by ``nodes``: file name -> the id of the node that wrote it, or
+    ``None`` when the name ties it to no single node (see :func:`local_log_dirs` for the rules)."""
+    import re
+
     worker_node: dict[str, str] = {}
     pid_node: dict[int, str] = {}
     for w in snap.dead_workers or []:
@@ -137,40 +163,65 @@ def local_log_dirs(
             pid_node[p.pid] = n.node_id
             if p.worker_id:
                 worker_node[p.worker_id] = n.node_id
-    for folder, nodes in by_dir.items():
-        if len(nodes) == 1:
-            labels[folder] = nodes[0].label
-            continue
-        try:
-            names = sorted(os.listdir(folder))
-        except OSError:
-            names = []
-        owner: dict[str, list[str]] = {n.node_id: [] for n in nodes}
-        shared: list[str] = []
-        head = next((n for n in nodes if n.is_head), None)
-        suffix = {}
-        for n in nodes:
-            m = re.fullmatch(r"raylet(\.\d+)?\.out", n.raylet_log or "")
-            if m:
-                suffix[n.node_id] = m.group(1) or ""
-        daemon = {pat.format(sfx): nid for nid, sfx in suffix.items() for pat in NODE_FILES}
-        for name in names:
-            nid = daemon.get(name)
-            if nid is None and head is not None and name in HEAD_FILES:
-                nid = head.node_id
-            m = re.fullmatch(r"python-core-worker-([0-9a-f]+)_(\d+)\.log", name)
-            if nid is None and m:
-                nid = worker_node.get(m.group(1)) or pid_node.get(int(m.group(2)))
-            if nid in owner:
-                owner[nid].append(name)
-            else:
-                shared.append(name)
-        for n in nodes:
-            key = f"{folder}#{n.node_id}"
-            labels[key], only[key] = n.label, (folder, owner[n.node_id])
-        key = f"{folder}#shared"
-        labels[key], only[key] = shared_label(nodes), (folder, shared)
-    return labels, only, bool(only)
+    ids = {n.node_id for n in nodes}
+    head = next((n for n in nodes if n.is_head), None)
+    suffix = {}
+    for n in nodes:
+        m = re.fullmatch(r"raylet(\.\d+)?\.out", n.raylet_log or "")
+        if m:
+            suffix[n.node_id] = m.group(1) or ""
+    daemon = {pat.format(sfx): nid for nid, sfx in suffix.items() for pat in NODE_FILES}
+
+    def owner(name: str) -> str | None:
+        nid = daemon.get(name)
+        if nid is None and head is not None and name in HEAD_FILES:
+            nid = head.node_id
+        m = re.fullmatch(r"python-core-worker-([0-9a-f]+)_(\d+)\.log", name)
+        if nid is None and m:
+            nid = worker_node.get(m.group(1)) or pid_node.get(int(m.group(2)))
+        return nid if nid in ids else None
+
+    return owner
+
+
+def file_labels(snap: ClusterSnapshot, nodes: list[NodeFacts]) -> Callable[[str], str]:
+    """File name -> the label of its node (:func:`file_owners`), else the shared folder's label."""
+    owner_of = file_owners(snap, nodes)
+    label = {n.node_id: n.label for n in nodes}
+    shared = shared_label(nodes)
+    return lambda name: label.get(owner_of(name) or "", shared)
+
+
+def split_by_file(rec: dict, label_of: Callable[[str], str]) -> dict[str, dict]:
+    """Split one folder's :func:`scan_log_dirs` record made with ``by_file=True`` into one record
+    per label (``label_of`` maps a file name to its node's label): each file is counted once,
+    under the label of its node. Files the budget left unread count under the label of the
+    folder's unowned files (``label_of("")``)."""
+    out: dict[str, dict] = {}
+
+    def rec_for(label: str) -> dict:
+        return out.setdefault(label, {"files_read": 0, "bytes_read": 0, "files_cut": 0, "files_skipped": 0, "hits": {}})
+
+    if rec.get("files_skipped"):
+        rec_for(label_of(""))["files_skipped"] += rec["files_skipped"]
+    for name, f in (rec.get("by_file") or {}).items():
+        r = rec_for(label_of(name))
+        r["files_read"] += 1
+        r["bytes_read"] += f.get("bytes", 0)
+        r["files_cut"] += f.get("cut", 0)
+        for idx, h in (f.get("hits") or {}).items():
+            t = r["hits"].setdefault(idx, {"count": 0, "first": None, "last": None, "sample": "", "files": []})
+            t["count"] += h.get("count", 0)
+            if h.get("first") and (t["first"] is None or h["first"] < t["first"]):
+                t["first"] = h["first"]
+            if h.get("last") and (t["last"] is None or h["last"] >= t["last"]):
+                t["last"], t["sample"] = h["last"], h.get("sample") or t["sample"]
+            elif not t["sample"]:
+                t["sample"] = h.get("sample") or ""
+            for fname in h.get("files") or []:
+                if fname not in t["files"] and len(t["files"]) < 20:
+                    t["files"].append(fname)
+    return out
 
 
 def find_log_dirs(root: Path) -> dict[str, str]:

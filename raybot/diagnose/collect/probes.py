@@ -19,7 +19,19 @@ def node_probe(scan_procs, scan_logs, node_ids, patterns, globs) -> dict:
     result = scan_procs(node_ids, None, (), 0.25)
     if patterns:
         dirs = [os.path.join(r["session_dir"], "logs") for r in result.get("raylets", []) if r.get("session_dir")]
-        result["logs"] = scan_logs(dirs, patterns, globs) if dirs else None
+        result["logs"] = scan_logs(dirs, patterns, globs, by_file=True) if dirs else None
+        if result["logs"] is not None:
+            # Which folder this is, beyond its path (every node of a cluster uses the same session
+            # name, so the path alone does not tell two machines' folders apart): the caller
+            # splits a folder two nodes' probes both read, instead of counting it twice.
+            ids = {}
+            for d in dirs:
+                try:
+                    st = os.stat(d)
+                    ids[d] = [result.get("host"), st.st_dev, st.st_ino]
+                except OSError:
+                    pass
+            result["logs"]["folder_ids"] = ids
     return result
 
 
@@ -37,6 +49,17 @@ def apply_scan(node: NodeFacts, raylet: dict, source: str) -> None:
     node.processes = [ProcessInfo(**p) for p in raylet.get("processes", [])]
 
 
+def raylet_notes(snap: ClusterSnapshot, node: NodeFacts, raylet: dict) -> None:
+    if raylet.get("env_error"):
+        snap.gaps.append(Gap(f"raylet-env:{node.node_id}", raylet["env_error"]))
+    other = raylet.get("debug_state_other_node")
+    if other:
+        snap.notes.append(
+            f"{node.label}: logs/debug_state.txt was last written by node {other[:8]}'s raylet (one logs "
+            "folder shared by several raylets); its figures were not used for this node"
+        )
+
+
 def apply_scan_result(snap: ClusterSnapshot, scan: dict, source: str) -> set[str]:
     """Attach scanned raylets to the snapshot's nodes; returns the node ids attached."""
     attached = set()
@@ -48,8 +71,7 @@ def apply_scan_result(snap: ClusterSnapshot, scan: dict, source: str) -> set[str
             continue
         apply_scan(node, raylet, source)
         apply_autoscaling(snap, raylet.get("autoscaling"))
-        if raylet.get("env_error"):
-            snap.gaps.append(Gap(f"raylet-env:{node.node_id}", raylet["env_error"]))
+        raylet_notes(snap, node, raylet)
         if raylet.get("error"):
             snap.gaps.append(Gap(f"processes:{node.node_id}", raylet["error"]))
         attached.add(node.node_id)
@@ -144,6 +166,5 @@ def probe_nodes(
             continue
         apply_scan(n, raylets[0], "probe")
         apply_autoscaling(snap, raylets[0].get("autoscaling"))
-        if raylets[0].get("env_error"):
-            snap.gaps.append(Gap(f"raylet-env:{n.node_id}", raylets[0]["env_error"]))
+        raylet_notes(snap, n, raylets[0])
     return logs

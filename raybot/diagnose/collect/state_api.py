@@ -31,15 +31,52 @@ DASHBOARD_HINT = (
 )
 
 
-def state_api_reads(url: str, timeout: float) -> dict:
-    """Dead workers, objects and finished tasks from the dashboard's state API."""
+#: the listings every check of dead workers, objects and idle times reads; run first, sharing
+#: one budget
+CORE_LISTINGS = ("dead-workers", "objects", "tasks")
+#: the listings of work waiting to be scheduled; each has its own budget
+PENDING_LISTINGS = ("pending-tasks", "pending-actors", "pending-placement-groups")
+#: the states each pending listing asks for, in order (Ray 2.60 and 2.49 both have them:
+#: ``ray/_private/custom_types.py`` TASK_STATUS and ACTOR_STATUS):
+#: - tasks: ``PENDING_NODE_ASSIGNMENT`` (arguments ready, waiting for a node and worker) and
+#:   ``PENDING_ARGS_AVAIL`` (waiting for an argument, i.e. an upstream object, to be created);
+#: - actors: ``PENDING_CREATION`` (waiting to be placed), ``DEPENDENCIES_UNREADY`` (waiting for a
+#:   constructor argument) and ``RESTARTING`` (its process died; Ray creates it again, max_restarts);
+#: - placement groups: ``PENDING``.
+PENDING_STATES = {
+    "pending-tasks": ("PENDING_NODE_ASSIGNMENT", "PENDING_ARGS_AVAIL"),
+    "pending-actors": ("PENDING_CREATION", "DEPENDENCIES_UNREADY", "RESTARTING"),
+    "pending-placement-groups": ("PENDING",),
+}
+#: the prefix of the reason of a listing that was not started because its budget was used up
+SKIPPED = "skipped: deadline"
+
+
+def state_budgets(timeout: float, pending_timeout: float | None = None) -> tuple[float, float]:
+    """``(core, per_pending)``: seconds the core listings share, seconds each pending listing has."""
+    return 2.0 * timeout, timeout if pending_timeout is None else pending_timeout
+
+
+def state_api_reads(url: str, timeout: float, *, pending_timeout: float | None = None, out: dict | None = None) -> dict:
+    """Dead workers, objects, finished tasks and the pending work from the dashboard's state API.
+
+    Bounded and ordered: the three core listings (:data:`CORE_LISTINGS`) run first and share
+    ``2 * timeout`` seconds; then each pending listing (:data:`PENDING_LISTINGS`) gets its own
+    ``pending_timeout`` seconds (default ``timeout``), so a slow state API can neither starve the
+    pending listings nor be starved by them. Each request's timeout is cut to what is left of its
+    budget; a listing whose budget has less than one second left (the state API's smallest
+    timeout) is not started and gets ``(None, "skipped: deadline ...")``. Results land in ``out``
+    as each listing finishes, so a caller that stops waiting keeps the finished ones.
+    """
     import logging
     import os
+    import time
     import warnings
 
     from ray.util.state.api import StateApiClient
     from ray.util.state.common import ListApiOptions, StateResource
 
+    out = {} if out is None else out
     # StateApiClient prefers RAY_API_SERVER_ADDRESS / RAY_ADDRESS from the environment over its
     # argument; pin it to the dashboard of the cluster we were asked about.
     saved = os.environ.get("RAY_API_SERVER_ADDRESS")
@@ -53,49 +90,61 @@ def state_api_reads(url: str, timeout: float) -> dict:
             os.environ["RAY_API_SERVER_ADDRESS"] = saved
     logging.getLogger("ray.util.state.api").setLevel(logging.WARNING)
     secs = max(int(timeout + 0.999), 1)
-    queries = {
-        "dead-workers": (
-            StateResource.WORKERS,
-            ListApiOptions(limit=10000, timeout=secs, detail=True, filters=[("is_alive", "=", "False")]),
-        ),
-        "objects": (StateResource.OBJECTS, ListApiOptions(limit=10000, timeout=secs)),
-        "tasks": (
-            StateResource.TASKS,
-            ListApiOptions(limit=2000, timeout=secs, detail=True, filters=[("state", "=", "FINISHED")]),
-        ),
-        "pending-tasks": (
-            StateResource.TASKS,
-            ListApiOptions(
-                limit=PENDING_LIMIT, timeout=secs, detail=True, filters=[("state", "=", "PENDING_NODE_ASSIGNMENT")]
-            ),
-        ),
-        "pending-actors": (
-            StateResource.ACTORS,
-            ListApiOptions(
-                limit=PENDING_LIMIT, timeout=secs, detail=True, filters=[("state", "=", "PENDING_CREATION")]
-            ),
-        ),
+    # name -> (resource, limit, the state of each request); every listing but the objects' asks
+    # for detail. A pending listing asks once per state (the state API ANDs its filters).
+    queries: dict[str, tuple[StateResource, int, list]] = {
+        "dead-workers": (StateResource.WORKERS, 10000, [("is_alive", "=", "False")]),
+        "objects": (StateResource.OBJECTS, 10000, []),
+        "tasks": (StateResource.TASKS, 2000, [("state", "=", "FINISHED")]),
+        "pending-tasks": (StateResource.TASKS, PENDING_LIMIT, list(PENDING_STATES["pending-tasks"])),
+        "pending-actors": (StateResource.ACTORS, PENDING_LIMIT, list(PENDING_STATES["pending-actors"])),
         "pending-placement-groups": (
             StateResource.PLACEMENT_GROUPS,
-            ListApiOptions(limit=PENDING_LIMIT, timeout=secs, detail=True, filters=[("state", "=", "PENDING")]),
+            PENDING_LIMIT,
+            list(PENDING_STATES["pending-placement-groups"]),
         ),
     }
+    core_budget, pending_budget = state_budgets(timeout, pending_timeout)
+    core_deadline = time.monotonic() + core_budget
 
     # One thread, one after the other: warnings.catch_warnings is not thread-safe, and each
     # listing takes milliseconds once the dashboard is up.
-    out: dict[str, tuple] = {}
-    for name, (resource, options) in queries.items():
-        down = next((err for _, err in out.values() if err and "ServerUnavailable" in err), None)
-        if down:  # the dashboard does not answer: do not wait for it three times
+    for name, (resource, limit, filters) in queries.items():
+        budget = core_budget if name in CORE_LISTINGS else pending_budget
+        deadline = core_deadline if name in CORE_LISTINGS else time.monotonic() + pending_budget
+        left = int(deadline - time.monotonic())
+        down = next((err for _, err in list(out.values()) if err and "ServerUnavailable" in err), None)
+        if down:  # the dashboard does not answer: do not wait for it again
             out[name] = (None, down)
             continue
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                rows = client.list(resource, options=options, raise_on_missing_output=False, _explain=True)
-            out[name] = ((rows, [str(w.message) for w in caught]), None)
-        except Exception as exc:  # noqa: BLE001 - recorded as a gap
-            out[name] = (None, describe_error(exc))
+        if left < 1:
+            shared = "the core listings' shared" if name in CORE_LISTINGS else "its own"
+            out[name] = (None, f"{SKIPPED} ({shared} budget of {budget:g}s was used up)")
+            continue
+        # the pending listings ask once per state; the core ones once, with their filter
+        requests = [[("state", "=", f)] for f in filters] if name in PENDING_LISTINGS else [filters]
+        rows_all: list = []
+        warned: list[str] = []
+        for request in requests:
+            left = int(deadline - time.monotonic())
+            what = f"{request[0][2]} " if name in PENDING_LISTINGS else ""
+            if left < 1:
+                out[name] = (None, f"{SKIPPED} ({what}not listed: the budget of {budget:g}s was used up)")
+                break
+            try:
+                options = ListApiOptions(
+                    limit=limit, timeout=min(secs, left), detail=name != "objects", filters=request
+                )
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    rows = client.list(resource, options=options, raise_on_missing_output=False, _explain=True)
+            except Exception as exc:  # noqa: BLE001 - recorded as a gap
+                out[name] = (None, f"{what}{describe_error(exc)}".strip())
+                break
+            rows_all += list(rows)
+            warned += [str(w.message) for w in caught]
+        else:
+            out[name] = ((rows_all, warned), None)
     return out
 
 
@@ -113,7 +162,11 @@ def apply_state(snap: ClusterSnapshot, st: dict, url: str = "") -> dict[str, flo
         return {}
 
     def listed(name: str, what: str):
-        value, err = st[name]
+        value, err = st.get(name, (None, "not listed"))
+        if err is not None and err.startswith(SKIPPED):
+            snap.gaps.append(Gap(name, f"{what} {err}"))
+            snap.notes.append(f"state API: {what} {err}")
+            return None
         if err is not None:
             snap.gaps.append(Gap(name, f"{what} failed: {err}"))
             return None
@@ -157,11 +210,11 @@ def apply_state(snap: ClusterSnapshot, st: dict, url: str = "") -> dict[str, flo
     for t in listed("tasks", "list_tasks") or []:
         if t.worker_id and t.end_time_ms:
             last_end[t.worker_id] = max(last_end.get(t.worker_id, 0.0), float(t.end_time_ms))
-    if all(k in st for k in ("pending-tasks", "pending-actors", "pending-placement-groups")):
+    if any(k in st for k in PENDING_LISTINGS):
         apply_pending(
             snap,
-            listed("pending-tasks", "list_tasks (PENDING_NODE_ASSIGNMENT)"),
-            listed("pending-actors", "list_actors (PENDING_CREATION)"),
+            listed("pending-tasks", f"list_tasks ({', '.join(PENDING_STATES['pending-tasks'])})"),
+            listed("pending-actors", f"list_actors ({', '.join(PENDING_STATES['pending-actors'])})"),
             listed("pending-placement-groups", "list_placement_groups (PENDING)"),
         )
     return last_end
@@ -194,18 +247,33 @@ def _entered_ms(task, state: str) -> float | None:
 
 
 def apply_pending(snap: ClusterSnapshot, tasks, actors, groups) -> None:
-    """Fold the three pending listings into ``snap.pending_work`` (``None`` if any failed)."""
-    if tasks is None or actors is None or groups is None:
+    """Fold the pending listings into ``snap.pending_work``; a listing that failed or was skipped
+    (``None``) is left out and named in ``snap.pending_unlisted`` (``pending_work`` stays ``None``
+    only if none was listed)."""
+    lists = {"tasks": tasks, "actors": actors, "placement groups": groups}
+    snap.pending_unlisted = [kind for kind, rows in lists.items() if rows is None]
+    if len(snap.pending_unlisted) == len(lists):
         return
+    tasks, actors, groups = tasks or [], actors or [], groups or []
     now_ms = snap.collected_at * 1000.0
 
     def waited(since_ms: float | None) -> float | None:
         return None if since_ms is None else max(now_ms - since_ms, 0.0) / 1000.0
 
-    state = "PENDING_NODE_ASSIGNMENT"
+    # The actor listing has no timestamp. A restarting actor is dated by its process: while the
+    # old one is listed, the dead worker with that pid on that node ended when the restart began;
+    # once the new one is listed (Ray 2.60 lists it as soon as it is started),
+    # :func:`date_restarts` uses that process's age from the process table.
+    died_ms: dict[tuple[str | None, int], float] = {}
+    for w in snap.dead_workers or []:
+        if w.pid and w.end_time_ms:
+            key = (w.node_id, int(w.pid))
+            died_ms[key] = max(died_ms.get(key, 0.0), float(w.end_time_ms))
+
     creation: dict[str, object] = {}
     work: list[PendingWork] = []
     for t in tasks:
+        state = str(_get(t, "state") or "PENDING_NODE_ASSIGNMENT")
         if _get(t, "type") == "ACTOR_CREATION_TASK" and _get(t, "actor_id"):
             creation[str(_get(t, "actor_id"))] = t
             continue
@@ -226,21 +294,35 @@ def apply_pending(snap: ClusterSnapshot, tasks, actors, groups) -> None:
     for a in actors:
         actor_id = str(_get(a, "actor_id") or "")
         task = creation.pop(actor_id, None)
-        since = _entered_ms(task, state) if task is not None else None
+        state = str(_get(a, "state") or "PENDING_CREATION")
+        restarts = _get(a, "num_restarts")
+        restarts = int(restarts) if isinstance(restarts, (int, float, str)) and str(restarts).isdigit() else None
+        pid = _get(a, "pid") if isinstance(_get(a, "pid"), int) and _get(a, "pid") else None
+        if state == "RESTARTING":
+            since = died_ms.get((_get(a, "node_id"), pid)) if pid else None
+            basis = "since its previous process died (state API dead workers)"
+        else:
+            task_state = str(_get(task, "state") or "") if task is not None else ""
+            since = _entered_ms(task, task_state) if task is not None else None
+            basis = f"since its creation task entered {task_state} (task events)"
         work.append(
             PendingWork(
                 kind="actor",
                 id=actor_id,
                 name=str(_get(a, "class_name") or ""),
-                state=str(_get(a, "state") or "PENDING_CREATION"),
+                state=state,
                 bundles=[_shape(_get(a, "required_resources"))],
                 waited_s=waited(since),
-                since=f"since its creation task entered {state} (task events)" if since is not None else None,
+                since=basis if since is not None else None,
                 job_id=_get(a, "job_id"),
                 placement_group_id=_get(a, "placement_group_id") or None,
+                restarts=restarts,
+                pid=pid,
+                node_id=_get(a, "node_id") or None,
             )
         )
     for actor_id, t in creation.items():  # creation tasks whose actor was not listed
+        state = str(_get(t, "state") or "PENDING_NODE_ASSIGNMENT")
         since = _entered_ms(t, state)
         work.append(
             PendingWork(
@@ -276,6 +358,20 @@ def apply_pending(snap: ClusterSnapshot, tasks, actors, groups) -> None:
             )
         )
     snap.pending_work = work
+
+
+def date_restarts(snap: ClusterSnapshot) -> None:
+    """Date the restarting actors :func:`apply_pending` could not. Ray 2.60 lists the new process
+    once it is started; that process's core-worker log says when it began creating the actor
+    ("Creating actor", read by the process scan), which is no earlier than the restart began."""
+    for w in snap.pending_work or []:
+        if w.state != "RESTARTING" or w.waited_s is not None or not w.pid:
+            continue
+        node = snap.node(w.node_id or "")
+        proc = next((p for p in (node.processes or []) if p.pid == w.pid), None) if node else None
+        if proc is not None and proc.actor_id == w.id and proc.actor_created_at is not None:
+            w.waited_s = max(snap.collected_at - proc.actor_created_at, 0.0)
+            w.since = "at least: since its new process began creating it (its core-worker log)"
 
 
 def estimate_idle_times(snap: ClusterSnapshot, task_end_ms: dict[str, float]) -> None:
