@@ -174,8 +174,10 @@ def match_short_answer(entry: Entry, query: Query) -> ShortAnswer | None:
         toks = [t for t in dict.fromkeys(tokenize(sa.question)) if t not in ("default",)]
         if not toks:
             continue
-        share = sum(1 for t in toks if _covered(t, q_stems)) / len(toks)
-        if share >= tuning.SHORT_ANSWER_MIN and share > best_share:
+        covered = sum(1 for t in toks if _covered(t, q_stems))
+        share = covered / len(toks)
+        # Two words of its question at least: one shared word ("node") is no sign it was asked.
+        if covered >= min(2, len(toks)) and share >= tuning.SHORT_ANSWER_MIN and share > best_share:
             best, best_share = sa, share
     return best
 
@@ -750,7 +752,8 @@ class Assistant:
         m = re.search(rf"\b{re.escape(token[:5])}[\w.:-]*", query.text, re.I) if token.isalpha() else None
         if m is None:
             m = re.search(re.escape(token), query.text, re.I)
-        return m.group(0) if m else token
+        # "[\w.:-]*" keeps dotted names (ray.get) whole but also takes a sentence's full stop.
+        return m.group(0).rstrip(".:-") if m else token
 
     def _compose_answer(
         self,

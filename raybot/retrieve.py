@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from raybot.kb import Entry
 
 MAX_QUESTION_CHARS = 10_000
-DENSE_WORDS = 64
+DENSE_WORDS = 128
 
 _MENTION_RE = re.compile(r"(?<![\w.])@[A-Za-z][\w-]*")
 _FENCE_RE = re.compile(r"```.*?(?:```|$)", re.S)

@@ -89,9 +89,31 @@ def pasted_message(text: str) -> str:
             found.append(s[: ask.start()] if ask else s)
     for m in _QUOTED.finditer(text):
         inner = next(g for g in m.groups() if g is not None).strip()
-        if len(inner.split()) >= 5 and not any(inner in f for f in found):
+        if len(inner.split()) >= 5 and not any(inner in f for f in found) and _message_like(inner):
             found.append(inner)
     return "\n".join(found)
+
+
+#: A quoted text is a message someone pasted when it reads like one: it names a failure or a
+#: warning, an error class, or a log prefix. A quoted sentence of the docs ("Numpy arrays in the
+#: object store are shared ...") or a line of code in backticks is the user's context, not a paste.
+_MESSAGE_WORDS = re.compile(
+    r"\b(?:errors?|exceptions?|fail(?:s|ed|ure)?|cannot|can't|could not|couldn't|unable|warn(?:ing)?|"
+    r"timed? ?out|timeout|died|dead|dying|kill(?:ed|ing)?|lost|refused|denied|invalid|unexpected(?:ly)?|"
+    r"exceed(?:s|ed)?|missing|no such|not (?:found|registered|ready|exist|supported|available)|"
+    r"exit(?:s|ed)?|crash(?:ed)?|oom|out of memory|hanging|deprecated|aborted?|segmentation)\b",
+    re.I,
+)
+_CODE_LIKE = re.compile(
+    r"^[\w.\[\]]+\s*=[^=]|\.remote\(|\bfor \w+ in\b|^\s*(?:def|class|import|from|return|await)\b|\blambda\b|"
+    r"^\s*ray\.\w+\(|^\s*@",
+)
+
+
+def _message_like(text: str) -> bool:
+    if _CODE_LIKE.search(text):
+        return False
+    return bool(_MESSAGE_WORDS.search(text) or _ERROR_NAME.search(text) or _LOG_LINE.match(text))
 
 
 def library_context(text: str) -> list[str]:

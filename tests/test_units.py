@@ -215,3 +215,15 @@ def test_a_question_typed_after_a_log_line_is_the_users_own_words():
     )
     assert q.message.startswith("WARNING: 8 PYTHON") and "cap" not in q.message
     assert q.ask_text == "how do I cap the number of workers"
+
+
+def test_quoted_code_or_docs_is_not_a_pasted_message():
+    from raybot.signatures import pasted_message
+
+    # A line of code in backticks and a sentence quoted from the docs are the user's context.
+    assert pasted_message("how do I run `futures = [foo.remote(arg) for arg in args]` and collect them?") == ""
+    assert pasted_message('the docs say "Numpy arrays in the object store are shared between workers" - true?') == ""
+    # A quoted Ray message still is one, with or without a log prefix.
+    text = 'why "Some workers of the worker process(122362) have not registered within the timeout."'
+    assert pasted_message(text).startswith("Some workers of the worker process")
+    assert pasted_message("seeing `due to error:Task failed due to the node dying` a lot") != ""
