@@ -21,18 +21,20 @@ import typer  # noqa: E402
 
 from raybot import __version__, settings  # noqa: E402
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_show_locals=False,
-    help=(
-        "raybot: offline, cited answers to Ray troubleshooting questions.\n\n"
-        "Quick start:\n\n"
-        '  raybot ask "Why are my ray::IDLE processes not releasing memory?"\n\n'
-        '  raybot ask -c "yes, please"\n\n'
-        "  raybot diagnose"
-    ),
-)
+
+def _new_app() -> typer.Typer:
+    return typer.Typer(
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+        pretty_exceptions_show_locals=False,
+        help=(
+            "raybot: offline, cited answers to Ray troubleshooting questions.\n\n"
+            "Quick start:\n\n"
+            '  raybot ask "Why are my ray::IDLE processes not releasing memory?"\n\n'
+            '  raybot ask -c "yes, please"\n\n'
+            "  raybot diagnose"
+        ),
+    )
 
 
 def _version(value: bool) -> None:
@@ -41,7 +43,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
@@ -83,31 +84,76 @@ def root(
     )
 
 
-def _register() -> None:
-    from raybot.commands import ask, chat, diagnose, evaluate, index_cmd, kb_cmd, search, threads_cmd
+#: Every command: name -> (module, function, help of a command group or None for a command).
+#: Modules are imported only when their command is built, so `raybot ask` never imports the
+#: modules (nor builds the Click commands) of diagnose, serve, slack, eval and the rest.
+COMMANDS: dict[str, tuple[str, str, str | None]] = {
+    "ask": ("raybot.commands.ask", "ask", None),
+    "chat": ("raybot.commands.chat", "chat", None),
+    "search": ("raybot.commands.search", "search", None),
+    "diagnose": ("raybot.commands.diagnose", "diagnose", None),
+    "serve": ("raybot.commands.serve_cmd", "serve", None),
+    "slack": ("raybot.commands.slack_cmd", "slack", None),
+    "gaps": ("raybot.commands.gaps_cmd", "gaps", None),
+    "feedback": ("raybot.commands.gaps_cmd", "feedback", None),
+    "eval": ("raybot.commands.evaluate", "eval_", None),
+    "bench": ("raybot.commands.evaluate", "bench", None),
+    "index": ("raybot.commands.index_cmd", "app", "Build or check the FAISS index of the knowledge base."),
+    "kb": ("raybot.commands.kb_cmd", "app", "List, show and lint knowledge-base entries."),
+    "threads": ("raybot.commands.threads_cmd", "app", "List, show, search and delete conversation threads."),
+}
 
-    app.command()(ask.ask)
-    app.command()(chat.chat)
-    app.command()(search.search)
-    app.command()(diagnose.diagnose)
-    from raybot.commands import gaps_cmd, serve_cmd, slack_cmd
-
-    app.command()(serve_cmd.serve)
-    app.command()(slack_cmd.slack)
-    app.command()(gaps_cmd.gaps)
-    app.command()(gaps_cmd.feedback)
-    app.command(name="eval")(evaluate.eval_)
-    app.command()(evaluate.bench)
-    app.add_typer(index_cmd.app, name="index", help="Build or check the FAISS index of the knowledge base.")
-    app.add_typer(kb_cmd.app, name="kb", help="List, show and lint knowledge-base entries.")
-    app.add_typer(threads_cmd.app, name="threads", help="List, show, search and delete conversation threads.")
+#: Options of the root callback that take a value (``--home DIR``); ``--version`` takes none.
+_ROOT_VALUE_OPTIONS = ("--home", "--kb-dir", "--index-dir", "--model")
 
 
-_register()
+def build_app(only: str | None = None) -> typer.Typer:
+    """The Typer app with every command, or with only the command named ``only``."""
+    import importlib
+
+    new = _new_app()
+    new.callback()(root)
+    for name, (module, attr, group_help) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        obj = getattr(importlib.import_module(module), attr)
+        if group_help is None:
+            new.command(name=name)(obj)
+        else:
+            new.add_typer(obj, name=name, help=group_help)
+    return new
+
+
+def command_named(argv: list[str]) -> str | None:
+    """The command ``argv`` runs, when it names one of :data:`COMMANDS` after root options
+    only; ``None`` otherwise (no command, ``--help``, ``--version``, an unknown word)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _ROOT_VALUE_OPTIONS:
+            i += 2
+        elif arg.startswith(tuple(o + "=" for o in _ROOT_VALUE_OPTIONS)):
+            i += 1
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `from raybot.cli import app`: the app with every command, built on first use.
+    if name == "app":
+        globals()["app"] = built = build_app()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    app()
+    # A run names one command: only that command is imported and built (the rest cost ~60 ms of
+    # imports and Click set-up). Help, completion and anything unexpected get the whole app.
+    only = None if any(k.startswith("_RAYBOT") for k in os.environ) else command_named(sys.argv[1:])
+    build_app(only)()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ environment variable, else the default:
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from raybot import settings
@@ -66,6 +67,21 @@ def home() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("raybot", appauthor=False))
+
+
+def cache_dir() -> Path:
+    """Derived files raybot can always make again (the query encoder's prepared weights):
+    ``$RAYBOT_CACHE``, else the platform's user cache directory (``~/.cache/raybot`` on Linux)."""
+    value = os.environ.get("RAYBOT_CACHE")
+    if value:
+        return expand(value, "the cache directory (RAYBOT_CACHE)")
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if sys.platform.startswith("linux") and (xdg is None or os.path.isabs(xdg)):
+        # What platformdirs answers on Linux, without importing it on every start.
+        return Path(xdg or os.path.expanduser("~/.cache")) / "raybot"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("raybot", appauthor=False))
 
 
 def fallback_index_dir() -> Path:

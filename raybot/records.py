@@ -10,6 +10,7 @@ keys, passwords, credentials in URLs), and voters are kept only as a one-way has
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -31,31 +32,38 @@ LOW_CONFIDENCE = 0.65
 _NOT_LOOKUPS = {"thanks", "affirm", "nothing_pending", "diagnose"}
 RATINGS = ("up", "down")
 
+
 # -- redaction ---------------------------------------------------------------------------------
-_SECRET_PATTERNS = [
-    re.compile(r"\bxox[a-z]-[A-Za-z0-9-]{8,}"),  # Slack bot/user/app tokens
-    re.compile(r"\bxapp-[A-Za-z0-9-]{8,}"),  # Slack app-level tokens
-    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}"),
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
-    re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),  # API keys in the common sk-... form
-    re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}"),  # JWTs
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
-]
-_ASSIGNED_SECRET = re.compile(
-    r"(?i)\b((?:[A-Za-z_]*_)?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|auth)"
-    r"[A-Za-z_]*\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|\S+)"
-)
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+# Compiled on first use: most turns record nothing (only declined and low-confidence ones do),
+# and `raybot ask` should not pay for these patterns at start-up.
+@functools.cache
+def _patterns() -> tuple[list[re.Pattern[str]], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    secret_patterns = [
+        re.compile(r"\bxox[a-z]-[A-Za-z0-9-]{8,}"),  # Slack bot/user/app tokens
+        re.compile(r"\bxapp-[A-Za-z0-9-]{8,}"),  # Slack app-level tokens
+        re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}"),
+        re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
+        re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),  # API keys in the common sk-... form
+        re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}"),  # JWTs
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
+    ]
+    assigned_secret = re.compile(
+        r"(?i)\b((?:[A-Za-z_]*_)?(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|auth)"
+        r"[A-Za-z_]*\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|\S+)"
+    )
+    bearer = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+    url_credentials = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+    return secret_patterns, assigned_secret, bearer, url_credentials
 
 
 def redact(text: str) -> str:
     """``text`` with tokens, keys, passwords and URL credentials replaced by ``[redacted]``."""
-    for pat in _SECRET_PATTERNS:
+    secret_patterns, assigned_secret, bearer, url_credentials = _patterns()
+    for pat in secret_patterns:
         text = pat.sub("[redacted]", text)
-    text = _BEARER.sub(lambda m: m.group(1) + " [redacted]", text)
-    text = _ASSIGNED_SECRET.sub(lambda m: m.group(1) + ("" if m.group(2) == "[redacted]" else "[redacted]"), text)
-    return _URL_CREDENTIALS.sub(lambda m: m.group(1) + "[redacted]@", text)
+    text = bearer.sub(lambda m: m.group(1) + " [redacted]", text)
+    text = assigned_secret.sub(lambda m: m.group(1) + ("" if m.group(2) == "[redacted]" else "[redacted]"), text)
+    return url_credentials.sub(lambda m: m.group(1) + "[redacted]@", text)
 
 
 def voter_hash(*parts: str) -> str:

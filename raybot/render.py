@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from raybot.jsonout import json_text, print_json, print_json_line  # noqa: F401  (re-exported)
 from raybot.sanitize import clean, escape_markup
 
 if TYPE_CHECKING:
@@ -54,34 +55,6 @@ def err_console() -> Console:
 def render_notes(notes: list[str]) -> None:
     for note in notes:
         err_console().print(f"[yellow]note:[/] {escape_markup(note)}", highlight=False)
-
-
-# C1 controls and bidirectional controls are legal raw in JSON strings; written as \uXXXX
-# escapes they carry the same data and cannot act on a terminal that shows the JSON.
-_JSON_ESCAPE = {c: f"\\u{c:04x}" for c in [*range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029]}
-_JSON_ESCAPE.update({c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
-
-
-def json_text(data: Any, *, indent: int | None = 2) -> str:
-    import json
-
-    return json.dumps(data, ensure_ascii=False, indent=indent).translate(_JSON_ESCAPE)
-
-
-def print_json(data) -> None:
-    """One JSON document on stdout, nothing else (no colour, no wrapping)."""
-    import sys
-
-    sys.stdout.write(json_text(data) + "\n")
-    sys.stdout.flush()
-
-
-def print_json_line(data) -> None:
-    """One JSON document on one line (JSON lines, as ``chat --json`` writes them)."""
-    import sys
-
-    sys.stdout.write(json_text(data, indent=None) + "\n")
-    sys.stdout.flush()
 
 
 def plain_text(value: Any) -> Text:

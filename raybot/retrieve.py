@@ -20,6 +20,8 @@ from raybot import tuning
 from raybot.tokens import STOPWORDS, entry_terms, term_counts, tokenize  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from raybot.kb import Entry
 
 MAX_QUESTION_CHARS = 10_000
@@ -207,6 +209,7 @@ class Retriever:
         self._df: dict[str, int] = {}
         self._topic_words: dict[str, int] | None = None
         self._text_cache: dict[str, str] = {}
+        self._bm25_norm: list[float] | None = None
         self._build_lexical()
 
     # -- lexical ------------------------------------------------------------------------
@@ -320,6 +323,10 @@ class Retriever:
         k1, b = 1.2, 0.75
         scores = [0.0] * len(self.chunks)
         qtf = Counter(q_tokens)
+        # k1 * (1 - b + b * len / avg_len) per chunk: the same expression, computed once.
+        norm = self._bm25_norm
+        if norm is None:
+            norm = self._bm25_norm = [k1 * (1 - b + b * dl / self.avg_len) for dl in self.doc_len]
         for term, qn in qtf.items():
             idf = self.idf.get(term)
             if idf is None:
@@ -328,7 +335,7 @@ class Retriever:
             post = self.postings[term]
             for j in range(0, len(post), 2):
                 i, f = post[j], post[j + 1]
-                scores[i] += weight * f * (k1 + 1) / (f + k1 * (1 - b + b * self.doc_len[i] / self.avg_len))
+                scores[i] += weight * f * (k1 + 1) / (f + norm[i])
         return scores
 
     def unknown_terms(self, query: Query) -> list[str]:
@@ -420,25 +427,28 @@ class Retriever:
         vec = self.embed(query.dense_text).reshape(1, -1).astype(np.float32)
         sims, idx = self.loaded.faiss_index.search(vec, n)
         dense_best: dict[str, tuple[float, str]] = {}
-        for sim, i in zip(sims[0], idx[0], strict=True):
+        chunks = self.chunks
+        for sim, i in zip(sims[0].tolist(), idx[0].tolist(), strict=True):  # Python floats: same values
             if i < 0:
                 continue
-            c = self.chunks[i]
+            c = chunks[i]
             if c["entry"] not in dense_best:
-                dense_best[c["entry"]] = (float(sim), c["section"])
+                dense_best[c["entry"]] = (sim, c["section"])
         q_tokens = tokenize(query.text if len(query.text) < 4000 else query.dense_text + " " + " ".join(query.signals))
         q_tokens += [t for s in query.signals for t in tokenize(s)]
         lex_best: dict[str, float] = {}
         for i, s in enumerate(self._bm25(q_tokens)):
             if s > 0:
-                e = self.chunks[i]["entry"]
-                lex_best[e] = max(lex_best.get(e, 0.0), s)
+                e = chunks[i]["entry"]
+                if s > lex_best.get(e, 0.0):
+                    lex_best[e] = s
 
         ids = [e for e in self.entries if kinds is None or self.entries[e].kind in kinds]
         has_error = any(s.endswith(("error", "exception")) for s in query.signals)
         dense_rank = {e: r for r, e in enumerate(sorted(ids, key=lambda e: -dense_best.get(e, (-1, ""))[0]))}
         lex_sorted = sorted((e for e in ids if e in lex_best), key=lambda e: -lex_best[e])
         lex_rank = {e: r for r, e in enumerate(lex_sorted)}
+        matchers = [(sig, _identifier_matcher(sig)) for sig in query.signals]
         hits = []
         for e in ids:
             dense, section = dense_best.get(e, (0.0, "title"))
@@ -446,7 +456,7 @@ class Retriever:
             if e in lex_rank:
                 score += tuning.LEXICAL_RRF_WEIGHT / (tuning.RRF_K + lex_rank[e] + 1)
             surface = self.entry_surface[e]
-            exact = [s for s in query.signals if _contains_identifier(surface, s)]
+            exact = [s for s, found in matchers if found(surface)]
             if exact:
                 # An error class named in the question says more than a setting mentioned in
                 # passing (e.g. the RAY_record_ref_creation_sites hint inside a pasted error),
@@ -470,13 +480,17 @@ class Retriever:
         return hits[:k]
 
 
-def _contains_identifier(surface: str, signal: str) -> bool:
+def _identifier_matcher(signal: str) -> Callable[[str], bool]:
+    """``surface -> bool``: does the entry surface name ``signal`` (built once per search)."""
     if signal.isdigit():
-        return re.search(rf"(?<!\d){signal}(?!\d)", surface) is not None
-    if " " in signal:  # a command such as "ray memory": as a command, not "ray memory monitor"
+        pattern = re.compile(rf"(?<!\d){signal}(?!\d)")
+    elif " " in signal:  # a command such as "ray memory": as a command, not "ray memory monitor"
         cmd = re.escape(signal)
-        return re.search(rf"`{cmd}\b|{cmd}(?=\s*(?:-|$|[.,;:)`'\"]))", surface) is not None
-    return signal in surface
+        pattern = re.compile(rf"`{cmd}\b|{cmd}(?=\s*(?:-|$|[.,;:)`'\"]))")
+    else:
+        return lambda surface: signal in surface
+    # Both patterns match the signal literally: a surface without it needs no regex search.
+    return lambda surface: signal in surface and pattern.search(surface) is not None
 
 
 def open_retriever(kb_dir: Path | None = None, index_dir: Path | None = None, *, notes: list[str] | None = None):

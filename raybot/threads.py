@@ -512,9 +512,10 @@ def default_store(*, home: Path | None = None, wait: float = STORE_WAIT_S, quiet
 
     on_wait = None
     if not quiet:
-        from raybot.render import render_notes
 
         def on_wait(note: str) -> None:
+            from raybot.render import render_notes  # only when there is a wait to announce
+
             render_notes([note])
 
     return ThreadStore((home or paths.home()) / "threads.db", wait=wait, on_wait=on_wait)

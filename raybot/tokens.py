@@ -50,24 +50,42 @@ def norm_token(tok: str) -> str:
 def tokenize(text: str) -> list[str]:
     """Lower-case tokens; identifiers are kept whole *and* split into their parts."""
     out: list[str] = []
+    cache = _TERMS_OF
     for tok in _TOKEN_RE.findall(text.lower().replace("#", " ")):
-        tok = tok.strip("_")
-        if not tok:
-            continue
-        if tok.startswith("ray_") and len(tok) > 8:
-            out.append(tok[4:])  # RAY_num_workers_soft_limit also matches num_workers_soft_limit
-        if "_" in tok or "::" in tok:
-            out.append(tok)
-            parts = [p for p in re.split(r"_|::", tok) if p]
-            out.extend(norm_token(p) for p in parts if p not in STOPWORDS and len(p) > 1)
-            continue
-        if tok in STOPWORDS or len(tok) < 2:
-            continue
-        tok = norm_token(tok)
-        tok = SYNONYMS.get(tok, tok)
-        if tok not in STOPWORDS:
-            out.append(tok)
+        terms = cache.get(tok)
+        if terms is None:
+            if len(cache) >= _TERMS_OF_MAX:
+                cache.clear()
+            terms = cache[tok] = _terms_of(tok)
+        out.extend(terms)
     return out
+
+
+#: What each raw token contributes, remembered: questions and entries repeat the same words, and
+#: a token's terms depend on the token alone.
+_TERMS_OF: dict[str, tuple[str, ...]] = {}
+_TERMS_OF_MAX = 50_000
+
+
+def _terms_of(tok: str) -> tuple[str, ...]:
+    tok = tok.strip("_")
+    if not tok:
+        return ()
+    out: list[str] = []
+    if tok.startswith("ray_") and len(tok) > 8:
+        out.append(tok[4:])  # RAY_num_workers_soft_limit also matches num_workers_soft_limit
+    if "_" in tok or "::" in tok:
+        out.append(tok)
+        parts = [p for p in re.split(r"_|::", tok) if p]
+        out.extend(norm_token(p) for p in parts if p not in STOPWORDS and len(p) > 1)
+        return tuple(out)
+    if tok in STOPWORDS or len(tok) < 2:
+        return tuple(out)
+    tok = norm_token(tok)
+    tok = SYNONYMS.get(tok, tok)
+    if tok not in STOPWORDS:
+        out.append(tok)
+    return tuple(out)
 
 
 def entry_terms(text: str) -> set[str]:

@@ -202,6 +202,50 @@ def test_cli_import_is_lazy():
     assert out.returncode == 0 and out.stdout.strip() == ""
 
 
+ASK_JSON_MODULES = r"""
+import sys
+sys.argv = ["raybot", "ask", "--json", "what is a ray::IDLE process"]
+from raybot.cli import main
+try:
+    main()
+finally:
+    unneeded = ("click", "rich", "raybot.render", "raybot.diagnose", "raybot.gaps", "raybot.web", "raybot.slack_bot",
+                "raybot.commands.chat", "raybot.commands.diagnose", "raybot.commands.serve_cmd",
+                "raybot.commands.evaluate", "raybot.commands.kb_cmd")
+    print("LOADED:" + ",".join(m for m in unneeded if m in sys.modules), file=sys.stderr)
+"""
+
+
+def test_ask_json_loads_only_what_it_uses(small_env, raybot_home):
+    # Start-up time (README "Quality and speed"): `raybot ask --json` builds only its own command
+    # and prints JSON without the terminal renderer; the other commands' modules stay unloaded.
+    r = subprocess.run([sys.executable, "-c", ASK_JSON_MODULES], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["entries"] == ["idle-process"]
+    assert r.stderr.strip().splitlines()[-1] == "LOADED:"
+
+
+@pytest.mark.parametrize(
+    "argv,command",
+    [
+        (["ask", "--json", "q"], "ask"),
+        (["--home", "/tmp/x", "--kb-dir=/tmp/kb", "threads", "list"], "threads"),
+        (["--version"], None),
+        (["--help"], None),
+        (["asl", "q"], None),
+        (["--home"], None),
+        ([], None),
+    ],
+)
+def test_a_run_builds_the_command_it_names(argv, command):
+    from raybot.cli import COMMANDS, build_app, command_named
+
+    assert command_named(argv) == command
+    app = build_app(command)
+    names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    assert names == ({command} if command else set(COMMANDS))
+
+
 def test_query_with_another_model_than_the_index_is_a_clear_error(small_env, tmp_path):
     from raybot.embed import resolve_model
 

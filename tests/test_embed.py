@@ -97,3 +97,29 @@ def test_encoders_that_disagree_on_probes_are_refused():
     with pytest.raises(ModelError) as exc:
         compare_encoders(spec, FirstTokenPooling())
     assert exc.value.reference == "model-unsupported"
+
+
+def test_prepared_weights_cache_gives_the_same_vectors(tmp_path, monkeypatch):
+    # The transposed matmul weights are kept in RAYBOT_CACHE and mapped from there on the next
+    # start (README "Quality and speed"); the vectors must be the same bits as when built.
+    from raybot.embed import PROBES
+
+    texts = [*PROBES, "why do ray::IDLE workers keep memory", "x" * 3000]
+    monkeypatch.setenv("RAYBOT_CACHE", str(tmp_path / "cache"))
+    built = NumpyEncoder(resolve_model())
+    files = list((tmp_path / "cache").glob("encoder-*.f32"))
+    assert len(files) == 1 and files[0].stat().st_size > 40_000_000
+    mapped = NumpyEncoder(resolve_model())
+    assert isinstance(mapped.layers[0][0], np.memmap) and isinstance(mapped.layers[-1][7], np.memmap)
+    assert mapped.encode(texts).tobytes() == built.encode(texts).tobytes()
+    # A cache file of the wrong size (a crash mid-write elsewhere) is not used, and is replaced.
+    files[0].write_bytes(b"\0" * 1024)
+    again = NumpyEncoder(resolve_model())
+    assert not isinstance(again.layers[0][0], np.memmap)
+    assert again.encode(texts).tobytes() == built.encode(texts).tobytes()
+    assert files[0].stat().st_size > 40_000_000
+    # A cache directory that cannot be made (a file is in the way): built in memory, same vectors.
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("RAYBOT_CACHE", str(blocker / "cache"))
+    assert NumpyEncoder(resolve_model()).encode(texts).tobytes() == built.encode(texts).tobytes()

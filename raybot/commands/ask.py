@@ -42,7 +42,6 @@ def ask(
       raybot ask --thread support-42 --json "what does kill_idle_workers_interval_ms=0 do?"
     """
     from raybot.assistant import Assistant
-    from raybot.render import render_answer, render_notes
     from raybot.threads import default_store
 
     if thread is not None and continue_:
@@ -56,5 +55,13 @@ def ask(
     assistant = Assistant(store=default_store())
     answer = assistant.ask(text, thread_id=thread, continue_=continue_)
     answer.notes = read_notes + answer.notes
+    if json_ and not explain and not answer.notes:
+        # The common scripted case: one JSON document, without loading the terminal renderer.
+        from raybot.jsonout import print_json
+
+        print_json(answer.to_dict())
+        return
+    from raybot.render import render_answer, render_notes
+
     render_notes(answer.notes)
     render_answer(answer, json_=json_, explain=explain)
