@@ -336,6 +336,23 @@ def test_calibration_is_monotone_and_measured_on_dev_only(tmp_path):
     assert measured == sorted(measured)
 
 
+def test_the_table_rows_of_a_fit_are_never_held_out(tmp_path):
+    """The calibration table is measured on real rows of the named splits (dev + calib): a
+    held-out row is never read, even when asked for, and curated rows (no split) are left out."""
+    assert "heldout" not in getattr(tuning, "TABLE_FITTED_ON", "")
+    f = tmp_path / "rows.jsonl"
+    rows = [
+        {"id": "a", "split": "dev", "question": "q1", "expected": []},
+        {"id": "b", "split": "calib", "question": "q2", "expected": []},
+        {"id": "c", "split": "heldout", "question": "q3", "expected": []},
+        {"question": "q4", "expected": []},
+    ]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    got = [row["question"] for _, row in tuning._fit_rows([str(f)], ("dev", "calib", "heldout"))]
+    assert got == ["q1", "q2"]
+    assert [row["question"] for _, row in tuning._fit_rows([str(f)])] == ["q1", "q4"]  # weights: dev + curated
+
+
 def test_real_question_eval_reports_per_split_and_never_lists_heldout(tmp_path):
     from typer.testing import CliRunner
 
