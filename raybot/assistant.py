@@ -115,9 +115,14 @@ def is_yes_no(text: str) -> bool:
     return bool(_YES_NO.search(text.strip()))
 
 
+def _question_sentences(text: str) -> list[str]:
+    """``text`` on one line, cut after each full stop, question or exclamation mark."""
+    return re.split(r"(?<=[.?!])\s+", " ".join(text.split()))
+
+
 def yes_no_clause(text: str) -> str:
     """The sentence of ``text`` that asks for a yes or a no (for quoting it back)."""
-    for sent in re.split(r"(?<=[.?!])\s+", " ".join(text.split())):
+    for sent in _question_sentences(text):
         if _YES_NO.search(sent):
             return sent.strip()
     return " ".join(text.split())[:200]
@@ -140,7 +145,7 @@ _CHOICE = re.compile(r",?\s\bor\b(?!\s+not\b)\s+\w+[^?]*\?", re.I)
 def asks_fact_yes_no(text: str) -> bool:
     """Does the question ask for a yes or a no about a fact ("will the tasks be killed?"), rather
     than how to do something in yes/no form ("is there a way to ...?")?"""
-    for sent in re.split(r"(?<=[.?!])\s+", " ".join(text.split())):
+    for sent in _question_sentences(text):
         if _YES_NO.search(sent) and not _HOW_IN_YES_NO_FORM.search(sent) and not _CHOICE.search(sent):
             return True
     return False

@@ -260,6 +260,21 @@ def apply_pending(snap: ClusterSnapshot, tasks, actors, groups) -> None:
     def waited(since_ms: float | None) -> float | None:
         return None if since_ms is None else max(now_ms - since_ms, 0.0) / 1000.0
 
+    def task_work(t, kind: str, work_id: str, name: str, state: str, basis: str) -> PendingWork:
+        """A task (or an actor known only by its creation task) dated from its task events."""
+        since = _entered_ms(t, state)
+        return PendingWork(
+            kind=kind,
+            id=work_id,
+            name=name,
+            state=state,
+            bundles=[_shape(_get(t, "required_resources"))],
+            waited_s=waited(since),
+            since=f"{basis} {state} (task events)" if since is not None else None,
+            job_id=_get(t, "job_id"),
+            placement_group_id=_get(t, "placement_group_id") or None,
+        )
+
     # The actor listing has no timestamp. A restarting actor is dated by its process: while the
     # old one is listed, the dead worker with that pid on that node ended when the restart began;
     # once the new one is listed (Ray 2.60 lists it as soon as it is started),
@@ -277,20 +292,8 @@ def apply_pending(snap: ClusterSnapshot, tasks, actors, groups) -> None:
         if _get(t, "type") == "ACTOR_CREATION_TASK" and _get(t, "actor_id"):
             creation[str(_get(t, "actor_id"))] = t
             continue
-        since = _entered_ms(t, state)
-        work.append(
-            PendingWork(
-                kind="task",
-                id=str(_get(t, "task_id") or ""),
-                name=str(_get(t, "name") or _get(t, "func_or_class_name") or ""),
-                state=state,
-                bundles=[_shape(_get(t, "required_resources"))],
-                waited_s=waited(since),
-                since=f"since it entered {state} (task events)" if since is not None else None,
-                job_id=_get(t, "job_id"),
-                placement_group_id=_get(t, "placement_group_id") or None,
-            )
-        )
+        name = str(_get(t, "name") or _get(t, "func_or_class_name") or "")
+        work.append(task_work(t, "task", str(_get(t, "task_id") or ""), name, state, "since it entered"))
     for a in actors:
         actor_id = str(_get(a, "actor_id") or "")
         task = creation.pop(actor_id, None)
@@ -323,20 +326,8 @@ def apply_pending(snap: ClusterSnapshot, tasks, actors, groups) -> None:
         )
     for actor_id, t in creation.items():  # creation tasks whose actor was not listed
         state = str(_get(t, "state") or "PENDING_NODE_ASSIGNMENT")
-        since = _entered_ms(t, state)
-        work.append(
-            PendingWork(
-                kind="actor",
-                id=actor_id,
-                name=str(_get(t, "func_or_class_name") or _get(t, "name") or "").removesuffix(".__init__"),
-                state=state,
-                bundles=[_shape(_get(t, "required_resources"))],
-                waited_s=waited(since),
-                since=f"since its creation task entered {state} (task events)" if since is not None else None,
-                job_id=_get(t, "job_id"),
-                placement_group_id=_get(t, "placement_group_id") or None,
-            )
-        )
+        name = str(_get(t, "func_or_class_name") or _get(t, "name") or "").removesuffix(".__init__")
+        work.append(task_work(t, "actor", actor_id, name, state, "since its creation task entered"))
     for g in groups:
         stats = _get(g, "stats") or {}
         try:
