@@ -209,7 +209,10 @@ class Retriever:
         self._df: dict[str, int] = {}
         self._topic_words: dict[str, int] | None = None
         self._text_cache: dict[str, str] = {}
-        self._bm25_norm: list[float] | None = None
+        self._bm25_norm: Any = None  #: float64 array, one value per chunk
+        self._posting_arrays: dict[str, tuple[Any, Any]] = {}  #: term -> (chunks, counts) arrays
+        self._chunk_codes: tuple[Any, list[str]] | None = None
+        self._entry_static: list[tuple[str, Entry, str, bool]] | None = None
         self._build_lexical()
 
     # -- lexical ------------------------------------------------------------------------
@@ -319,23 +322,44 @@ class Retriever:
             text = self._text_cache[entry_id] = self.entries[entry_id].text().lower()
         return text
 
-    def _bm25(self, q_tokens: list[str]) -> list[float]:
+    def _chunk_entries(self):
+        """Each chunk's entry as a small integer (an array), and the entry ids by that number."""
+        if self._chunk_codes is None:
+            import numpy as np
+
+            numbers: dict[str, int] = {}
+            codes = [numbers.setdefault(c["entry"], len(numbers)) for c in self.chunks]
+            self._chunk_codes = (np.asarray(codes, dtype=np.intp), list(numbers))
+        return self._chunk_codes
+
+    def _bm25(self, q_tokens: list[str]):
+        """BM25 score of every chunk (a float64 array). Each term's postings are kept as arrays,
+        and its contributions are added with the same float64 operations, in the same order, as
+        term by term in Python: the same scores, bit for bit."""
+        import numpy as np
+
         k1, b = 1.2, 0.75
-        scores = [0.0] * len(self.chunks)
+        scores = np.zeros(len(self.chunks))
         qtf = Counter(q_tokens)
         # k1 * (1 - b + b * len / avg_len) per chunk: the same expression, computed once.
         norm = self._bm25_norm
         if norm is None:
-            norm = self._bm25_norm = [k1 * (1 - b + b * dl / self.avg_len) for dl in self.doc_len]
+            norm = self._bm25_norm = np.array([k1 * (1 - b + b * dl / self.avg_len) for dl in self.doc_len])
         for term, qn in qtf.items():
             idf = self.idf.get(term)
             if idf is None:
                 continue
             weight = idf * (1 + 0.5 * math.log(qn))
-            post = self.postings[term]
-            for j in range(0, len(post), 2):
-                i, f = post[j], post[j + 1]
-                scores[i] += weight * f * (k1 + 1) / (f + norm[i])
+            post = self._posting_arrays.get(term)
+            if post is None:
+                flat = self.postings[term]
+                post = self._posting_arrays[term] = (
+                    np.asarray(flat[0::2], dtype=np.intp),
+                    np.asarray(flat[1::2], dtype=np.float64),
+                )
+            rows, f = post
+            # A chunk appears once in a term's postings, so the fancy-indexed add is exact.
+            scores[rows] += weight * f * (k1 + 1) / (f + norm[rows])
         return scores
 
     def unknown_terms(self, query: Query) -> list[str]:
@@ -426,22 +450,28 @@ class Retriever:
             return []
         vec = self.embed(query.dense_text).reshape(1, -1).astype(np.float32)
         sims, idx = self.loaded.faiss_index.search(vec, n)
-        dense_best: dict[str, tuple[float, str]] = {}
         chunks = self.chunks
-        for sim, i in zip(sims[0].tolist(), idx[0].tolist(), strict=True):  # Python floats: same values
-            if i < 0:
-                continue
-            c = chunks[i]
-            if c["entry"] not in dense_best:
-                dense_best[c["entry"]] = (sim, c["section"])
+        codes, code_entry = self._chunk_entries()
+        sim_row, idx_row = sims[0], idx[0]
+        if idx_row.min() < 0:
+            keep = idx_row >= 0
+            sim_row, idx_row = sim_row[keep], idx_row[keep]
+        # Each entry's best chunk is its first in FAISS's order (np.unique gives first indices).
+        row_codes = codes[idx_row]
+        _, first = np.unique(row_codes, return_index=True)
+        dense_best: dict[str, tuple[float, str]] = {
+            code_entry[c]: (sim, chunks[i]["section"])  # Python floats: the same values as FAISS's
+            for c, sim, i in zip(
+                row_codes[first].tolist(), sim_row[first].tolist(), idx_row[first].tolist(), strict=True
+            )
+        }
         q_tokens = tokenize(query.text if len(query.text) < 4000 else query.dense_text + " " + " ".join(query.signals))
         q_tokens += [t for s in query.signals for t in tokenize(s)]
-        lex_best: dict[str, float] = {}
-        for i, s in enumerate(self._bm25(q_tokens)):
-            if s > 0:
-                e = chunks[i]["entry"]
-                if s > lex_best.get(e, 0.0):
-                    lex_best[e] = s
+        lexical = self._bm25(q_tokens)
+        scored = np.flatnonzero(lexical > 0)
+        best = np.zeros(len(code_entry))
+        np.maximum.at(best, codes[scored], lexical[scored])
+        lex_best: dict[str, float] = {code_entry[c]: v for c, v in enumerate(best.tolist()) if v > 0}
 
         ids = [e for e in self.entries if kinds is None or self.entries[e].kind in kinds]
         has_error = any(s.endswith(("error", "exception")) for s in query.signals)
