@@ -479,32 +479,33 @@ class Retriever:
         lex_sorted = sorted((e for e in ids if e in lex_best), key=lambda e: -lex_best[e])
         lex_rank = {e: r for r, e in enumerate(lex_sorted)}
         matchers = [(sig, _identifier_matcher(sig)) for sig in query.signals]
+        surfaces = self.entry_surface
+        rrf_k, lexical_weight, dense_weight = tuning.RRF_K, tuning.LEXICAL_RRF_WEIGHT, tuning.DENSE_SCORE_WEIGHT
+        demote = 0.0 if query.asks_issue else tuning.ISSUE_DEMOTION
+        exact_bonus = tuning.EXACT_BONUS_WITH_ERROR if has_error else tuning.EXACT_BONUS
         hits = []
         for e in ids:
+            meta = self.entries[e]
             dense, section = dense_best.get(e, (0.0, "title"))
-            score = 1.0 / (tuning.RRF_K + dense_rank[e] + 1)
-            if e in lex_rank:
-                score += tuning.LEXICAL_RRF_WEIGHT / (tuning.RRF_K + lex_rank[e] + 1)
-            surface = self.entry_surface[e]
-            exact = [s for s, found in matchers if found(surface)]
+            score = 1.0 / (rrf_k + dense_rank[e] + 1)
+            lex_r = lex_rank.get(e)
+            if lex_r is not None:
+                score += lexical_weight / (rrf_k + lex_r + 1)
+            exact = [s for s, found in matchers if found(surfaces[e])] if matchers else []
             if exact:
                 # An error class named in the question says more than a setting mentioned in
                 # passing (e.g. the RAY_record_ref_creation_sites hint inside a pasted error),
                 # and RAY_x / x are one identifier, not two.
                 distinct = [s for s in exact if not (s.startswith("ray_") and s[4:] in exact)]
                 score += sum(
-                    tuning.EXACT_ERROR_BONUS
-                    if s.endswith(("error", "exception"))
-                    else (tuning.EXACT_BONUS_WITH_ERROR if has_error else tuning.EXACT_BONUS)
-                    for s in distinct
+                    tuning.EXACT_ERROR_BONUS if s.endswith(("error", "exception")) else exact_bonus for s in distinct
                 )
             if boost and e in boost:
                 score += boost[e]
-            if self.entries[e].kind == "issue" and not query.asks_issue:
-                score -= tuning.ISSUE_DEMOTION  # how/why questions want the explanation, not the ticket
+            if meta.kind == "issue" and demote:
+                score -= demote  # how/why questions want the explanation, not the ticket
             # Absolute similarity matters too: keep weak matches from floating up on rank alone.
-            score += tuning.DENSE_SCORE_WEIGHT * max(dense, 0.0)
-            meta = self.entries[e]
+            score += dense_weight * max(dense, 0.0)
             hits.append(Hit(e, meta.title, meta.kind, score, dense, lex_best.get(e, 0.0), exact, section))
         hits.sort(key=lambda h: (-h.score, h.entry))
         return hits[:k]
