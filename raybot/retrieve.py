@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raybot import tuning
-from raybot.tokens import STOPWORDS, entry_terms, term_counts, tokenize  # noqa: F401  (re-exported)
+from raybot.tokens import STOPWORDS, entry_terms, term_counts, tokenize, topic_words  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -245,12 +245,12 @@ class Retriever:
         return self._df
 
     def _topical(self) -> dict[str, int]:
-        """Words of the kb's titles and tags (what its entries are *about*), with the number of
-        entries whose title or tags use them."""
+        """Words of the kb's titles and tags (what its entries are *about*, identifier parts left
+        out: see :func:`raybot.tokens.topic_words`), with the number of entries that use them."""
         if self._topic_words is None:
             words: Counter[str] = Counter()
             for e in self.entries.values():
-                words.update(set(tokenize(" ".join([e.title, " ".join(e.tags)]))))
+                words.update(topic_words(" ".join([e.title, " ".join(e.tags)])))
             self._topic_words = dict(words)
         return self._topic_words
 
