@@ -261,7 +261,9 @@ def _prepared_matrices(weights_path: Path, w: dict, n_layers: int) -> list[tuple
             out.append(
                 (
                     # Row-major: OpenBLAS multiplies a few token rows by it ~1.5x faster than by
-                    # the column-major result of concatenating the transposed views (same bits).
+                    # the column-major result of concatenating the transposed views (with the
+                    # bundled OpenBLAS the vectors are the same, bit for bit, on every dev and
+                    # real question).
                     np.ascontiguousarray(np.concatenate(qkv, axis=1)),
                     np.ascontiguousarray(w[p + "attention.output.dense.weight"].T),
                     np.ascontiguousarray(w[p + "intermediate.dense.weight"].T),
