@@ -71,6 +71,17 @@ class Query:
     asks_issue: bool = False  #: mentions issues, bugs, PRs or an issue number
     ask_text: str = ""  #: the user's own words: pasted messages, logs and code left out
     message: str = ""  #: a pasted error or log line, if any (see raybot.signatures)
+    defined: frozenset[str] = frozenset()  #: names the question's own code defines (lower case)
+
+
+#: Names a pasted snippet defines: ``def f``, ``class C``, ``x = ...`` (not ``==``, not a keyword
+#: argument inside a call, which is preceded by "(" or ",").
+_DEFINED_RE = re.compile(r"\b(?:def|class)\s+(\w+)|(?:^|[;\s])(\w+)\s*=(?!=)", re.M)
+
+
+def defined_names(text: str) -> frozenset[str]:
+    """The identifiers that the question's own code defines (its functions, classes, variables)."""
+    return frozenset((m.group(1) or m.group(2)).lower() for m in _DEFINED_RE.finditer(text))
 
 
 def extract_signals(text: str) -> list[str]:
@@ -143,7 +154,9 @@ def prepare_query(question: str) -> Query:
         asks = [x for x in re.split(r"(?<=[.?!])\s+", ask_text) if x.rstrip().endswith("?")]
         if asks and len(" ".join(asks).split()) >= 4:
             ask_text = " ".join(asks)
-    return Query(question, text, dense_text, signals, notes, has_code, asks_issue, ask_text.strip(), message)
+    return Query(
+        question, text, dense_text, signals, notes, has_code, asks_issue, ask_text.strip(), message, defined_names(text)
+    )
 
 
 FILLER = frozenset(
@@ -285,16 +298,22 @@ class Retriever:
         terms = self._entry_terms(entry_id)
         text = self._entry_text(entry_id)
         missing: list[str] = []
+        # A name the user's own code defines and the kb never uses ("execute_flow_1") is theirs,
+        # not something asked about; a Ray name the kb knows always counts.
+        own = {n for n in query.defined if n not in self.idf}
         for tok in self.key_terms(query):
             if tok in terms or (tok.isalpha() and len(tok) >= 5 and "~" + tok[:5] in terms):
                 continue
             if "_" in tok and (tok in text or tok.startswith("ray_") and tok[4:] in text):
                 continue
+            if tok in own:
+                continue
             missing.append(tok)
         ident = [
             s
             for s in query.signals
-            if not s.isdigit()
+            if s not in own
+            and not s.isdigit()
             and " " not in s
             and s != "ray::idle"
             and s not in COMMON_FLAGS
