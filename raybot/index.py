@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from raybot.embed import ModelSpec
     from raybot.kb import Entry
 
-BUILDER_VERSION = 7
+BUILDER_VERSION = 8
 FILES = ("vectors.faiss", "entries.json", "chunks.json", "lexical.json", "scope.json")
 SCOPE_FILE = "SCOPE.yaml"
 CHUNK_WORDS = 110
@@ -105,7 +105,9 @@ def chunk_entry(entry: Entry) -> list[Chunk]:
     if entry.issue:
         head = f"GitHub issue #{entry.issue.number}: {entry.issue.title} ({entry.issue.state}). {head}"
     chunks = [Chunk(entry.id, "title", head)]
-    chunks += [Chunk(entry.id, "question", q) for q in entry.questions]
+    # The questions an entry answers: its `questions:` lines and the questions of its `answers:`.
+    asked = list(dict.fromkeys([*entry.questions, *(a.question for a in entry.answers)]))
+    chunks += [Chunk(entry.id, "question", q) for q in asked]
     for name, text in entry.sections.items():
         if name == "Example":
             # Code embeds poorly; keep the prose around it and the comments.

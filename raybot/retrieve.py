@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raybot import tuning
-from raybot.tokens import STOPWORDS, entry_terms, term_counts, tokenize  # noqa: F401  (re-exported)
+from raybot.tokens import STOPWORDS, entry_terms, term_counts, tokenize, topic_words  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,8 +42,10 @@ _SIGNAL_RES = (
 )
 #: Flags nearly every `ray start` line carries: naming them says nothing about the question.
 COMMON_FLAGS = frozenset({"--num-cpus", "--num-gpus", "--dashboard-port", "--node-ip-address", "--redis-password"})
-#: Not the user's words: links, and chat emoji codes (":slightly_smiling_face:").
-_URL = re.compile(r"\bhttps?://\S+|(?<![\w:]):[a-z0-9_+-]+:(?![\w:])")
+#: Chat emoji codes (":slightly_smiling_face:"): never the user's words, never an identifier.
+_EMOJI = re.compile(r"(?<![\w:]):[a-z0-9_+-]+:(?![\w:])")
+#: Not the user's words: links, and chat emoji codes.
+_URL = re.compile(r"\bhttps?://\S+|" + _EMOJI.pattern)
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]*)>")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&quot;", '"'), ("&#39;", "'"))
 
@@ -69,6 +71,17 @@ class Query:
     asks_issue: bool = False  #: mentions issues, bugs, PRs or an issue number
     ask_text: str = ""  #: the user's own words: pasted messages, logs and code left out
     message: str = ""  #: a pasted error or log line, if any (see raybot.signatures)
+    defined: frozenset[str] = frozenset()  #: names the question's own code defines (lower case)
+
+
+#: Names a pasted snippet defines: ``def f``, ``class C``, ``x = ...`` (not ``==``, not a keyword
+#: argument inside a call, which is preceded by "(" or ",").
+_DEFINED_RE = re.compile(r"\b(?:def|class)\s+(\w+)|(?:^|[;\s])(\w+)\s*=(?!=)", re.M)
+
+
+def defined_names(text: str) -> frozenset[str]:
+    """The identifiers that the question's own code defines (its functions, classes, variables)."""
+    return frozenset((m.group(1) or m.group(2)).lower() for m in _DEFINED_RE.finditer(text))
 
 
 def extract_signals(text: str) -> list[str]:
@@ -88,7 +101,7 @@ def prepare_query(question: str) -> Query:
     if len(text) > MAX_QUESTION_CHARS:
         notes.append(f"The question was {len(text):,} characters; only the first {MAX_QUESTION_CHARS:,} were used.")
         text = text[:MAX_QUESTION_CHARS]
-    text = _MENTION_RE.sub(" ", clean_markup(text))
+    text = _EMOJI.sub(" ", _MENTION_RE.sub(" ", clean_markup(text)))
     text = re.sub(r"[ \t]+", " ", text).strip()
     signals = extract_signals(text)
     has_code = "```" in text or bool(re.search(r"^\s*(?:@ray\.remote|def |class |import |Traceback)", text, re.M))
@@ -141,7 +154,9 @@ def prepare_query(question: str) -> Query:
         asks = [x for x in re.split(r"(?<=[.?!])\s+", ask_text) if x.rstrip().endswith("?")]
         if asks and len(" ".join(asks).split()) >= 4:
             ask_text = " ".join(asks)
-    return Query(question, text, dense_text, signals, notes, has_code, asks_issue, ask_text.strip(), message)
+    return Query(
+        question, text, dense_text, signals, notes, has_code, asks_issue, ask_text.strip(), message, defined_names(text)
+    )
 
 
 FILLER = frozenset(
@@ -243,12 +258,12 @@ class Retriever:
         return self._df
 
     def _topical(self) -> dict[str, int]:
-        """Words of the kb's titles and tags (what its entries are *about*), with the number of
-        entries whose title or tags use them."""
+        """Words of the kb's titles and tags (what its entries are *about*, identifier parts left
+        out: see :func:`raybot.tokens.topic_words`), with the number of entries that use them."""
         if self._topic_words is None:
             words: Counter[str] = Counter()
             for e in self.entries.values():
-                words.update(set(tokenize(" ".join([e.title, " ".join(e.tags)]))))
+                words.update(topic_words(" ".join([e.title, " ".join(e.tags)])))
             self._topic_words = dict(words)
         return self._topic_words
 
@@ -280,16 +295,22 @@ class Retriever:
         terms = self._entry_terms(entry_id)
         text = self._entry_text(entry_id)
         missing: list[str] = []
+        # A name the user's own code defines and the kb never uses ("execute_flow_1") is theirs,
+        # not something asked about; a Ray name the kb knows always counts.
+        own = {n for n in query.defined if n not in self.idf}
         for tok in self.key_terms(query):
             if tok in terms or (tok.isalpha() and len(tok) >= 5 and "~" + tok[:5] in terms):
                 continue
             if "_" in tok and (tok in text or tok.startswith("ray_") and tok[4:] in text):
                 continue
+            if tok in own:
+                continue
             missing.append(tok)
         ident = [
             s
             for s in query.signals
-            if not s.isdigit()
+            if s not in own
+            and not s.isdigit()
             and " " not in s
             and s != "ray::idle"
             and s not in COMMON_FLAGS

@@ -149,3 +149,16 @@ def test_stored_lexical_tables_are_what_the_chunks_and_entries_give(small_index)
             assert n == dict(zip(pairs[::2], pairs[1::2], strict=True))[i]
     df = Counter(t for e in loaded.entries.values() for t in entry_terms(e.text()) if not t.startswith("~"))
     assert loaded.lexical["entry_df"] == dict(df)
+
+
+def test_the_questions_of_short_answers_are_question_chunks():
+    # An entry answers the questions of its `answers:` as much as its `questions:` lines; both are
+    # embedded as "question" chunks (each once).
+    from raybot.index import chunk_entry
+    from raybot.kb import load_kb
+
+    entries, _ = load_kb(ROOT / "kb")
+    [entry] = [e for e in entries if e.id == "task-exceptions-raytaskerror"]
+    asked = [c.text for c in chunk_entry(entry) if c.section == "question"]
+    assert entry.answers and all(a.question in asked for a in entry.answers)
+    assert all(q in asked for q in entry.questions) and len(asked) == len(set(asked))
