@@ -984,11 +984,15 @@ class Assistant:
         denied: set[str] = set()
         if term:
             needle = term.lower().strip("`'\" ")
+            # A one- or two-word term may name a mention ("ray::IDLE memory" names IDLE); a longer
+            # one describes a topic ("idle workers using more than 1GB and causing OOM"): one
+            # shared word does not make an issue about it, so it is ranked by meaning instead.
+            words = needle.split() if len(needle.split()) <= 2 else []
             for eid, e in issues.items():
                 # What the issue itself says: its title and the verified `mentions` list. Our
                 # own notes are not evidence that the issue mentions a term.
                 own = [titles[eid], *(m.lower() for m in e.mentions)]
-                if any(needle in text or text in needle.split() for text in own if text):
+                if any(needle in text or text in words for text in own if text):
                     exact.add(eid)
                 elif mention_kind(" ".join(e.sections.values()), needle) == "denies":
                     denied.add(eid)

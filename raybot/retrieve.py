@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raybot import tuning
-from raybot.tokens import STOPWORDS, entry_terms, term_counts, tokenize  # noqa: F401  (re-exported)
+from raybot.tokens import STOPWORDS, entry_terms, term_counts, tokenize, topic_words  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,8 +42,10 @@ _SIGNAL_RES = (
 )
 #: Flags nearly every `ray start` line carries: naming them says nothing about the question.
 COMMON_FLAGS = frozenset({"--num-cpus", "--num-gpus", "--dashboard-port", "--node-ip-address", "--redis-password"})
-#: Not the user's words: links, and chat emoji codes (":slightly_smiling_face:").
-_URL = re.compile(r"\bhttps?://\S+|(?<![\w:]):[a-z0-9_+-]+:(?![\w:])")
+#: Chat emoji codes (":slightly_smiling_face:"): never the user's words, never an identifier.
+_EMOJI = re.compile(r"(?<![\w:]):[a-z0-9_+-]+:(?![\w:])")
+#: Not the user's words: links, and chat emoji codes.
+_URL = re.compile(r"\bhttps?://\S+|" + _EMOJI.pattern)
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]*)>")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&quot;", '"'), ("&#39;", "'"))
 
@@ -88,7 +90,7 @@ def prepare_query(question: str) -> Query:
     if len(text) > MAX_QUESTION_CHARS:
         notes.append(f"The question was {len(text):,} characters; only the first {MAX_QUESTION_CHARS:,} were used.")
         text = text[:MAX_QUESTION_CHARS]
-    text = _MENTION_RE.sub(" ", clean_markup(text))
+    text = _EMOJI.sub(" ", _MENTION_RE.sub(" ", clean_markup(text)))
     text = re.sub(r"[ \t]+", " ", text).strip()
     signals = extract_signals(text)
     has_code = "```" in text or bool(re.search(r"^\s*(?:@ray\.remote|def |class |import |Traceback)", text, re.M))
@@ -243,12 +245,12 @@ class Retriever:
         return self._df
 
     def _topical(self) -> dict[str, int]:
-        """Words of the kb's titles and tags (what its entries are *about*), with the number of
-        entries whose title or tags use them."""
+        """Words of the kb's titles and tags (what its entries are *about*, identifier parts left
+        out: see :func:`raybot.tokens.topic_words`), with the number of entries that use them."""
         if self._topic_words is None:
             words: Counter[str] = Counter()
             for e in self.entries.values():
-                words.update(set(tokenize(" ".join([e.title, " ".join(e.tags)]))))
+                words.update(topic_words(" ".join([e.title, " ".join(e.tags)])))
             self._topic_words = dict(words)
         return self._topic_words
 

@@ -88,6 +88,19 @@ def _terms_of(tok: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def topic_words(text: str) -> set[str]:
+    """The words a title or tag list is about: its words and whole identifiers, not the parts of
+    an identifier (a tag ``RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL`` does not make "match" a topic)."""
+    out: set[str] = set()
+    for tok in _TOKEN_RE.findall(text.lower().replace("#", " ")):
+        terms = tokenize(tok)
+        if "_" in tok.strip("_") or "::" in tok:
+            out.update(t for t in terms if "_" in t or "::" in t)
+        else:
+            out.update(terms)
+    return out
+
+
 def entry_terms(text: str) -> set[str]:
     """What an entry's text addresses: its tokens plus a ``~`` 5-letter stem of each longer word
     ("~sched" covers "scheduler" and "scheduling")."""

@@ -433,3 +433,14 @@ def test_real_set_with_bad_bytes_or_a_broken_line_is_a_clear_usage_error(tmp_pat
     f.write_bytes(row + b"not json\n")
     r = CliRunner().invoke(app, ["eval", str(f)])
     assert r.exit_code == 2 and "real.jsonl:2" in r.stderr and "Traceback" not in r.output
+
+
+def test_issue_search_by_description_is_ranked_by_meaning_not_one_shared_word(assistant):
+    # A long description shares the word "idle" with an issue that mentions "IDLE"; that is not
+    # an issue about it. The issue whose title says "more than 1GiB while idle, leading to OOMs"
+    # comes first.
+    a = assistant.ask("is there a github issue about idle ray workers using more than 1GB and causing OOM")
+    assert a.kind == "issue-list" and a.entries[0] == "gh-60588", a.entries
+    # A short term still finds the issues whose own text names it.
+    b = assistant.ask("which issues mention num_workers_soft_limit")
+    assert b.kind == "issue-list" and b.confidence == tuning.SIGNATURE_CONFIDENCE

@@ -23,6 +23,23 @@ def test_prepare_query_strips_mentions_and_keeps_identifiers():
     assert "referencecountingassertionerror" in q.dense_text.lower()
 
 
+def test_chat_emoji_codes_are_neither_words_nor_identifiers():
+    # A Slack message keeps its emoji as ":name:"; read as an identifier it was a "missing" ask
+    # that turned a matched message into a partial answer.
+    q = prepare_query("a ray question :slightly_smiling_face: why does ray::IDLE stay at 12:30:05 :+1:")
+    assert "smiling" not in q.text and ":+1:" not in q.text
+    assert q.signals == ["ray::idle"]
+    assert "12:30:05" in q.text
+
+
+def test_topic_words_keep_whole_identifiers_not_their_parts():
+    from raybot.tokens import topic_words
+
+    words = topic_words("Version mismatch error RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL ray::IDLE")
+    assert {"version", "mismatch", "error", "default_python_version_match_level", "ray::idle"} <= words
+    assert "match" not in words and "level" not in words
+
+
 def test_huge_question_is_trimmed_with_a_note():
     q = prepare_query("why is ray::IDLE using memory " + "a" * (MAX_QUESTION_CHARS * 2))
     assert len(q.text) <= MAX_QUESTION_CHARS and q.notes and "first 10,000" in q.notes[0]

@@ -39,11 +39,11 @@ def read_status_file(path: str) -> tuple[str, str]:
         raise UsageError(f"cannot read {path}: {exc.strerror}", reference="file-unreadable") from None
 
 
-def check_timeout(timeout: float) -> float:
+def check_timeout(timeout: float, flag: str = "--timeout") -> float:
     if not math.isfinite(timeout) or timeout <= 0 or timeout > MAX_TIMEOUT_S:
         raise UsageError(
-            f"--timeout must be a number of seconds between 0 and {MAX_TIMEOUT_S:g}, not {timeout!r}",
-            hint="e.g. --timeout 10",
+            f"{flag} must be a number of seconds between 0 and {MAX_TIMEOUT_S:g}, not {timeout!r}",
+            hint=f"e.g. {flag} 10",
             reference="bad-options",
         )
     return timeout
@@ -106,6 +106,15 @@ def diagnose(
             help="Report tasks, actors and placement groups waiting to be scheduled longer than this. Default: 300.",
         ),
     ] = None,
+    pending_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--pending-timeout",
+            metavar="SECONDS",
+            help="Seconds the state API listings of pending work may take, after the other listings. "
+            "Default: --timeout.",
+        ),
+    ] = None,
 ) -> None:
     """Inspect a Ray cluster and explain what is wrong, with evidence and a fix for this cluster.
 
@@ -129,7 +138,7 @@ def diagnose(
       raybot ask -c "why?"    # continue from the findings
     """
     try:
-        _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs, pending_after)
+        _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs, pending_after, pending_timeout)
     except (UsageError, typer.Exit, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - a bug: say so, and never exit 1 (FINDINGS)
@@ -151,7 +160,9 @@ def diagnose(
         raise typer.Exit(exit_codes.INTERNAL) from None
 
 
-def _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs, pending_after=None) -> None:
+def _diagnose(
+    address, json_, local_only, timeout, status_file, logs, no_logs, pending_after=None, pending_timeout=None
+) -> None:
     from raybot.diagnose import diagnose_cluster, diagnose_logs, diagnose_status_text
     from raybot.diagnose.render import render_diagnosis, render_progress
     from raybot.render import print_json
@@ -159,6 +170,8 @@ def _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs, p
     check_timeout(timeout)
     if pending_after is not None:
         check_pending_after(pending_after)
+    if pending_timeout is not None:
+        check_timeout(pending_timeout, "--pending-timeout")
     if status_file is not None and logs is not None:
         raise UsageError("--status-file and --logs cannot be used together", reference="bad-options")
     if status_file is not None:
@@ -170,7 +183,12 @@ def _diagnose(address, json_, local_only, timeout, status_file, logs, no_logs, p
         if not json_:
             render_progress(f"Inspecting {address or 'the local Ray cluster'} ...")
         diagnosis = diagnose_cluster(
-            address, timeout=timeout, local_only=local_only, scan_logs=not no_logs, pending_after_s=pending_after
+            address,
+            timeout=timeout,
+            local_only=local_only,
+            scan_logs=not no_logs,
+            pending_after_s=pending_after,
+            pending_timeout=pending_timeout,
         )
     # The findings become the first turn of a thread: `raybot ask -c "why?"` continues from them.
     from rich.text import Text

@@ -30,17 +30,21 @@ def diagnose_cluster(
     local_only: bool = False,
     scan_logs: bool = True,
     pending_after_s: float | None = None,
+    pending_timeout: float | None = None,
 ) -> Diagnosis:
     """Collect a snapshot of the cluster at ``address`` and run every check over it.
 
     ``pending_after_s``: report tasks, actors and placement groups pending longer than this
-    (``None``: :data:`raybot.diagnose.checks.pending.PENDING_AFTER_S`).
+    (``None``: :data:`raybot.diagnose.checks.pending.PENDING_AFTER_S`). ``pending_timeout``:
+    seconds the listings of pending work may take (``None``: ``timeout``).
     """
     from raybot.diagnose.checks import run_checks
     from raybot.diagnose.collect import collect_snapshot
     from raybot.diagnose.report import Diagnosis
 
-    snapshot = collect_snapshot(address, timeout=timeout, local_only=local_only, scan_logs=scan_logs)
+    snapshot = collect_snapshot(
+        address, timeout=timeout, local_only=local_only, scan_logs=scan_logs, pending_timeout=pending_timeout
+    )
     snapshot.pending_after_s = pending_after_s
     return Diagnosis(snapshot=snapshot, results=run_checks(snapshot))
 

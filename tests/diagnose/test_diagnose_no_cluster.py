@@ -103,6 +103,8 @@ def test_a_gcs_that_never_answers_cannot_hang_raybot():
         (["--timeout", "0"], "bad-options"),
         (["--pending-after", "-5"], "bad-options"),
         (["--pending-after", "nan"], "bad-options"),
+        (["--pending-timeout", "0"], "bad-options"),
+        (["--pending-timeout", "inf"], "bad-options"),
         (["--status-file", "/nonexistent/ray-status.txt"], "file-not-found"),
     ],
 )

@@ -182,3 +182,18 @@ def test_a_used_up_pending_budget_skips_only_the_pending_listings_and_says_so(cl
     [r] = [r for r in run_checks(snap) if r.id == "long-pending-work"]
     assert r.status == "error" and r.value == "pending tasks, actors and placement groups not listed"
     assert any("skipped: deadline" in ev for ev in r.evidence)
+
+
+def test_pending_timeout_flag_reaches_the_listings(cluster):
+    # The same budget from the command line: the core listings run, the pending ones are skipped,
+    # and the check says it could not look ("error", which is not a failed check: exit code 0),
+    # never "ok".
+    res = CliRunner().invoke(
+        app,
+        ["diagnose", "--address", cluster.address, "--json", "--local-only", "--no-logs", "--pending-timeout", "0.5"],
+    )
+    data = json.loads(res.stdout)
+    check = {c["id"]: c for c in data["checks"]}["long-pending-work"]
+    assert check["status"] == "error", check
+    assert check["value"] == "pending tasks, actors and placement groups not listed"
+    assert res.exit_code == 0, res.output
