@@ -308,12 +308,15 @@ def main(argv: list[str] | None = None) -> None:
         i = args.index("--table-splits")
         table_splits = tuple(x for x in args[i + 1].split(",") if x and x != "heldout")
         del args[i : i + 2]
-    paths = args or ["tests/data/real_questions.jsonl"]
+    paths = args
     bad = [p for p in paths if p.startswith("-") or not Path(p).is_file()]
-    if bad:
+    if bad or not paths:
+        # No default files: a bare `python -m raybot.tuning` must not rewrite the fitted block.
         sys.exit(
             "usage: python -m raybot.tuning [--free W1,W2] [--splits dev,calib] [--table-splits dev,calib] "
-            f"FILE.jsonl ...\nnot a file: {', '.join(bad)} (the fit rewrites raybot/tuning.py's fitted block)"
+            "FILE.jsonl ...\n"
+            + (f"not a file: {', '.join(bad)}" if bad else "name the labelled files to fit on")
+            + " (the fit rewrites raybot/tuning.py's fitted block)"
         )
     table_rows = _rows(paths, table_splits) if table_splits else None
     weights, table, n = fit(paths, free=free, table_rows=table_rows)

@@ -258,3 +258,15 @@ def test_quoted_code_or_docs_is_not_a_pasted_message():
     text = 'why "Some workers of the worker process(122362) have not registered within the timeout."'
     assert pasted_message(text).startswith("Some workers of the worker process")
     assert pasted_message("seeing `due to error:Task failed due to the node dying` a lot") != ""
+
+
+def test_tuning_without_files_prints_usage_and_rewrites_nothing():
+    from pathlib import Path
+
+    from raybot import tuning
+
+    before = Path(tuning.__file__).read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        tuning.main([])
+    assert "usage: python -m raybot.tuning" in str(exc.value.code)
+    assert Path(tuning.__file__).read_bytes() == before
