@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from raybot.threads import ThreadStore, Turn
 
 #: An in-scope answer below this confidence is recorded as a "low-confidence" gap. The
-#: assistant declines below ``raybot.assistant.IN_SCOPE_MIN`` (0.5); between the two, the
+#: assistant declines below ``raybot.tuning.IN_SCOPE_MIN`` (0.55); between the two, the
 #: knowledge base answered but only just.
 LOW_CONFIDENCE = 0.65
 #: Turns that look nothing up (a thank-you, "yes please" with nothing pending, a diagnosis)

@@ -71,6 +71,17 @@ class Query:
     asks_issue: bool = False  #: mentions issues, bugs, PRs or an issue number
     ask_text: str = ""  #: the user's own words: pasted messages, logs and code left out
     message: str = ""  #: a pasted error or log line, if any (see raybot.signatures)
+    defined: frozenset[str] = frozenset()  #: names the question's own code defines (lower case)
+
+
+#: Names a pasted snippet defines: ``def f``, ``class C``, ``x = ...`` (not ``==``, not a keyword
+#: argument inside a call, which is preceded by "(" or ",").
+_DEFINED_RE = re.compile(r"\b(?:def|class)\s+(\w+)|(?:^|[;\s])(\w+)\s*=(?!=)", re.M)
+
+
+def defined_names(text: str) -> frozenset[str]:
+    """The identifiers that the question's own code defines (its functions, classes, variables)."""
+    return frozenset((m.group(1) or m.group(2)).lower() for m in _DEFINED_RE.finditer(text))
 
 
 def extract_signals(text: str) -> list[str]:
@@ -143,7 +154,9 @@ def prepare_query(question: str) -> Query:
         asks = [x for x in re.split(r"(?<=[.?!])\s+", ask_text) if x.rstrip().endswith("?")]
         if asks and len(" ".join(asks).split()) >= 4:
             ask_text = " ".join(asks)
-    return Query(question, text, dense_text, signals, notes, has_code, asks_issue, ask_text.strip(), message)
+    return Query(
+        question, text, dense_text, signals, notes, has_code, asks_issue, ask_text.strip(), message, defined_names(text)
+    )
 
 
 FILLER = frozenset(
@@ -211,7 +224,10 @@ class Retriever:
         self._df: dict[str, int] = {}
         self._topic_words: dict[str, int] | None = None
         self._text_cache: dict[str, str] = {}
-        self._bm25_norm: list[float] | None = None
+        self._bm25_norm: Any = None  #: float64 array, one value per chunk
+        self._posting_arrays: dict[str, tuple[Any, Any]] = {}  #: term -> (chunks, counts) arrays
+        self._chunk_codes: tuple[Any, list[str]] | None = None
+        self._entry_static: list[tuple[str, Entry, str, bool]] | None = None
         self._build_lexical()
 
     # -- lexical ------------------------------------------------------------------------
@@ -282,16 +298,22 @@ class Retriever:
         terms = self._entry_terms(entry_id)
         text = self._entry_text(entry_id)
         missing: list[str] = []
+        # A name the user's own code defines and the kb never uses ("execute_flow_1") is theirs,
+        # not something asked about; a Ray name the kb knows always counts.
+        own = {n for n in query.defined if n not in self.idf}
         for tok in self.key_terms(query):
             if tok in terms or (tok.isalpha() and len(tok) >= 5 and "~" + tok[:5] in terms):
                 continue
             if "_" in tok and (tok in text or tok.startswith("ray_") and tok[4:] in text):
                 continue
+            if tok in own:
+                continue
             missing.append(tok)
         ident = [
             s
             for s in query.signals
-            if not s.isdigit()
+            if s not in own
+            and not s.isdigit()
             and " " not in s
             and s != "ray::idle"
             and s not in COMMON_FLAGS
@@ -321,23 +343,44 @@ class Retriever:
             text = self._text_cache[entry_id] = self.entries[entry_id].text().lower()
         return text
 
-    def _bm25(self, q_tokens: list[str]) -> list[float]:
+    def _chunk_entries(self):
+        """Each chunk's entry as a small integer (an array), and the entry ids by that number."""
+        if self._chunk_codes is None:
+            import numpy as np
+
+            numbers: dict[str, int] = {}
+            codes = [numbers.setdefault(c["entry"], len(numbers)) for c in self.chunks]
+            self._chunk_codes = (np.asarray(codes, dtype=np.intp), list(numbers))
+        return self._chunk_codes
+
+    def _bm25(self, q_tokens: list[str]):
+        """BM25 score of every chunk (a float64 array). Each term's postings are kept as arrays,
+        and its contributions are added with the same float64 operations, in the same order, as
+        term by term in Python: the same scores, bit for bit."""
+        import numpy as np
+
         k1, b = 1.2, 0.75
-        scores = [0.0] * len(self.chunks)
+        scores = np.zeros(len(self.chunks))
         qtf = Counter(q_tokens)
         # k1 * (1 - b + b * len / avg_len) per chunk: the same expression, computed once.
         norm = self._bm25_norm
         if norm is None:
-            norm = self._bm25_norm = [k1 * (1 - b + b * dl / self.avg_len) for dl in self.doc_len]
+            norm = self._bm25_norm = np.array([k1 * (1 - b + b * dl / self.avg_len) for dl in self.doc_len])
         for term, qn in qtf.items():
             idf = self.idf.get(term)
             if idf is None:
                 continue
             weight = idf * (1 + 0.5 * math.log(qn))
-            post = self.postings[term]
-            for j in range(0, len(post), 2):
-                i, f = post[j], post[j + 1]
-                scores[i] += weight * f * (k1 + 1) / (f + norm[i])
+            post = self._posting_arrays.get(term)
+            if post is None:
+                flat = self.postings[term]
+                post = self._posting_arrays[term] = (
+                    np.asarray(flat[0::2], dtype=np.intp),
+                    np.asarray(flat[1::2], dtype=np.float64),
+                )
+            rows, f = post
+            # A chunk appears once in a term's postings, so the fancy-indexed add is exact.
+            scores[rows] += weight * f * (k1 + 1) / (f + norm[rows])
         return scores
 
     def unknown_terms(self, query: Query) -> list[str]:
@@ -428,22 +471,28 @@ class Retriever:
             return []
         vec = self.embed(query.dense_text).reshape(1, -1).astype(np.float32)
         sims, idx = self.loaded.faiss_index.search(vec, n)
-        dense_best: dict[str, tuple[float, str]] = {}
         chunks = self.chunks
-        for sim, i in zip(sims[0].tolist(), idx[0].tolist(), strict=True):  # Python floats: same values
-            if i < 0:
-                continue
-            c = chunks[i]
-            if c["entry"] not in dense_best:
-                dense_best[c["entry"]] = (sim, c["section"])
+        codes, code_entry = self._chunk_entries()
+        sim_row, idx_row = sims[0], idx[0]
+        if idx_row.min() < 0:
+            keep = idx_row >= 0
+            sim_row, idx_row = sim_row[keep], idx_row[keep]
+        # Each entry's best chunk is its first in FAISS's order (np.unique gives first indices).
+        row_codes = codes[idx_row]
+        _, first = np.unique(row_codes, return_index=True)
+        dense_best: dict[str, tuple[float, str]] = {
+            code_entry[c]: (sim, chunks[i]["section"])  # Python floats: the same values as FAISS's
+            for c, sim, i in zip(
+                row_codes[first].tolist(), sim_row[first].tolist(), idx_row[first].tolist(), strict=True
+            )
+        }
         q_tokens = tokenize(query.text if len(query.text) < 4000 else query.dense_text + " " + " ".join(query.signals))
         q_tokens += [t for s in query.signals for t in tokenize(s)]
-        lex_best: dict[str, float] = {}
-        for i, s in enumerate(self._bm25(q_tokens)):
-            if s > 0:
-                e = chunks[i]["entry"]
-                if s > lex_best.get(e, 0.0):
-                    lex_best[e] = s
+        lexical = self._bm25(q_tokens)
+        scored = np.flatnonzero(lexical > 0)
+        best = np.zeros(len(code_entry))
+        np.maximum.at(best, codes[scored], lexical[scored])
+        lex_best: dict[str, float] = {code_entry[c]: v for c, v in enumerate(best.tolist()) if v > 0}
 
         ids = [e for e in self.entries if kinds is None or self.entries[e].kind in kinds]
         has_error = any(s.endswith(("error", "exception")) for s in query.signals)
@@ -451,32 +500,33 @@ class Retriever:
         lex_sorted = sorted((e for e in ids if e in lex_best), key=lambda e: -lex_best[e])
         lex_rank = {e: r for r, e in enumerate(lex_sorted)}
         matchers = [(sig, _identifier_matcher(sig)) for sig in query.signals]
+        surfaces = self.entry_surface
+        rrf_k, lexical_weight, dense_weight = tuning.RRF_K, tuning.LEXICAL_RRF_WEIGHT, tuning.DENSE_SCORE_WEIGHT
+        demote = 0.0 if query.asks_issue else tuning.ISSUE_DEMOTION
+        exact_bonus = tuning.EXACT_BONUS_WITH_ERROR if has_error else tuning.EXACT_BONUS
         hits = []
         for e in ids:
+            meta = self.entries[e]
             dense, section = dense_best.get(e, (0.0, "title"))
-            score = 1.0 / (tuning.RRF_K + dense_rank[e] + 1)
-            if e in lex_rank:
-                score += tuning.LEXICAL_RRF_WEIGHT / (tuning.RRF_K + lex_rank[e] + 1)
-            surface = self.entry_surface[e]
-            exact = [s for s, found in matchers if found(surface)]
+            score = 1.0 / (rrf_k + dense_rank[e] + 1)
+            lex_r = lex_rank.get(e)
+            if lex_r is not None:
+                score += lexical_weight / (rrf_k + lex_r + 1)
+            exact = [s for s, found in matchers if found(surfaces[e])] if matchers else []
             if exact:
                 # An error class named in the question says more than a setting mentioned in
                 # passing (e.g. the RAY_record_ref_creation_sites hint inside a pasted error),
                 # and RAY_x / x are one identifier, not two.
                 distinct = [s for s in exact if not (s.startswith("ray_") and s[4:] in exact)]
                 score += sum(
-                    tuning.EXACT_ERROR_BONUS
-                    if s.endswith(("error", "exception"))
-                    else (tuning.EXACT_BONUS_WITH_ERROR if has_error else tuning.EXACT_BONUS)
-                    for s in distinct
+                    tuning.EXACT_ERROR_BONUS if s.endswith(("error", "exception")) else exact_bonus for s in distinct
                 )
             if boost and e in boost:
                 score += boost[e]
-            if self.entries[e].kind == "issue" and not query.asks_issue:
-                score -= tuning.ISSUE_DEMOTION  # how/why questions want the explanation, not the ticket
+            if meta.kind == "issue" and demote:
+                score -= demote  # how/why questions want the explanation, not the ticket
             # Absolute similarity matters too: keep weak matches from floating up on rank alone.
-            score += tuning.DENSE_SCORE_WEIGHT * max(dense, 0.0)
-            meta = self.entries[e]
+            score += dense_weight * max(dense, 0.0)
             hits.append(Hit(e, meta.title, meta.kind, score, dense, lex_best.get(e, 0.0), exact, section))
         hits.sort(key=lambda h: (-h.score, h.entry))
         return hits[:k]

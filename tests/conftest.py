@@ -16,6 +16,25 @@ def pytest_configure(config):
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def pytest_collection_finish(session):
+    """Start the slow cluster setups of the selected modules that name one (``BACKGROUND_SETUP``,
+    see tests/raycluster.py) in the background, so they overlap the tests that run before them."""
+    if session.config.option.collectonly:
+        return
+    import raycluster
+
+    for module in {item.module for item in session.items if getattr(item, "module", None) is not None}:
+        setup = getattr(module, "BACKGROUND_SETUP", None)
+        if setup is not None:
+            raycluster.start_background(module.__name__, setup)
+
+
+def pytest_sessionfinish(session):
+    import raycluster
+
+    raycluster.stop_background()
+
+
 @pytest.fixture(autouse=True)
 def raybot_home(tmp_path, monkeypatch):
     home = tmp_path / "home"

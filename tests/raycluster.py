@@ -75,7 +75,7 @@ def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for ``ray start`` and drivers. Token authentication is off unless ``extra``
     says otherwise: with a token in ~/.ray, Ray 2.60's ``ray start`` turns it on, and then every
     client with an explicit address needs RAY_AUTH_MODE=token; tests must not depend on ~/.ray."""
-    env = dict(os.environ)
+    env = dict(getattr(_ENV_SNAPSHOT, "environ", None) or os.environ)
     for var in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         env.pop(var, None)
     env["RAY_USAGE_STATS_ENABLED"] = "0"
@@ -444,3 +444,67 @@ def _wait_nodes(cluster: RayCluster, want: int, timeout: float) -> None:
 
 def _wait_autoscaler_report(cluster: RayCluster, timeout: float) -> None:
     _wait_nodes(cluster, 1, timeout)
+
+
+# --- slow cluster setups started early, in the background ----------------------------------
+#
+# A test module whose cluster setup is slow and mostly waits (e.g. Ray's runtime-env agent cloning
+# the virtualenv three times) names that setup in a module-level ``BACKGROUND_SETUP`` function
+# returning its RayCluster. When the module's tests are selected, conftest starts the function in a
+# thread as the session begins; the module's fixture takes the finished cluster (or runs the
+# function itself if nothing was started). The cluster is the same real cluster either way, only
+# started earlier; ``stop_background()`` stops any that no fixture took.
+
+_BACKGROUND: dict[str, dict] = {}
+_BACKGROUND_LOCK = threading.Lock()
+_ENV_SNAPSHOT = threading.local()  #: a background setup's environment, copied when it was started
+
+
+def start_background(key: str, setup) -> None:
+    """Run ``setup()`` (returns a RayCluster) in a daemon thread, once per ``key``."""
+    with _BACKGROUND_LOCK:
+        if key in _BACKGROUND:
+            return
+        slot: dict = {"done": threading.Event(), "taken": False}
+        _BACKGROUND[key] = slot
+
+    environ = dict(os.environ)  # as the session began, not as a test running meanwhile patched it
+
+    def run() -> None:
+        _ENV_SNAPSHOT.environ = environ
+        try:
+            slot["cluster"] = setup()
+        except BaseException as exc:  # handed to the fixture that takes it
+            slot["error"] = exc
+        finally:
+            slot["done"].set()
+
+    threading.Thread(target=run, name=f"raycluster-setup-{key}", daemon=True).start()
+
+
+def take_background(key: str, setup, timeout: float = 1800) -> RayCluster:
+    """The cluster ``start_background(key, ...)`` set up (waiting for it), else ``setup()`` now."""
+    with _BACKGROUND_LOCK:
+        slot = _BACKGROUND.get(key)
+        if slot is not None:
+            slot["taken"] = True
+    if slot is None:
+        return setup()
+    if not slot["done"].wait(timeout):
+        raise TimeoutError(f"background setup {key!r} did not finish within {timeout}s")
+    if "error" in slot:
+        raise slot["error"]
+    return slot["cluster"]
+
+
+def stop_background() -> None:
+    """Stop clusters set up in the background that no fixture took (e.g. an interrupted run)."""
+    with _BACKGROUND_LOCK:
+        slots = list(_BACKGROUND.values())
+        _BACKGROUND.clear()
+    for slot in slots:
+        if slot["taken"]:
+            continue
+        slot["done"].wait(900)
+        if "cluster" in slot:
+            slot["cluster"].stop()

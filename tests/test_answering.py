@@ -225,7 +225,10 @@ def test_yes_no_only_when_the_entry_settles_it(assistant):
     unsupported = assistant.ask("Can the autoscaler scale down a node that holds a placement group bundle?")
     assert unsupported.in_scope is False
     assert not re.match(r"\W*(yes|no)\b", unsupported.answer, re.I)
-    assert "does not say whether" in unsupported.answer or "not in my knowledge base" in unsupported.answer
+    assert any(
+        honest in unsupported.answer
+        for honest in ("does not say whether", "It does not address", "not in my knowledge base")
+    ), unsupported.answer
     supported = assistant.ask("does setting kill_idle_workers_interval_ms=0 kill idle workers immediately?")
     assert supported.in_scope and supported.kind == "short-answer"
     paras = supported.answer.split("\n\n")

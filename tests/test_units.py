@@ -40,6 +40,20 @@ def test_topic_words_keep_whole_identifiers_not_their_parts():
     assert "match" not in words and "level" not in words
 
 
+def test_names_the_users_code_defines_are_not_asks(shipped_retriever):
+    q = prepare_query(
+        "how do I chain these without blocking?\n```\ndef execute_flow_1(m):\n    return m\n"
+        "ref = execute_flow_1.remote(1)\nf.options(max_calls=2)\n```"
+    )
+    assert {"execute_flow_1", "ref"} <= q.defined
+    missing, ident = shipped_retriever.missing_terms(q, "chain-tasks-with-object-refs")
+    assert "execute_flow_1" not in missing + ident
+    # A Ray name the kb knows still counts even when the snippet assigns it.
+    q2 = prepare_query("x = 1\nnum_workers_soft_limit = 4\nwhy is this ignored?")
+    _, ident2 = shipped_retriever.missing_terms(q2, "chain-tasks-with-object-refs")
+    assert "num_workers_soft_limit" in ident2
+
+
 def test_huge_question_is_trimmed_with_a_note():
     q = prepare_query("why is ray::IDLE using memory " + "a" * (MAX_QUESTION_CHARS * 2))
     assert len(q.text) <= MAX_QUESTION_CHARS and q.notes and "first 10,000" in q.notes[0]
