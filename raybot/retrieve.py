@@ -227,7 +227,6 @@ class Retriever:
         self._bm25_norm: Any = None  #: float64 array, one value per chunk
         self._posting_arrays: dict[str, tuple[Any, Any]] = {}  #: term -> (chunks, counts) arrays
         self._chunk_codes: tuple[Any, list[str]] | None = None
-        self._entry_static: list[tuple[str, Entry, str, bool]] | None = None
         self._build_lexical()
 
     # -- lexical ------------------------------------------------------------------------
