@@ -486,6 +486,25 @@ def _serialize_vectors(matrix) -> bytes:
     return faiss.serialize_index(index).tobytes()
 
 
+def _read_faiss(data: bytes):
+    """The FAISS index serialized in ``data`` (the very bytes whose hash was checked).
+
+    ``faiss.deserialize_index`` first copies the bytes into a C++ vector element by element
+    (~5 ms for a 4 MB index, a tenth of loading it); a reader that hands FAISS the bytes in
+    blocks gives the same index in well under a millisecond.
+    """
+    import io
+
+    import faiss
+
+    reader_type = getattr(faiss, "PyCallbackIOReader", None)
+    if reader_type is None:  # pragma: no cover - a FAISS build without the Python callbacks
+        import numpy as np
+
+        return faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+    return faiss.read_index(reader_type(io.BytesIO(data).read))
+
+
 def _read_vectors(path: Path):
     import faiss
     import numpy as np
@@ -522,7 +541,6 @@ class LoadedIndex:
 
 def load(index_dir: Path) -> LoadedIndex:
     """Load and validate an index; every failure becomes an :class:`IndexUnusable`."""
-    import faiss
     import numpy as np
 
     manifest = read_manifest(index_dir)
@@ -544,7 +562,7 @@ def load(index_dir: Path) -> LoadedIndex:
                 reference="index-corrupt",
             )
     try:
-        index = faiss.deserialize_index(np.frombuffer(blobs["vectors.faiss"], dtype=np.uint8))
+        index = _read_faiss(blobs["vectors.faiss"])
         from raybot.kb import Entry
 
         entries = {k: Entry.from_record(v) for k, v in json.loads(blobs["entries.json"]).items()}
