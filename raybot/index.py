@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -279,6 +278,8 @@ class BuildReport:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    import tempfile  # only a build writes: answering never imports it
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
