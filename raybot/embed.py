@@ -352,6 +352,7 @@ WORDPIECE_FORMAT = 1
 #: other character is a word of its own (BertPreTokenizer: whitespace split, punctuation isolated).
 _PLAIN_ASCII = re.compile(r"[\t\n\r -~]*")
 _ASCII_WORDS = re.compile(r"[a-z0-9]+|[^a-z0-9\s]")
+_WORDS_MAX = 50_000  #: words whose pieces are remembered
 
 
 class WordPiece:
@@ -397,9 +398,12 @@ class WordPiece:
         out = [self.cls]
         limit = self.max_len - 1
         words = self._words
-        for word in _ASCII_WORDS.findall(lower):
+        for match in _ASCII_WORDS.finditer(lower):  # a long paste stops being read at the limit
+            word = match.group()
             pieces = words.get(word)
             if pieces is None:
+                if len(words) >= _WORDS_MAX:  # a long-running server meets ever new words
+                    words.clear()
                 pieces = words[word] = self._pieces(word)
             out.extend(pieces)
             if len(out) >= limit:
