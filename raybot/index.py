@@ -547,6 +547,14 @@ def load(index_dir: Path) -> LoadedIndex:
     manifest = read_manifest(index_dir)
     if manifest is None:
         raise IndexUnusable(f"no index at {index_dir}", hint="run `raybot index build`", reference="index-missing")
+    if manifest.get("builder_version") != BUILDER_VERSION:
+        # Another format reads as damaged further down; say what it is instead.
+        raise IndexUnusable(
+            f"the index in {index_dir} was built by index format {manifest.get('builder_version')};"
+            f" this raybot reads format {BUILDER_VERSION}",
+            hint="run `raybot index build` to rebuild it (vectors of format 8 on are reused)",
+            reference="index-stale",
+        )
     blobs = {}
     for name in FILES:
         path = index_dir / name

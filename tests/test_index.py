@@ -90,6 +90,21 @@ def test_wrong_dimension_is_detected(small_index, tmp_path):
         load(idx)
 
 
+def test_an_index_of_another_format_is_named_stale_when_loaded(small_index, tmp_path):
+    # An index written by an older raybot used to read as "cannot be read (lexical.json does
+    # not match chunks.json)"; loading it directly (no rebuild) now says what it is.
+    from raybot.index import BUILDER_VERSION
+
+    kb, idx = copy_index(small_index, tmp_path)
+    manifest = json.loads((idx / "manifest.json").read_text())
+    manifest["builder_version"] = BUILDER_VERSION - 1
+    (idx / "manifest.json").write_text(json.dumps(manifest))
+    assert status(kb, idx).state == "stale"
+    with pytest.raises(IndexUnusable, match=f"index format {BUILDER_VERSION - 1}") as exc:
+        load(idx)
+    assert exc.value.reference == "index-stale" and "raybot index build" in exc.value.hint
+
+
 def test_build_refuses_a_broken_kb(tmp_path):
     kb = tmp_path / "kb"
     kb.mkdir()
