@@ -107,6 +107,24 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
 _ROOT_VALUE_OPTIONS = ("--home", "--kb-dir", "--index-dir", "--model")
 
 
+def flowed_help(doc: str | None) -> str | None:
+    """A docstring as Typer's rich help should get it: prose paragraphs joined into one line
+    each, so that Rich wraps them at the terminal's width (a docstring's own line breaks,
+    kept by Typer, made ragged lines at 80 columns). Paragraphs with an indented, bulleted or
+    ``\\b`` line (examples, lists) are kept as written."""
+    if not doc:
+        return doc
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    out = []
+    for para in paragraphs:
+        lines = para.split("\n")
+        keep = any(line[:1].isspace() or line.startswith(("-", "*", "\b")) for line in lines)
+        out.append(para if keep else " ".join(line.strip() for line in lines))
+    return "\n\n".join(out)
+
+
 def build_app(only: str | None = None) -> typer.Typer:
     """The Typer app with every command, or with only the command named ``only``."""
     import importlib
@@ -118,8 +136,11 @@ def build_app(only: str | None = None) -> typer.Typer:
             continue
         obj = getattr(importlib.import_module(module), attr)
         if group_help is None:
-            new.command(name=name)(obj)
+            new.command(name=name, help=flowed_help(obj.__doc__))(obj)
         else:
+            for info in obj.registered_commands:
+                if info.help is None and info.callback is not None:
+                    info.help = flowed_help(info.callback.__doc__)
             new.add_typer(obj, name=name, help=group_help)
     return new
 

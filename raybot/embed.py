@@ -5,7 +5,8 @@ Two encoders compute the same function (all-MiniLM-L6-v2: BERT, mean pooling, L2
 * :func:`build_encoder` uses sentence-transformers (PyTorch). It embeds the knowledge base
   when the index is built. Importing it costs seconds, which is fine for a build.
 * :class:`NumpyEncoder` runs the same BERT forward pass in NumPy from the same
-  ``model.safetensors`` with the Hugging Face ``tokenizers`` library. It answers queries:
+  ``model.safetensors`` with the Hugging Face ``tokenizers`` library (or, for plain-ASCII
+  text, the same WordPiece steps in Python: :class:`WordPiece`). It answers queries:
   it starts in milliseconds and needs no PyTorch. ``tests/test_embed.py`` checks that its
   vectors match sentence-transformers' (cosine >= 0.999).
 
@@ -21,6 +22,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,13 +344,199 @@ def _write_cache(path: Path, matrices: list[tuple]) -> None:
             os.unlink(tmp)
 
 
+#: Version of the cached vocabulary file below; a change makes every cached file unused.
+WORDPIECE_FORMAT = 1
+
+#: Printable ASCII, tabs and line breaks: text that BERT's normaliser only lower-cases (and whose
+#: tabs and line breaks become spaces), so that words are runs of letters and digits and every
+#: other character is a word of its own (BertPreTokenizer: whitespace split, punctuation isolated).
+_PLAIN_ASCII = re.compile(r"[\t\n\r -~]*")
+_ASCII_WORDS = re.compile(r"[a-z0-9]+|[^a-z0-9\s]")
+_WORDS_MAX = 50_000  #: words whose pieces are remembered
+
+
+class WordPiece:
+    """BERT's uncased tokenizer (normaliser, pre-tokenizer, greedy longest-match WordPiece,
+    ``[CLS] ... [SEP]``, truncation) for plain-ASCII text, in Python.
+
+    It is used only for a ``tokenizer.json`` that describes exactly that pipeline (checked once
+    and remembered in raybot's cache directory with the vocabulary, one token a line), and only
+    for text in :data:`_PLAIN_ASCII` that holds none of the tokenizer's added tokens; :meth:`ids`
+    returns ``None`` for anything else, which the Rust tokenizer then handles.
+    ``tests/test_embed.py`` checks that both give the same ids.
+    """
+
+    def __init__(
+        self, vocab: list[str], *, unk: str, cls: str, sep: str, added: list[str], max_chars: int, max_len: int
+    ):
+        self.vocab = dict(zip(vocab, range(len(vocab)), strict=True))
+        self.unk, self.cls, self.sep = self.vocab[unk], self.vocab[cls], self.vocab[sep]
+        self.added = [a.lower() for a in added]
+        self.max_chars = max_chars
+        self.max_len = max_len
+        self._words: dict[str, tuple[int, ...]] = {}
+
+    @classmethod
+    def for_model(cls, tokenizer_json: Path, max_len: int) -> WordPiece | None:
+        """The Python tokenizer for this ``tokenizer.json``, or ``None`` when it describes
+        another pipeline (or cannot be read: the Rust tokenizer then says what is wrong)."""
+        try:
+            spec = _wordpiece_spec(tokenizer_json)
+            if spec is None or max_len < 3:
+                return None
+            head, vocab = spec
+            return cls(vocab, max_len=max_len, **head)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+            return None
+
+    def ids(self, text: str) -> list[int] | None:
+        if not _PLAIN_ASCII.fullmatch(text):
+            return None
+        lower = text.lower()
+        if any(a in lower for a in self.added):
+            return None
+        out = [self.cls]
+        limit = self.max_len - 1
+        words = self._words
+        for match in _ASCII_WORDS.finditer(lower):  # a long paste stops being read at the limit
+            word = match.group()
+            pieces = words.get(word)
+            if pieces is None:
+                if len(words) >= _WORDS_MAX:  # a long-running server meets ever new words
+                    words.clear()
+                pieces = words[word] = self._pieces(word)
+            out.extend(pieces)
+            if len(out) >= limit:
+                del out[limit:]
+                break
+        out.append(self.sep)
+        return out
+
+    def _pieces(self, word: str) -> tuple[int, ...]:
+        """Greedy longest-match-first WordPiece of one word; ``[UNK]`` for the whole word when
+        a part of it is not in the vocabulary or the word is too long."""
+        if len(word) > self.max_chars:
+            return (self.unk,)
+        vocab = self.vocab
+        out = []
+        start = 0
+        while start < len(word):
+            end = len(word)
+            found = None
+            while start < end:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                found = vocab.get(piece)
+                if found is not None:
+                    break
+                end -= 1
+            if found is None:
+                return (self.unk,)
+            out.append(found)
+            start = end
+        return tuple(out)
+
+
+def _wordpiece_spec(tokenizer_json: Path) -> tuple[dict, list[str]] | None:
+    """``(settings, vocabulary)`` of a plain BERT uncased ``tokenizer.json``, else ``None``;
+    read from raybot's cache when this file (path, size, modification time) was checked before."""
+    st = tokenizer_json.stat()
+    try:
+        from raybot.paths import cache_dir
+
+        key = hashlib.sha256(
+            f"{WORDPIECE_FORMAT}|{tokenizer_json.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()
+        ).hexdigest()[:24]
+        cached: Path | None = cache_dir() / f"wordpiece-{key}.txt"
+    except (OSError, UsageError, RuntimeError):
+        cached = None
+    if cached is not None:
+        try:
+            head_line, _, body = cached.read_text("utf-8").partition("\n")
+            head = json.loads(head_line)
+            if head is None:
+                return None
+            vocab = body.split("\n")
+            if len(vocab) == head.pop("size"):
+                return head, vocab
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+            pass
+    spec = _check_wordpiece(json.loads(tokenizer_json.read_text("utf-8")))
+    if cached is not None:
+        head_line = json.dumps(None if spec is None else {**spec[0], "size": len(spec[1])})
+        body = "" if spec is None else "\n".join(spec[1])
+        _write_text(cached, head_line + "\n" + body)
+    return spec
+
+
+def _check_wordpiece(cfg: dict) -> tuple[dict, list[str]] | None:
+    """What :class:`WordPiece` needs, when ``cfg`` (a parsed ``tokenizer.json``) is exactly the
+    pipeline it implements for ASCII text; ``None`` otherwise."""
+    model, post = cfg.get("model") or {}, cfg.get("post_processor") or {}
+    norm = cfg.get("normalizer") or {}
+    if (
+        norm.get("type") != "BertNormalizer"
+        or norm.get("lowercase") is not True
+        or cfg.get("pre_tokenizer") != {"type": "BertPreTokenizer"}
+        or model.get("type") != "WordPiece"
+        or model.get("continuing_subword_prefix") != "##"
+        or not isinstance(model.get("max_input_chars_per_word"), int)
+        or post.get("type") != "TemplateProcessing"
+    ):
+        return None
+    single = post.get("single")
+    specials = post.get("special_tokens") or {}
+    if not isinstance(single, list) or [next(iter(p), None) for p in single] != [
+        "SpecialToken",
+        "Sequence",
+        "SpecialToken",
+    ]:
+        return None
+    if any(part[k].get("type_id") != 0 for part in single for k in part):
+        return None
+    cls, sep = single[0]["SpecialToken"]["id"], single[2]["SpecialToken"]["id"]
+    vocab_map = model.get("vocab")
+    if not isinstance(vocab_map, dict):
+        return None
+    vocab = [""] * len(vocab_map)
+    for tok, i in vocab_map.items():
+        if not isinstance(i, int) or not 0 <= i < len(vocab) or vocab[i] or not tok or "\n" in tok:
+            return None
+        vocab[i] = tok
+    unk = model.get("unk_token")
+    for name in (unk, cls, sep):
+        if name not in vocab_map or specials.get(name, {}).get("ids", [vocab_map[name]]) != [vocab_map[name]]:
+            return None
+    added = [a.get("content") for a in cfg.get("added_tokens") or []]
+    if not all(isinstance(a, str) and a for a in added):
+        return None
+    head = {"unk": unk, "cls": cls, "sep": sep, "added": added, "max_chars": model["max_input_chars_per_word"]}
+    return head, vocab
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically; a cache that cannot be written is simply not kept."""
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 class NumpyEncoder:
     """BERT encoder + mean pooling + normalisation in NumPy (query-time path)."""
 
     def __init__(self, spec: ModelSpec):
         offline_env()
         import numpy as np
-        from tokenizers import Tokenizer
 
         self.spec = spec
         path = spec.path
@@ -360,16 +548,20 @@ class NumpyEncoder:
                     f"the fast query encoder supports BERT models with GELU only, not {path}",
                     hint="use the bundled all-MiniLM-L6-v2 model",
                 )
-            self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
             weights = _mmap_safetensors(path / "model.safetensors")
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"cannot load the embedding model from {path}: {exc}") from exc
-        self.tokenizer.no_padding()
         max_len = MAX_TOKENS
         st_config = path / "sentence_bert_config.json"
         if st_config.is_file():
             max_len = int(json.loads(st_config.read_text("utf-8")).get("max_seq_length", max_len))
-        self.tokenizer.enable_truncation(max_len)
+        self._max_len = max_len
+        # Building the Rust tokenizer costs ~25 ms (its 30k-word vocabulary): plain-ASCII text,
+        # nearly every question, is tokenized by the same WordPiece steps in Python instead.
+        self._wordpiece = WordPiece.for_model(path / "tokenizer.json", max_len)
+        self._tokenizer = None
+        if self._wordpiece is None:
+            self._tokenizer = self._rust_tokenizer()
         self.heads = int(config["num_attention_heads"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.dim = int(config["hidden_size"])
@@ -461,9 +653,31 @@ class NumpyEncoder:
         out *= erf
         return out
 
+    def _rust_tokenizer(self):
+        from tokenizers import Tokenizer
+
+        path = self.spec.path / "tokenizer.json"
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"cannot load the embedding model from {self.spec.path}: {exc}") from exc
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(self._max_len)
+        return tokenizer
+
+    def token_ids(self, text: str) -> list[int]:
+        """The model's token ids of ``text`` ([CLS] ... [SEP], truncated to the model's length)."""
+        if self._wordpiece is not None:
+            ids = self._wordpiece.ids(text)
+            if ids is not None:
+                return ids
+        if self._tokenizer is None:
+            self._tokenizer = self._rust_tokenizer()
+        return list(self._tokenizer.encode(text).ids)
+
     def encode_one(self, text: str):
         np = self._np
-        ids = np.asarray(self.tokenizer.encode(text).ids, dtype=np.int64)
+        ids = np.asarray(self.token_ids(text), dtype=np.int64)
         n = len(ids)
         x = (self.word[ids] + self.pos[:n] + self.type0).astype(np.float32)
         x = self._layer_norm(x, self.emb_ln)

@@ -222,7 +222,6 @@ class Retriever:
         self._vec_cache: dict[str, Any] = {}
         self._terms_cache: dict[str, set[str]] = {}
         self._df: dict[str, int] = {}
-        self._topic_words: dict[str, int] | None = None
         self._text_cache: dict[str, str] = {}
         self._bm25_norm: Any = None  #: float64 array, one value per chunk
         self._posting_arrays: dict[str, tuple[Any, Any]] = {}  #: term -> (chunks, counts) arrays
@@ -233,12 +232,17 @@ class Retriever:
     def _build_lexical(self) -> None:
         # Postings and entry frequencies were computed when the index was built
         # (raybot.index.lexical_tables); only the idf is derived here.
+        from raybot.index import posting_count
+
         lexical = self.loaded.lexical
-        self.postings: dict[str, list[int]] = lexical["postings"]  # term -> [chunk, count, ...]
+        self.postings: dict[str, str] = lexical["postings"]  # term -> "chunk count chunk count ..."
         self.doc_len: list[int] = lexical["doc_len"]
         self._df = lexical["entry_df"]
         n = max(len(self.chunks), 1)
-        self.idf = {t: math.log(1 + (n - len(p) // 2 + 0.5) / (len(p) // 2 + 0.5)) for t, p in self.postings.items()}
+        self.idf = {}
+        for t, p in self.postings.items():
+            df = posting_count(p)
+            self.idf[t] = math.log(1 + (n - df + 0.5) / (df + 0.5))
         self.avg_len = (sum(self.doc_len) / n) if self.doc_len else 1.0
         # Exact-identifier surface of each entry: title, tags, questions, issue number.
         self.entry_surface: dict[str, str] = {}
@@ -261,13 +265,9 @@ class Retriever:
 
     def _topical(self) -> dict[str, int]:
         """Words of the kb's titles and tags (what its entries are *about*, identifier parts left
-        out: see :func:`raybot.tokens.topic_words`), with the number of entries that use them."""
-        if self._topic_words is None:
-            words: Counter[str] = Counter()
-            for e in self.entries.values():
-                words.update(topic_words(" ".join([e.title, " ".join(e.tags)])))
-            self._topic_words = dict(words)
-        return self._topic_words
+        out: see :func:`raybot.tokens.topic_words`), with the number of entries that use them
+        (counted when the index was built: :func:`raybot.index.lexical_tables`)."""
+        return self.loaded.lexical["topic"]
 
     def key_terms(self, query: Query) -> list[str]:
         """The distinctive words of what is asked: components, API and setting names, error
@@ -372,7 +372,9 @@ class Retriever:
             weight = idf * (1 + 0.5 * math.log(qn))
             post = self._posting_arrays.get(term)
             if post is None:
-                flat = self.postings[term]
+                from raybot.index import posting_pairs
+
+                flat = posting_pairs(self.postings[term])
                 post = self._posting_arrays[term] = (
                     np.asarray(flat[0::2], dtype=np.intp),
                     np.asarray(flat[1::2], dtype=np.float64),

@@ -203,7 +203,9 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
                 hits.append(SignatureHit(entry.id, sig, False, share, start.start() if start else 0))
     # Ray's messages open with a line their variants share ("Failed to retrieve object ...")
     # and say what happened after it: the match that starts later is the more specific one.
-    hits.sort(key=lambda h: (-h.position, not h.exact, -h.score))
+    # At the same place, a signature with a placeholder filled in ("Could not read
+    # 'session_name' from GCS" beside "Could not read '{key}' from GCS") is the more specific.
+    hits.sort(key=lambda h: (-h.position, not h.exact, -h.score, -h.signature.literal_chars()))
     return hits
 
 

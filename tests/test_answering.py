@@ -60,9 +60,34 @@ def test_every_python_signature_is_the_text_at_its_cited_wheel_lines():
             literal = cited_literal(sig.source)
             assert literal, sig.source
             flat = " ".join(literal.split())
-            assert sig.pattern().search(flat), (entry.id, sig.text, flat)
+            # The signature is the literal, or the literal with some of its f-string parts
+            # filled in (one message of a family, e.g. one GCS key of "Could not read '{}'").
+            filled = Signature(text=flat.replace("{}", "{part}"), source="").pattern()
+            assert sig.pattern().search(flat) or filled.search(" ".join(sig.text.split())), (
+                entry.id,
+                sig.text,
+                flat,
+            )
             checked += 1
     assert checked >= 8
+
+
+def test_a_filled_in_signature_must_still_be_its_cited_literal():
+    # The check above accepts "Could not read 'session_name' from GCS" for the literal
+    # "Could not read '{}' from GCS" and must refuse a text the literal cannot produce.
+    flat = "Could not read '{}' from GCS. Did GCS start successfully?"
+    filled = Signature(text=flat.replace("{}", "{part}"), source="").pattern()
+    assert filled.search("Could not read 'session_name' from GCS. Did GCS start successfully?")
+    assert not filled.search("Could not write 'session_name' to GCS. Did GCS start successfully?")
+
+
+def test_a_filled_in_signature_ranks_before_its_family():
+    entries = {e.id: e for e in SHIPPED}
+    pasted = "ConnectionError: Could not read 'session_name' from GCS. Did GCS start successfully?"
+    hits = signatures.find(entries, pasted)
+    assert [h.entry for h in hits][:1] == ["worker-start-gcs-connect-wait"], [h.entry for h in hits]
+    other = signatures.find(entries, pasted.replace("session_name", "dashboard"))
+    assert [h.entry for h in other][:1] == ["job-client-dashboard-not-in-gcs"]
 
 
 BINARIES = [WHEEL / "_raylet.so", WHEEL / "core/src/ray/raylet/raylet", WHEEL / "core/src/ray/gcs/gcs_server"]

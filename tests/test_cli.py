@@ -288,3 +288,32 @@ def test_unwritable_index_dir_falls_back_or_fails_clearly(small_env, monkeypatch
     assert (raybot_home / "index" / "manifest.json").is_file()
     r = invoke("index", "build")
     assert r.exit_code == exit_codes.INDEX and "error: index-unwritable" in r.stderr and "Traceback" not in r.output
+
+
+def _command_paths():
+    from raybot.cli import COMMANDS, build_app
+
+    paths = []
+    for name, (_module, _attr, group_help) in COMMANDS.items():
+        if group_help is None:
+            paths.append([name])
+        else:
+            group = build_app(name).registered_groups[0].typer_instance
+            paths.extend([name, c.name or c.callback.__name__] for c in group.registered_commands)
+    return paths
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=" ".join)
+def test_help_prose_wraps_evenly_at_80_columns(path):
+    # A docstring's own line breaks once reached the screen: at 80 columns Rich wrapped each
+    # long source line again, leaving short stubs ("objects that keep") between full lines.
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    described = lines[: next((i for i, x in enumerate(lines) if x.startswith("╭")), len(lines))]
+    prose = [x.rstrip() for x in described if x.startswith(" ") and not x.startswith("  ")]
+    assert max(len(x) for x in lines) <= 80
+    for a, b in zip(described, described[1:], strict=False):
+        a, b = a.rstrip(), b.rstrip()
+        if a in prose and b in prose and not b.startswith(" Usage"):
+            assert len(a) >= 50, f"ragged help line {a!r} before {b!r}"

@@ -123,3 +123,71 @@ def test_prepared_weights_cache_gives_the_same_vectors(tmp_path, monkeypatch):
     blocker.write_text("")
     monkeypatch.setenv("RAYBOT_CACHE", str(blocker / "cache"))
     assert NumpyEncoder(resolve_model()).encode(texts).tobytes() == built.encode(texts).tobytes()
+
+
+def _rust_ids(encoder: NumpyEncoder, text: str) -> list[int]:
+    return list(encoder._rust_tokenizer().encode(text).ids)
+
+
+def test_python_wordpiece_gives_the_rust_tokenizers_ids(tmp_path, monkeypatch):
+    # Plain-ASCII text is tokenized in Python (README "Quality and speed"); the ids must be the
+    # `tokenizers` library's, for questions, the whole kb, edge cases and random ASCII.
+    import random
+
+    monkeypatch.setenv("RAYBOT_CACHE", str(tmp_path / "cache"))
+    encoder = NumpyEncoder(resolve_model())
+    assert encoder._wordpiece is not None and encoder._tokenizer is None
+    rust = encoder._rust_tokenizer()
+    texts = [
+        json.loads(line)["question"] for line in (DATA / "dev_questions.jsonl").read_text().splitlines() if line.strip()
+    ]
+    from raybot import paths
+    from raybot.index import chunk_entry
+    from raybot.kb import load_kb
+
+    entries, _ = load_kb(paths.kb_dir())
+    texts += [c.text for e in entries for c in chunk_entry(e)] + [e.text() for e in entries]
+    texts += ["", " ", "[CLS]", "a [MASK] b", "[mask] x", "[SEP", "x" * 3000, "a" * 100, "a" * 101, "##", "## ab"]
+    texts += ["\t\n\r", "zzqqxxvv", "ray::IDLE", "RAY_kill_idle_workers_interval_ms=0", "1234567890123", "a.b,c;d"]
+    texts += [" ".join(["memory"] * 400), "don't", "x@y.z ~/.ray/session_latest/logs/raylet.out"]
+    rng = random.Random(9)
+    alphabet = [chr(c) for c in range(32, 127)] + ["\t", "\n", "\r"]
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 60))) for _ in range(2000)]
+    vocab = sorted(encoder._wordpiece.vocab)
+    for _ in range(300):
+        texts.append(" ".join(w.removeprefix("##") + rng.choice(["", "s", "ing"]) for w in rng.choices(vocab, k=30)))
+    fast = 0
+    for text in texts:
+        ids = encoder.token_ids(text)
+        assert ids == list(rust.encode(text).ids), text
+        fast += encoder._wordpiece.ids(text) is not None
+    assert fast > 0.8 * len(texts)  # the kb has some non-ASCII punctuation (dashes, arrows)
+    # Anything else goes to the Rust tokenizer: non-ASCII, control characters, added tokens.
+    for text in ["café naïve", "ＲＡＹ", "a\x0bb", "\x00", "what is [MASK]?", "日本語 ray"]:
+        assert encoder._wordpiece.ids(text) is None
+        assert encoder.token_ids(text) == _rust_ids(encoder, text)
+    # The checked vocabulary is remembered: the next encoder reads it from the cache, same ids.
+    assert len(list((tmp_path / "cache").glob("wordpiece-*.txt"))) == 1
+    again = NumpyEncoder(resolve_model())
+    assert again._wordpiece is not None and again._wordpiece.vocab == encoder._wordpiece.vocab
+    assert again.token_ids(texts[0]) == encoder.token_ids(texts[0])
+
+
+def test_python_wordpiece_is_used_only_for_the_pipeline_it_implements(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAYBOT_CACHE", str(tmp_path / "cache"))
+    model = _model_copy(tmp_path, "cased-model")
+    cfg_path = model / "tokenizer.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["normalizer"]["lowercase"] = False  # another pipeline: the Rust tokenizer for every text
+    cfg_path.write_text(json.dumps(cfg))
+    encoder = NumpyEncoder(resolve_model(str(model)))
+    assert encoder._wordpiece is None and encoder._tokenizer is not None
+    assert encoder.token_ids("Ray Worker") == _rust_ids(encoder, "Ray Worker")
+    # A damaged cache file is not trusted: the tokenizer.json is checked again.
+    bundled = resolve_model().path / "tokenizer.json"
+    first = NumpyEncoder(resolve_model())
+    for cached in (tmp_path / "cache").glob("wordpiece-*.txt"):
+        cached.write_text('{"unk": "[UNK]", "size": 3}\nonly\ntwo')
+    damaged = NumpyEncoder(resolve_model())
+    assert damaged._wordpiece is not None and damaged._wordpiece.vocab == first._wordpiece.vocab
+    assert bundled.is_file()

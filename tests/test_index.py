@@ -137,7 +137,8 @@ def test_lexical_tables_that_disagree_with_the_chunks_are_refused(small_index, t
 def test_stored_lexical_tables_are_what_the_chunks_and_entries_give(small_index):
     from collections import Counter
 
-    from raybot.tokens import entry_terms, tokenize
+    from raybot.index import posting_count, posting_pairs
+    from raybot.tokens import entry_terms, tokenize, topic_words
 
     loaded = load(small_index[1])
     post, doc_len = loaded.lexical["postings"], loaded.lexical["doc_len"]
@@ -145,10 +146,13 @@ def test_stored_lexical_tables_are_what_the_chunks_and_entries_give(small_index)
         counts = Counter(tokenize(chunk["text"]))
         assert doc_len[i] == sum(counts.values())
         for term, n in counts.items():
-            pairs = post[term]
+            pairs = posting_pairs(post[term])
             assert n == dict(zip(pairs[::2], pairs[1::2], strict=True))[i]
+            assert posting_count(post[term]) == len(pairs) // 2
     df = Counter(t for e in loaded.entries.values() for t in entry_terms(e.text()) if not t.startswith("~"))
     assert loaded.lexical["entry_df"] == dict(df)
+    topic = Counter(w for e in loaded.entries.values() for w in topic_words(" ".join([e.title, " ".join(e.tags)])))
+    assert loaded.lexical["topic"] == dict(topic) and topic
 
 
 def test_the_questions_of_short_answers_are_question_chunks():
@@ -162,3 +166,17 @@ def test_the_questions_of_short_answers_are_question_chunks():
     asked = [c.text for c in chunk_entry(entry) if c.section == "question"]
     assert entry.answers and all(a.question in asked for a in entry.answers)
     assert all(q in asked for q in entry.questions) and len(asked) == len(set(asked))
+
+
+def test_vectors_are_read_as_faiss_serialized_them(small_index):
+    import faiss
+    import numpy as np
+
+    from raybot.index import _read_faiss
+
+    data = (small_index[1] / "vectors.faiss").read_bytes()
+    ours, theirs = _read_faiss(data), faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+    assert (ours.d, ours.ntotal) == (theirs.d, theirs.ntotal) and ours.ntotal > 0
+    assert ours.reconstruct_n(0, ours.ntotal).tobytes() == theirs.reconstruct_n(0, theirs.ntotal).tobytes()
+    with pytest.raises(RuntimeError):
+        _read_faiss(data[: len(data) // 2])

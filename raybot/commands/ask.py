@@ -39,7 +39,7 @@ def ask(
 
       raybot ask -c "yes, please"
 
-      raybot ask --thread support-42 --json "what does kill_idle_workers_interval_ms=0 do?"
+      raybot ask -t s42 --json "what does kill_idle_workers_interval_ms=0 do?"
     """
     from raybot.assistant import Assistant
     from raybot.threads import default_store
