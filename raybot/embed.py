@@ -324,8 +324,9 @@ def _prepared_matrices(weights_path: Path, w: dict, n_layers: int) -> list[tuple
     return out
 
 
-def _write_cache(path: Path, matrices: list[tuple]) -> None:
-    """Write the prepared matrices to ``path`` atomically (a reader sees a whole file or none)."""
+def _write_atomic(path: Path, parts) -> None:
+    """Write the byte strings of ``parts`` to ``path`` atomically (a reader sees a whole file or
+    none); a cache that cannot be written is simply not kept."""
     import tempfile
 
     try:
@@ -335,13 +336,19 @@ def _write_cache(path: Path, matrices: list[tuple]) -> None:
         return
     try:
         with os.fdopen(fd, "wb") as fh:
-            for layer in matrices:
-                for m in layer:
-                    fh.write(memoryview(m if m.flags.c_contiguous else m.T).cast("B"))
+            for part in parts:
+                fh.write(part)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def _write_cache(path: Path, matrices: list[tuple]) -> None:
+    """Write the prepared matrices to ``path`` (C order, one after another)."""
+    _write_atomic(
+        path, (memoryview(m if m.flags.c_contiguous else m.T).cast("B") for layer in matrices for m in layer)
+    )
 
 
 #: Version of the cached vocabulary file below; a change makes every cached file unused.
@@ -514,21 +521,8 @@ def _check_wordpiece(cfg: dict) -> tuple[dict, list[str]] | None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically; a cache that cannot be written is simply not kept."""
-    import tempfile
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    """Write ``text`` to ``path`` atomically, as UTF-8."""
+    _write_atomic(path, [text.encode("utf-8")])
 
 
 class NumpyEncoder:
