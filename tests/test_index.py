@@ -181,17 +181,3 @@ def test_the_questions_of_short_answers_are_question_chunks():
     asked = [c.text for c in chunk_entry(entry) if c.section == "question"]
     assert entry.answers and all(a.question in asked for a in entry.answers)
     assert all(q in asked for q in entry.questions) and len(asked) == len(set(asked))
-
-
-def test_vectors_are_read_as_faiss_serialized_them(small_index):
-    import faiss
-    import numpy as np
-
-    from raybot.index import _read_faiss
-
-    data = (small_index[1] / "vectors.faiss").read_bytes()
-    ours, theirs = _read_faiss(data), faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
-    assert (ours.d, ours.ntotal) == (theirs.d, theirs.ntotal) and ours.ntotal > 0
-    assert ours.reconstruct_n(0, ours.ntotal).tobytes() == theirs.reconstruct_n(0, theirs.ntotal).tobytes()
-    with pytest.raises(RuntimeError):
-        _read_faiss(data[: len(data) // 2])
