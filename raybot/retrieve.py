@@ -487,6 +487,9 @@ class Retriever:
                 row_codes[first].tolist(), sim_row[first].tolist(), idx_row[first].tolist(), strict=True
             )
         }
+        # An entry that several chunks match ranks above one that a single chunk matches as well.
+        strength = entry_strength(row_codes, sim_row, len(code_entry), 1, tuning.SECOND_CHUNK_WEIGHT).tolist()
+        dense_key = {e: strength[c] for c, e in enumerate(code_entry)}
         q_tokens = tokenize(query.text if len(query.text) < 4000 else query.dense_text + " " + " ".join(query.signals))
         q_tokens += [t for s in query.signals for t in tokenize(s)]
         lexical = self._bm25(q_tokens)
@@ -494,11 +497,15 @@ class Retriever:
         best = np.zeros(len(code_entry))
         np.maximum.at(best, codes[scored], lexical[scored])
         lex_best: dict[str, float] = {code_entry[c]: v for c, v in enumerate(best.tolist()) if v > 0}
+        lex_strength = entry_strength(
+            codes[scored], lexical[scored], len(code_entry), 2, tuning.LEXICAL_MORE_CHUNKS_WEIGHT
+        ).tolist()
+        lex_key = {code_entry[c]: v for c, v in enumerate(lex_strength) if v > 0}
 
         ids = [e for e in self.entries if kinds is None or self.entries[e].kind in kinds]
         has_error = any(s.endswith(("error", "exception")) for s in query.signals)
-        dense_rank = {e: r for r, e in enumerate(sorted(ids, key=lambda e: -dense_best.get(e, (-1, ""))[0]))}
-        lex_sorted = sorted((e for e in ids if e in lex_best), key=lambda e: -lex_best[e])
+        dense_rank = {e: r for r, e in enumerate(sorted(ids, key=lambda e: -dense_key.get(e, -1.0)))}
+        lex_sorted = sorted((e for e in ids if e in lex_key), key=lambda e: -lex_key[e])
         lex_rank = {e: r for r, e in enumerate(lex_sorted)}
         matchers = [(sig, _identifier_matcher(sig)) for sig in query.signals]
         surfaces = self.entry_surface
@@ -531,6 +538,28 @@ class Retriever:
             hits.append(Hit(e, meta.title, meta.kind, score, dense, lex_best.get(e, 0.0), exact, section))
         hits.sort(key=lambda h: (-h.score, h.entry))
         return hits[:k]
+
+
+def entry_strength(codes, scores, n_entries: int, more: int, weight: float):
+    """What ranks an entry: its best chunk's score plus ``weight`` times the sum of its next
+    ``more`` best chunk scores (negative ones count as 0). ``codes[i]`` is chunk i's entry number,
+    ``scores[i]`` its score; entries with no chunk get -inf. An entry that several chunks match
+    thus ranks above one with a single chunk as good as its best (see tuning.SECOND_CHUNK_WEIGHT)."""
+    import numpy as np
+
+    codes = np.asarray(codes, dtype=np.intp)
+    scores = np.asarray(scores, dtype=np.float64)
+    out = np.full(n_entries, -np.inf)
+    if not len(codes):
+        return out
+    order = np.lexsort((-scores, codes))  # by entry, then best chunk first
+    codes, scores = codes[order], scores[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
+    rank = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
+    out[codes[starts]] = scores[starts]
+    extra = (rank >= 1) & (rank <= more)
+    np.add.at(out, codes[extra], weight * np.maximum(scores[extra], 0.0))
+    return out
 
 
 def _identifier_matcher(signal: str) -> Callable[[str], bool]:

@@ -270,3 +270,32 @@ def test_tuning_without_files_prints_usage_and_rewrites_nothing():
         tuning.main([])
     assert "usage: python -m raybot.tuning" in str(exc.value.code)
     assert Path(tuning.__file__).read_bytes() == before
+
+
+def test_entry_strength_counts_the_next_chunks_of_an_entry():
+    from raybot.retrieve import entry_strength
+
+    # Entry 0: one chunk at 0.8; entry 1: 0.8 and 0.5; entry 2: 0.9 and a negative second;
+    # entry 3: no chunk at all. Chunks come in no particular order.
+    codes = [1, 2, 0, 1, 2]
+    scores = [0.5, 0.9, 0.8, 0.8, -0.2]
+    out = entry_strength(codes, scores, 4, 1, 0.3).tolist()
+    assert out[0] == pytest.approx(0.8)
+    assert out[1] == pytest.approx(0.8 + 0.3 * 0.5)  # the second chunk lifts it above entry 0
+    assert out[2] == pytest.approx(0.9)  # a negative second chunk neither helps nor hurts
+    assert out[3] == float("-inf")
+    # With two more chunks counted, only the next two best are added, not the fourth.
+    out = entry_strength([5, 5, 5, 5], [1.0, 3.0, 1.0, 2.0], 6, 2, 0.2).tolist()
+    assert out[5] == pytest.approx(3.0 + 0.2 * (2.0 + 1.0))
+    assert entry_strength([], [], 2, 1, 0.3).tolist() == [float("-inf")] * 2
+
+
+def test_an_entry_with_several_matching_chunks_outranks_a_single_lucky_chunk():
+    # The ranking weights are what the real dev and curated sets were measured with: a second
+    # chunk must be able to decide between two entries whose best chunks tie.
+    from raybot import tuning
+    from raybot.retrieve import entry_strength
+
+    assert 0 < tuning.SECOND_CHUNK_WEIGHT < 1 and 0 < tuning.LEXICAL_MORE_CHUNKS_WEIGHT < 1
+    a, b = entry_strength([0, 1, 1], [0.7, 0.7, 0.4], 2, 1, tuning.SECOND_CHUNK_WEIGHT).tolist()
+    assert b > a
