@@ -498,7 +498,7 @@ class Assistant:
             missing=missing,
             missing_identifiers=ident,
             scope_close=scope_sim >= hit.dense - tuning.SCOPE_MARGIN,
-            margin=hit.score - hits[1].score if len(hits) > 1 else 0.03,
+            margin=hit.score - self._runner_up_score(hit, hits[1:]),
             coverage=self.retriever.coverage(query, hit.entry),
             lexical=hit.lexical,
             library=len(signatures.library_context(query.text)),
@@ -507,6 +507,19 @@ class Assistant:
         j.raw_covered = tuning.raw_score(j.features(covered=True))
         j.confidence = tuning.calibrate(j.raw)
         return j
+
+    def _runner_up_score(self, hit: Hit, others: list[Hit]) -> float:
+        """The best score among the other entries that are not linked to ``hit``'s (``related:``
+        either way). Two linked entries that both fit ("the soft limit" and "the killing policy"
+        of idle workers) are not a doubt about the topic."""
+        linked = set(self.entries[hit.entry].related) if hit.entry in self.entries else set()
+        for other in others:
+            if other.entry in linked:
+                continue
+            if other.entry in self.entries and hit.entry in self.entries[other.entry].related:
+                continue
+            return other.score
+        return hit.score - 0.03 if not others else min(o.score for o in others)
 
     def signature_judgement(self, query: Query) -> tuple[signatures.SignatureHit, Judgement] | None:
         """The signature a pasted message matches, and how far its entry is to be trusted as the
@@ -635,7 +648,7 @@ class Assistant:
         # Of the first few entries, answer from the one most likely to be right: a runner-up
         # that addresses every key term beats a leader that misses what was asked.
         for i in range(1, min(tuning.RERANK_DEPTH, len(alone))):
-            cand = self.judge(query, [alone[i], alone[0]], unknown, own_scope)
+            cand = self.judge(query, [alone[i], *alone[:i], *alone[i + 1 :]], unknown, own_scope)
             if cand.raw >= alone_judgement.raw + tuning.RERANK_MIN_GAIN:
                 alone_judgement = cand
         if alone and alone_judgement.entry != alone[0].entry:

@@ -472,3 +472,24 @@ def test_issue_search_by_description_is_ranked_by_meaning_not_one_shared_word(as
     # A short term still finds the issues whose own text names it.
     b = assistant.ask("which issues mention num_workers_soft_limit")
     assert b.kind == "issue-list" and b.confidence == tuning.SIGNATURE_CONFIDENCE
+
+
+def test_a_linked_runner_up_is_no_doubt_about_the_topic(assistant):
+    # The lead over the runner-up (the "margin" feature) is taken over entries the leader does
+    # not link to: the soft limit and the killing policy of idle workers both fit one question.
+    from raybot.retrieve import Hit
+
+    lead, linked, other = "num-workers-soft-limit", "idle-worker-killing-policy", "gpu-not-detected"
+    entries = assistant.entries
+    assert linked in entries[lead].related and other not in entries[lead].related
+    assert lead not in entries[other].related
+
+    def hit(entry, score):
+        return Hit(entry, entries[entry].title, entries[entry].kind, score, 0.6, 5.0, [], "Answer")
+
+    ranked = [hit(lead, 0.30), hit(linked, 0.299), hit(other, 0.25)]
+    assert assistant._runner_up_score(ranked[0], ranked[1:]) == 0.25
+    # An unlinked runner-up still counts at once.
+    assert assistant._runner_up_score(ranked[0], [ranked[2], ranked[1]]) == 0.25
+    assert assistant._runner_up_score(ranked[1], [ranked[0], ranked[2]]) == 0.25
+    assert assistant._runner_up_score(ranked[2], ranked[:2]) == 0.30
