@@ -95,6 +95,10 @@ def extract_signals(text: str) -> list[str]:
     return found
 
 
+#: Four plain words in a row: prose, even on a line that starts like code.
+_PROSE_RUN = re.compile(r"(?:^|\s)[A-Za-z']+(?:\s+[A-Za-z']+){3}(?=$|[\s.,;:?!])")
+
+
 def prepare_query(question: str) -> Query:
     notes: list[str] = []
     text = question.replace("\r\n", "\n").replace("\x00", "")
@@ -114,10 +118,13 @@ def prepare_query(question: str) -> Query:
             continue
         if re.match(r"^(File \"|Traceback|at |\s*\^|@|def |class |import |from \w+ import|return |self\.|#)", s):
             continue
-        if s.endswith((":", ")")) and "(" in s and " " not in s.split("(")[0].strip():
-            continue  # a call or def line
-        if re.match(r"^[\w.\[\]]+\s*=", s):
-            continue  # an assignment
+        if not _PROSE_RUN.search(s):
+            # A line that starts like code is code unless it goes on in words
+            # ("log_to_driver=False yet worker logs still pile up" is a question).
+            if s.endswith((":", ")")) and "(" in s and " " not in s.split("(")[0].strip():
+                continue  # a call or def line
+            if re.match(r"^[\w.\[\]]+\s*=", s):
+                continue  # an assignment
         prose_lines.append(s)
     prose = " ".join(prose_lines)
     words = prose.split()

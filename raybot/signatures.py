@@ -71,6 +71,7 @@ class SignatureHit:
     exact: bool  #: the whole signature matched; False: the paste is a cut-off or re-wrapped copy
     score: float  #: share of the signature's words present in the paste
     position: int = 0  #: where an exact match starts in the paste
+    end: int = 0  #: where an exact match ends in the paste
 
 
 def pasted_message(text: str) -> str:
@@ -192,7 +193,7 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
         for sig in entry.signatures:
             m = sig.pattern().search(text) if all(w in low for w in _needles(sig)) else None
             if m:
-                hits.append(SignatureHit(entry.id, sig, True, 1.0, m.start()))
+                hits.append(SignatureHit(entry.id, sig, True, 1.0, m.start(), m.end()))
                 continue
             lit = literal_words(sig)
             if len(lit) < 6:
@@ -205,7 +206,19 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
     # and say what happened after it: the match that starts later is the more specific one.
     # At the same place, a signature with a placeholder filled in ("Could not read
     # 'session_name' from GCS" beside "Could not read '{key}' from GCS") is the more specific.
-    hits.sort(key=lambda h: (-h.position, not h.exact, -h.score, -h.signature.literal_chars()))
+    # A match that lies inside a longer exact match is part of that message, not a message of
+    # its own: a gRPC status such as "failed to connect to all addresses" quoted in the
+    # "Status: ..." part of the message that reports it. The enclosing message comes first.
+    spans = [(h.position, h.end) for h in hits if h.exact]
+    hits.sort(
+        key=lambda h: (
+            h.exact and any(a <= h.position and h.end <= b and b - a > h.end - h.position for a, b in spans),
+            -h.position,
+            not h.exact,
+            -h.score,
+            -h.signature.literal_chars(),
+        )
+    )
     return hits
 
 

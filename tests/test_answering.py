@@ -90,6 +90,23 @@ def test_a_filled_in_signature_ranks_before_its_family():
     assert [h.entry for h in other][:1] == ["job-client-dashboard-not-in-gcs"]
 
 
+def test_a_message_quoted_inside_another_ranks_after_it():
+    """A gRPC status inside the "Status: ..." part of a Ray message is part of that message: the
+    enclosing message's entry comes first, though the quoted text starts later in the paste."""
+    entries = {e.id: e for e in SHIPPED}
+    pasted = (
+        "[2026-01-05 10:00:00,000 E 4242 4243] core_worker_process.cc:240: Failed to get the system config "
+        "from raylet because it is dead. Worker will terminate. Status: RpcError: RPC Error message: failed "
+        "to connect to all addresses; last error: UNKNOWN: ipv4:10.0.0.5:40001: Failed to connect to remote "
+        "host: Connection refused .Please see `raylet.out` for more details."
+    )
+    hits = signatures.find(entries, pasted)
+    assert [h.entry for h in hits][:2] == ["failed-to-register-worker-raylet", "grpc-failed-to-connect-all-addresses"]
+    # Alone, the gRPC text names its own entry.
+    alone = signatures.find(entries, pasted.split("Status: ")[1])
+    assert alone and alone[0].entry == "grpc-failed-to-connect-all-addresses"
+
+
 BINARIES = [WHEEL / "_raylet.so", WHEEL / "core/src/ray/raylet/raylet", WHEEL / "core/src/ray/gcs/gcs_server"]
 
 

@@ -32,6 +32,16 @@ def test_chat_emoji_codes_are_neither_words_nor_identifiers():
     assert "12:30:05" in q.text
 
 
+def test_a_line_that_starts_like_code_but_goes_on_in_words_is_prose():
+    # "setting=value" then a sentence is how users write; dropping the line as an assignment left
+    # only "log_to_driver" to embed, and another entry's short answer won.
+    q = prepare_query("log_to_driver=False yet worker .out and .err files still pile up under the session logs")
+    assert "pile up under the session logs" in q.dense_text
+    q = prepare_query("x = ray.put(big_array)\nray.init(num_cpus=2)\nwhy does the object store fill up?")
+    assert q.dense_text.startswith("why does the object store fill up?")
+    assert "x =" not in q.dense_text and "num_cpus=2" not in q.dense_text
+
+
 def test_topic_words_keep_whole_identifiers_not_their_parts():
     from raybot.tokens import topic_words
 
