@@ -113,20 +113,20 @@ WEIGHTS: dict[str, float] = {
 #: violators) over the raw scores of the same rows, read off in bins with a Laplace prior.
 #: See README "Confidence".
 CALIBRATION: list[tuple[float, float]] = [
-    (0.0, 0.03),
-    (0.1, 0.189),
-    (0.2, 0.233),
-    (0.3, 0.356),
-    (0.4, 0.391),
-    (0.5, 0.392),
-    (0.6, 0.395),
-    (0.7, 0.686),
-    (0.8, 0.71),
-    (0.9, 0.71),
-    (0.95, 0.958),
+    (0.0, 0.071),
+    (0.1, 0.24),
+    (0.2, 0.34),
+    (0.3, 0.363),
+    (0.4, 0.387),
+    (0.5, 0.387),
+    (0.6, 0.387),
+    (0.7, 0.648),
+    (0.8, 0.683),
+    (0.9, 0.757),
+    (0.95, 0.964),
 ]
-FITTED_ON = "real_questions.jsonl, dev_questions.jsonl"  # 283 rows, split=dev only
-TABLE_FITTED_ON = "real rows of split=dev+calib"  # 338 rows
+FITTED_ON = "real_questions.jsonl, dev_questions.jsonl"  # 284 rows, split=dev only
+TABLE_FITTED_ON = "real rows of split=dev+calib"  # 339 rows
 # END FITTED
 
 # BEGIN SIGNATURE FITTED (rewritten by `python -m raybot.tuning`)
@@ -134,7 +134,7 @@ TABLE_FITTED_ON = "real rows of split=dev+calib"  # 338 rows
 #: "clean" = nothing else asked; "other-ask" = the user's own words name key terms the entry
 #: does not address; "library" = the paste or question comes from Tune/RLlib/Train/Data/Serve.
 #: Measured share of rows whose signature entry is an expected one, Laplace prior (+1/+2).
-SIGNATURE_CALIBRATION: dict[str, float] = {"clean": 0.833, "other-ask": 0.688, "library": 0.273}
+SIGNATURE_CALIBRATION: dict[str, float] = {"clean": 0.789, "other-ask": 0.667, "library": 0.273}
 # END SIGNATURE FITTED
 
 #: A lookup that names its entry outright (an issue by its number or by a term its own text uses).
@@ -146,6 +146,8 @@ SIGNATURE_CONFIDENCE = 0.95
 #: by several chunks, margin over unlinked entries) that bin reads 0.71, so only raw >= 0.95 passes.
 #: Among 0.6, 0.75 and 0.83 (earlier table) no real dev or calib row changed;
 #: 0.6 answered the issue-8 raylet question (raw 0.84) that its entry does not settle.
+#: Re-measured later on 2026-12-02 (266 entries, expected lists re-checked against the grown kb): the
+#: raw >= 0.9 bin reads 0.757 again, so it passes; no real dev or calib row changed outcome.
 YES_NO_MIN = 0.75
 #: ``in_scope`` is false below this measured accuracy. Chosen on curated dev + real dev + calib.
 #: With the table measured on 2026-12-01 (second stop: 222 entries, answers: questions indexed) the
@@ -157,6 +159,8 @@ YES_NO_MIN = 0.75
 #: real rows right), so with the same bar model scores from 0.7 up are answered. The old table
 #: (with the old margin) gave, on the same kb and ranking, 2 more right and 5 more wrong dev + calib
 #: answers (held-out, reported only: 1 more right, 2 more wrong).
+#: Re-measured again the same day (266 entries; the expected lists re-checked blind against the new
+#: entries, 339 rows): bins 0.4-0.7 read 0.387, 0.7 up 0.648-0.964; the same rows are answered.
 IN_SCOPE_MIN = 0.55
 
 
