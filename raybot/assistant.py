@@ -21,6 +21,8 @@ from raybot.retrieve import FILLER, Hit, Query, prepare_query, tokenize
 from raybot.threads import Thread, ThreadStore, Turn, check_thread_id, new_thread_id
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from raybot.kb import Entry, ShortAnswer
 
 IN_SCOPE_MIN = tuning.IN_SCOPE_MIN  # kept for importers; the value lives in raybot.tuning
@@ -133,7 +135,10 @@ def yes_no_clause(text: str) -> str:
 _HOW_IN_YES_NO_FORM = re.compile(
     r"\b(?:is|are)\s+there\s+(?:a|an|any)\s+(?:\w+\s+)?(?:way|option|setting|method|api|command|flag|tool)s?\b"
     r"|\bis\s+it\s+possible\b|\b(?:can|could)\s+(?:i|we|you|one)\b"
-    r"|\b(?:does|do)\s+(?:anyone|anybody|someone|you)\s+know\b",
+    r"|\b(?:does|do)\s+(?:anyone|anybody|someone|you)\s+know\b"
+    # "Do you have any advice for me?": a request for help, not a yes/no about a fact.
+    r"|\b(?:does|do|did)\s+(?:anyone|anybody|someone|you)\s+(?:have|got)\s+(?:any\s+|some\s+|an?\s+)?"
+    r"(?:advice|ideas?|suggestions?|tips?|pointers?|thoughts?|recommendations?|experience|examples?)\b",
     re.I,
 )
 
@@ -165,10 +170,13 @@ def _covered(tok: str, stems: set[str]) -> bool:
     return tok in stems or (tok.isalpha() and len(tok) >= 5 and "~" + tok[:5] in stems)
 
 
-def match_short_answer(entry: Entry, query: Query) -> ShortAnswer | None:
+def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float] | None = None) -> ShortAnswer | None:
     """The entry's short answer whose question is the user's: most of its words are used, a
     "what is the default" answer only for a default question, a yes/no one only for a yes/no
-    question."""
+    question. With ``weight`` (a word's distinctiveness, :meth:`Retriever.term_weight`) "most"
+    is weighted: "What is the minimum object store size?" is not the question "how do I
+    increase the object store" although half of its words are there, because "minimum" is the
+    one that tells it from the other object store questions."""
     asked = query.ask_text or query.text
     q_stems = _stems(tokenize(query.text))
     default_q, yes_no = asks_default(asked), is_yes_no(asked)
@@ -179,8 +187,13 @@ def match_short_answer(entry: Entry, query: Query) -> ShortAnswer | None:
         toks = [t for t in dict.fromkeys(tokenize(sa.question)) if t not in ("default",)]
         if not toks:
             continue
-        covered = sum(1 for t in toks if _covered(t, q_stems))
-        share = covered / len(toks)
+        hit = [t for t in toks if _covered(t, q_stems)]
+        covered = len(hit)
+        if weight is None:
+            share = covered / len(toks)
+        else:
+            total = sum(weight(t) for t in toks)
+            share = sum(weight(t) for t in hit) / total if total > 0 else covered / len(toks)
         # Two words of its question at least: one shared word ("node") is no sign it was asked.
         if covered >= min(2, len(toks)) and share >= tuning.SHORT_ANSWER_MIN and share > best_share:
             best, best_share = sa, share
@@ -792,7 +805,7 @@ class Assistant:
         "what is the default" question first, then the sections the question wants."""
         asked = query.ask_text or query.text
         yes_no = asks_fact_yes_no(asked)
-        short = match_short_answer(entry, query) if state is None else None
+        short = match_short_answer(entry, query, self.retriever.term_weight) if state is None else None
         if (
             yes_no
             and short is None

@@ -276,6 +276,12 @@ class Retriever:
         (counted when the index was built: :func:`raybot.index.lexical_tables`)."""
         return self.loaded.lexical["topic"]
 
+    def term_weight(self, tok: str) -> float:
+        """How much a word tells one entry from another: log((N + 1) / (n + 1)) over the N
+        entries, n of which use it (a word no entry uses weighs the most)."""
+        n = len(self.entries)
+        return math.log((n + 1) / (self._df.get(tok, 0) + 1))
+
     def key_terms(self, query: Query) -> list[str]:
         """The distinctive words of what is asked: components, API and setting names, error
         names. Identifiers always count; other words count when the kb's entries are about

@@ -285,6 +285,41 @@ def test_an_entry_yes_is_not_given_to_another_question(assistant):
     assert not body.lstrip("*").startswith("Yes")
 
 
+def test_a_short_answer_leads_only_for_its_own_question(assistant):
+    # The distinctive word of a short answer's question has to be asked: "What is the minimum
+    # object store size?" shares two of its four words with "how do I increase the plasma store
+    # size", but its answer (75 MiB) is not what was asked. Before short-answer questions were
+    # weighted by how distinctive their words are, it led 13 fresh pool questions of that kind.
+    minimum = "75 MiB"
+    for q in ("How do I increase size of plasma store?", "how to increase object store memory"):
+        a = assistant.ask(q)
+        assert minimum not in a.answer.split("\n\n", 2)[1], (q, a.kind, a.answer[:400])
+    asked = assistant.ask("what is the minimum object store size in ray?")
+    assert asked.in_scope and asked.kind == "short-answer" and minimum in asked.answer.split("\n\n", 2)[1]
+
+
+def test_short_answer_words_are_weighted_by_how_rare_they_are():
+    from raybot.assistant import match_short_answer
+    from raybot.kb import Entry, ShortAnswer
+    from raybot.retrieve import prepare_query
+
+    entry = Entry(
+        id="x",
+        title="x",
+        kind="concept",
+        path=Path("x.md"),
+        sha256="",
+        answers=[ShortAnswer(question="What is the minimum object store size?", answer="75 MiB.", source="s")],
+    )
+    query = prepare_query("how do I increase the object store size")
+    # Unweighted, three of four words are there; "minimum", the one no other entry uses, is not.
+    assert match_short_answer(entry, query) is not None
+    rare = {"minimum": 4.0, "object": 0.7, "store": 1.2, "size": 1.5}
+    assert match_short_answer(entry, query, lambda t: rare.get(t, 1.0)) is None
+    asked = prepare_query("whats the minimum size of the object store")
+    assert match_short_answer(entry, asked, lambda t: rare.get(t, 1.0)) is not None
+
+
 def test_default_question_gets_the_number_first(assistant):
     a = assistant.ask("what is the default idle timeout for autoscaling, 5 minutes or 60 seconds")
     assert a.in_scope and a.entries[0] == "autoscaler-idle-timeout-minutes"

@@ -241,6 +241,10 @@ def test_library_context(text, library):
         ("should I put the array in the object store from the driver, or create it inside a task?", False),
         ("will it be killed or not?", True),
         ("how do I set the soft limit", False),
+        # A request for help in yes/no form (dev row rq-388a9284 ends with it).
+        ("I saw an issue referencing this, but there was no resolution. Do you have any advice for me?", False),
+        ("does anyone have an idea why this happens?", False),
+        ("Do you have the default value of the timeout?", True),
     ],
 )
 def test_fact_yes_no_questions(question, fact):
