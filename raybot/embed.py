@@ -349,6 +349,38 @@ def _write_cache(path: Path, matrices: list[tuple]) -> None:
     _write_atomic(
         path, (memoryview(m if m.flags.c_contiguous else m.T).cast("B") for layer in matrices for m in layer)
     )
+    prune_cache(path, "encoder-*.f32")
+
+
+#: How many cache files of one kind :func:`prune_cache` leaves: the one just written and the most
+#: recently written others. Each virtualenv or checkout has its own model path, so its own key; a
+#: CI machine that makes a fresh virtualenv per run would otherwise gain a 42 MB file per run.
+CACHE_KEEP = 3
+#: A half-written temporary file (a process killed mid-write) older than this is removed.
+STALE_TEMP_SECONDS = 3600
+
+
+def prune_cache(written: Path, pattern: str, keep: int = CACHE_KEEP) -> list[Path]:
+    """Remove the cache files matching ``pattern`` beside ``written`` except ``written`` and the
+    ``keep - 1`` most recently modified others, and temporary files of that kind left by an
+    interrupted write; return what was removed. A file another process still maps stays readable
+    for it (POSIX keeps an unlinked file's data until it is closed); a file that cannot be removed
+    is left."""
+    import time
+
+    folder = written.parent
+    try:
+        others = [f for f in folder.glob(pattern) if f.name != written.name]
+        others.sort(key=lambda f: f.stat().st_mtime_ns, reverse=True)
+        temps = [f for f in folder.glob("." + pattern + ".*") if time.time() - f.stat().st_mtime > STALE_TEMP_SECONDS]
+    except OSError:
+        return []
+    removed = []
+    for f in [*others[max(keep - 1, 0) :], *temps]:
+        with contextlib.suppress(OSError):
+            f.unlink()
+            removed.append(f)
+    return removed
 
 
 #: Version of the cached vocabulary file below; a change makes every cached file unused.
@@ -472,6 +504,7 @@ def _wordpiece_spec(tokenizer_json: Path) -> tuple[dict, list[str]] | None:
         head_line = json.dumps(None if spec is None else {**spec[0], "size": len(spec[1])})
         body = "" if spec is None else "\n".join(spec[1])
         _write_text(cached, head_line + "\n" + body)
+        prune_cache(cached, "wordpiece-*.txt")
     return spec
 
 

@@ -191,3 +191,46 @@ def test_python_wordpiece_is_used_only_for_the_pipeline_it_implements(tmp_path, 
     damaged = NumpyEncoder(resolve_model())
     assert damaged._wordpiece is not None and damaged._wordpiece.vocab == first._wordpiece.vocab
     assert bundled.is_file()
+
+
+def test_cache_keeps_only_the_newest_files_of_each_kind(tmp_path, monkeypatch):
+    # Each virtualenv has its own model path, so its own cache key: without pruning, a machine
+    # that makes a fresh virtualenv per CI run gains a 42 MB encoder file per run.
+    from raybot.embed import CACHE_KEEP, prune_cache
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for i in range(5):  # older files first
+        for kind, suffix in (("encoder", "f32"), ("wordpiece", "txt")):
+            f = cache / f"{kind}-{i:024d}.{suffix}"
+            f.write_bytes(b"x")
+            os.utime(f, (0, 1_000_000 + i * 3600))
+    stale_temp = cache / ".encoder-abc.f32.tmp123"
+    stale_temp.write_bytes(b"x")
+    os.utime(stale_temp, (0, 1_000_000))
+    young_temp = cache / ".encoder-def.f32.tmp456"  # another process may be writing it now
+    young_temp.write_bytes(b"x")
+    other = cache / "notes.txt"
+    other.write_text("not ours to remove")
+
+    written = cache / f"encoder-{'n' * 24}.f32"
+    written.write_bytes(b"new")
+    removed = prune_cache(written, "encoder-*.f32")
+    left = sorted(f.name for f in cache.glob("encoder-*.f32"))
+    # The new file and the CACHE_KEEP - 1 most recent others stay; nothing else is touched.
+    assert CACHE_KEEP == 3
+    assert left == sorted([written.name, f"encoder-{4:024d}.f32", f"encoder-{3:024d}.f32"])
+    assert stale_temp in removed and not stale_temp.exists() and young_temp.exists() and other.exists()
+    assert len(list(cache.glob("wordpiece-*.txt"))) == 5
+
+    # The real write path prunes too: building an encoder with this cache directory leaves at most
+    # CACHE_KEEP files of each kind, the ones it wrote among them.
+    monkeypatch.setenv("RAYBOT_CACHE", str(cache))
+    NumpyEncoder(resolve_model())
+    encoders = list(cache.glob("encoder-*.f32"))
+    wordpieces = list(cache.glob("wordpiece-*.txt"))
+    assert len(encoders) == CACHE_KEEP and len(wordpieces) == CACHE_KEEP
+    assert max(f.stat().st_size for f in encoders) > 40_000_000
+    assert any(f.stat().st_size > 100_000 for f in wordpieces)
+    # A cache directory that disappeared in between: nothing to prune, no error.
+    assert prune_cache(tmp_path / "gone" / "encoder-x.f32", "encoder-*.f32") == []
