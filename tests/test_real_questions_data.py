@@ -168,3 +168,20 @@ def test_heldout_questions_labels_and_facts_are_the_original_ones():
 def test_heldout_rows_are_frozen():
     held = "".join(heldout_lines())
     assert hashlib.sha256(held.encode("utf-8")).hexdigest() == HELDOUT_SHA256
+
+
+def test_no_kb_question_line_is_a_labelled_real_question():
+    # kb `questions:` lines and short-answer questions are our own wording (tests/data/README.md,
+    # "Fresh pool questions"): a line equal to a labelled question would also make that row a
+    # look-up, not a test. Only entry ids are reported, never a question's text.
+    from raybot import paths
+
+    def norm(text: str) -> str:
+        return " ".join(re.sub(r"[^a-z0-9_ ]+", " ", text.lower()).split())
+
+    labelled = {norm(json.loads(line)["question"]) for line in PATH.read_text().splitlines() if line.strip()}
+    entries, _ = load_kb(paths.kb_dir())
+    copied = sorted(
+        e.id for e in entries for q in [*e.questions, *(sa.question for sa in e.answers)] if norm(q) in labelled
+    )
+    assert not copied, f"kb question lines equal to a labelled real question, in entries: {copied}"
