@@ -179,9 +179,14 @@ def test_no_kb_question_line_is_a_labelled_real_question():
     def norm(text: str) -> str:
         return " ".join(re.sub(r"[^a-z0-9_ ]+", " ", text.lower()).split())
 
-    labelled = {norm(json.loads(line)["question"]) for line in PATH.read_text().splitlines() if line.strip()}
+    labelled = [set(norm(json.loads(line)["question"]).split()) for line in PATH.read_text().splitlines() if line]
     entries, _ = load_kb(paths.kb_dir())
-    copied = sorted(
-        e.id for e in entries for q in [*e.questions, *(sa.question for sa in e.answers)] if norm(q) in labelled
-    )
-    assert not copied, f"kb question lines equal to a labelled real question, in entries: {copied}"
+    copied = []
+    for e in entries:
+        for q in [*e.questions, *(sa.question for sa in e.answers)]:
+            words = set(norm(q).split())
+            if any(sig.pattern().search(q) for sig in e.signatures):
+                continue  # a line that quotes a Ray message the entry explains: Ray's words, not a user's
+            if words and any(len(words & w) >= 0.8 * len(words | w) for w in labelled if w):
+                copied.append(e.id)  # the same words (or nearly: a typo fixed, a word added)
+    assert not copied, f"kb question lines that copy a labelled real question, in entries: {sorted(copied)}"
