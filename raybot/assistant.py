@@ -170,11 +170,11 @@ def _covered(tok: str, stems: set[str]) -> bool:
     return tok in stems or (tok.isalpha() and len(tok) >= 5 and "~" + tok[:5] in stems)
 
 
-def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float] | None = None) -> ShortAnswer | None:
+def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float]) -> ShortAnswer | None:
     """The entry's short answer whose question is the user's: most of its words are used, a
     "what is the default" answer only for a default question, a yes/no one only for a yes/no
-    question. With ``weight`` (a word's distinctiveness, :meth:`Retriever.term_weight`) "most"
-    is weighted: "What is the minimum object store size?" is not the question "how do I
+    question. "Most" is weighted by ``weight``, a word's distinctiveness
+    (:meth:`Retriever.term_weight`): "What is the minimum object store size?" is not the question "how do I
     increase the object store" although half of its words are there, because "minimum" is the
     one that tells it from the other object store questions."""
     asked = query.ask_text or query.text
@@ -189,11 +189,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue
         hit = [t for t in toks if _covered(t, q_stems)]
         covered = len(hit)
-        if weight is None:
-            share = covered / len(toks)
-        else:
-            total = sum(weight(t) for t in toks)
-            share = sum(weight(t) for t in hit) / total if total > 0 else covered / len(toks)
+        total = sum(weight(t) for t in toks)
+        share = sum(weight(t) for t in hit) / total if total > 0 else covered / len(toks)
         # Two words of its question at least: one shared word ("node") is no sign it was asked.
         if covered >= min(2, len(toks)) and share >= tuning.SHORT_ANSWER_MIN and share > best_share:
             best, best_share = sa, share
