@@ -77,11 +77,20 @@ class Query:
 #: Names a pasted snippet defines: ``def f``, ``class C``, ``x = ...`` (not ``==``, not a keyword
 #: argument inside a call, which is preceded by "(" or ",").
 _DEFINED_RE = re.compile(r"\b(?:def|class)\s+(\w+)|(?:^|[;\s])(\w+)\s*=(?!=)", re.M)
+#: Names that are the user's own even when the snippet does not define them: a remote function or
+#: actor class it calls (``step.remote(...)``, ``Worker.options(...)``) and a string it passes as a
+#: value (``conda="my_env"``, ``name = 'trainer'``).
+_USER_NAME_RE = re.compile(
+    r"\b(?!ray\.)(\w+)\.(?:remote|options)\s*\(|\w\s*=\s*[\"']([\w.\-]+)[\"']"
+)
 
 
 def defined_names(text: str) -> frozenset[str]:
-    """The identifiers that the question's own code defines (its functions, classes, variables)."""
-    return frozenset((m.group(1) or m.group(2)).lower() for m in _DEFINED_RE.finditer(text))
+    """The identifiers that the question's own code defines (its functions, classes, variables),
+    calls as remote functions or actors, or passes as string values."""
+    names = {(m.group(1) or m.group(2)).lower() for m in _DEFINED_RE.finditer(text)}
+    names.update((m.group(1) or m.group(2)).lower() for m in _USER_NAME_RE.finditer(text))
+    return frozenset(names)
 
 
 def extract_signals(text: str) -> list[str]:
@@ -184,7 +193,8 @@ FILLER = frozenset(
     ray::idle idle add adds added parameter parameters due leave result results until sample sort clean
     update updated information info inside outside across reach reached instead real though although
     eat eats eating hog hogging sit sits sitting take takes taking took lot like bunch tons super
-    write writes writing written off don doesn didn isn aren wasn won wouldn shouldn couldn""".split()
+    write writes writing written off don doesn didn isn aren wasn won wouldn shouldn couldn
+    maybe doing during seeing bit""".split()
 )
 _GENERIC_ERROR_SIGNALS = frozenset(
     """valueerror runtimeerror typeerror keyerror assertionerror exception oserror ioerror
@@ -321,10 +331,13 @@ class Retriever:
             if tok in own:
                 continue
             missing.append(tok)
+        # An identifier seen only inside a link (a forum user name in "?u=jane_doe") is not asked about.
+        outside_links = _URL.sub(" ", query.text).lower()
         ident = [
             s
             for s in query.signals
             if s not in own
+            and s in outside_links
             and not s.isdigit()
             and " " not in s
             and s != "ray::idle"

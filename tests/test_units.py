@@ -64,6 +64,25 @@ def test_names_the_users_code_defines_are_not_asks(shipped_retriever):
     assert "num_workers_soft_limit" in ident2
 
 
+def test_names_the_user_calls_passes_or_links_are_not_asks(shipped_retriever):
+    # A remote function the snippet only calls, a string it passes as a value, and a name that
+    # appears only inside a link are the user's own, not identifiers raybot should know.
+    q = prepare_query(
+        "my job is slow, see https://discuss.ray.io/t/slow/1?u=jane_doe_42\n"
+        "refs = [score_one_batch.remote(i) for i in range(9)]\n"
+        'RuntimeEnv(conda="team_env_v3")\nresults = ray.get(refs)'
+    )
+    assert {"score_one_batch", "team_env_v3"} <= q.defined
+    assert "ray" not in q.defined
+    missing, ident = shipped_retriever.missing_terms(q, "runtime-env-basics")
+    for name in ("score_one_batch", "team_env_v3", "jane_doe_42"):
+        assert name not in missing + ident
+    # The same unknown name outside a link still counts as asked about.
+    q2 = prepare_query("what does jane_doe_42 mean in my raylet.out?")
+    _, ident2 = shipped_retriever.missing_terms(q2, "runtime-env-basics")
+    assert "jane_doe_42" in ident2
+
+
 def test_huge_question_is_trimmed_with_a_note():
     q = prepare_query("why is ray::IDLE using memory " + "a" * (MAX_QUESTION_CHARS * 2))
     assert len(q.text) <= MAX_QUESTION_CHARS and q.notes and "first 10,000" in q.notes[0]
