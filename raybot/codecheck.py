@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import asdict, dataclass
 
 from raybot import ray_defaults
@@ -58,7 +59,11 @@ def parse_bounded(code: str) -> ast.AST:
     if _nesting(code) > MAX_NESTING:
         raise CodeTooComplex("the snippet is nested too deeply to parse")
     try:
-        return ast.parse(code)
+        # A user's snippet must not print the parser's own warnings ("<unknown>:1: SyntaxWarning:
+        # invalid decimal literal") to the user's terminal.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(code)
     except SyntaxError:
         raise
     except (RecursionError, MemoryError, ValueError, OverflowError) as exc:

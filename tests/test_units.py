@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from helpers import DATA
 
@@ -168,6 +170,15 @@ def test_codecheck_finds_the_seed_problems():
     assert {"put-owner", "max-calls-put-owner"} <= rules
     plain = "@ray.remote(max_calls=2)\ndef f():\n    ref = ray.put(1)\n    return [ref]\n"
     assert [f.rule for f in codecheck.check(plain)] == ["max-calls-put"]
+
+
+def test_codecheck_keeps_the_parsers_warnings_off_the_terminal(recwarn):
+    # "0x1for" and "1if" parse, with a SyntaxWarning that Python prints as "<unknown>:1: ..."
+    from raybot.codecheck import parse_bounded
+
+    warnings.simplefilter("always")
+    parse_bounded("import ray\nx = [0x1for i in range(3)]\ny = 1if x else 2\n")
+    assert not [w for w in recwarn if issubclass(w.category, SyntaxWarning)]
 
 
 def test_codecheck_config_rules():
