@@ -81,7 +81,9 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     hits: list[dict[str, Any]] = field(default_factory=list)
     saved: bool = True  #: False when the turn could not be stored: there is no thread to continue
-    kind: str = "entry"  #: entry | short-answer | signature | partial | unknown-message | decline | ...
+    #: entry | short-answer | signature | partial | unknown-message | decline | issue-list, or, for a reply
+    #: that looked nothing up: clarify (too short to tell) | nothing-pending | thanks
+    kind: str = "entry"
     judgement: Any = None  #: raybot.assistant.Judgement of the entry shown (features behind confidence)
 
     def to_dict(self) -> dict[str, Any]:

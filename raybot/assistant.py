@@ -940,7 +940,9 @@ class Assistant:
                 [],
                 None,
             )
-            return self._answer(tid, query, composed, intent="affirm", in_scope=False, conf=0.0, topic=None)
+            ans = self._answer(tid, query, composed, intent="affirm", in_scope=False, conf=0.0, topic=None)
+            ans.kind = "nothing-pending"
+            return ans
         if state.offer:
             return self._deliver(tid, query, state, state.offer.entry, state.offer.section, "affirm")
         assert state.entry is not None  # no offer and no entry was answered above
@@ -962,9 +964,11 @@ class Assistant:
             "- a pasted `ReferenceCountingAssertionError` or `OwnerDiedError`\n"
             "- `raybot diagnose` to check a running cluster"
         )
-        return self._answer(
+        ans = self._answer(
             tid, query, Composed(text, [], {}, [], None), intent=kind, in_scope=False, conf=0.0, topic=None
         )
+        ans.kind = "nothing-pending" if kind == "nothing_pending" else "clarify"
+        return ans
 
     def _thanks(self, tid: str, query: Query, state: TopicState) -> Answer:
         text = "Glad it helped."
@@ -974,9 +978,11 @@ class Assistant:
             text += " Ask a follow-up any time, or `raybot diagnose` to check a running cluster."
         composed = Composed(text, [], {}, [], state.offer)
         # Nothing was looked up: the turn keeps the thread's topic and pending offer.
-        return self._answer(
+        ans = self._answer(
             tid, query, composed, intent="thanks", in_scope=state.in_scope, conf=state.confidence, topic=state.entry
         )
+        ans.kind = "thanks"
+        return ans
 
     def _versions(self, tid: str, query: Query, state: TopicState) -> Answer:
         assert state.entry is not None  # dispatched only with a topic

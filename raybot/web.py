@@ -65,7 +65,8 @@ class AnswerDoc(BaseModel):
     follow_ups: list[str]
     intent: str
     answer_kind: str = Field(
-        description="How the answer was made: answer, partial, decline, unknown-message, signature, ..."
+        description="How the answer was made: entry, short-answer, signature, partial, decline, unknown-message, "
+        "issue-list; clarify, nothing-pending or thanks for a reply that looked nothing up"
     )
     notes: list[str]
 

@@ -327,6 +327,17 @@ def test_default_question_gets_the_number_first(assistant):
     assert lead.startswith("**5 minutes") and "60 seconds" in lead
 
 
+def test_a_reply_that_looked_nothing_up_says_so_in_its_kind(assistant):
+    # A JSON or Slack client must not read "entry" for a reply that answered from no entry.
+    short = assistant.ask("where it use")
+    assert (short.kind, short.in_scope, short.entries) == ("clarify", False, [])
+    assert assistant.ask("yes please").kind == "nothing-pending"
+    first = assistant.ask("What does kill_idle_workers_interval_ms=0 do?")
+    assert first.kind in ("entry", "short-answer") and first.in_scope
+    thanks = assistant.ask("thanks!", thread_id=first.thread_id)
+    assert thanks.kind == "thanks"
+
+
 def test_the_six_questions_of_issue_8(assistant):
     """Each gets a right answer or an honest decline/partial, never the nearest topic."""
     q1 = assistant.ask(
