@@ -44,7 +44,10 @@ _TRAILING_ASK = re.compile(
     r"any|anyone)\b[^.!]*$)",
     re.I,
 )
-_QUOTED = re.compile(r'"([^"\n]{30,600})"|“([^”\n]{30,600})”|(?<!`)`([^`\n]{30,600})`(?!`)')
+_QUOTED = re.compile(r'"([^"\n]{30,600})"|“([^”\n]{30,600})”')
+#: Backtick spans, taken in pairs from the left: in "`ray.wait()` does not raise while `ray.get()`
+#: does", the text between two spans is the user's own words, not a quoted message.
+_BACKTICKED = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 _WORD = re.compile(r"[a-z][a-z0-9_']*")
 _ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z0-9]+(?:Error|Exception))\b")
 
@@ -88,8 +91,9 @@ def pasted_message(text: str) -> str:
             # same line is the user's own words, not part of the message.
             ask = _TRAILING_ASK.search(s)
             found.append(s[: ask.start()] if ask else s)
-    for m in _QUOTED.finditer(text):
-        inner = next(g for g in m.groups() if g is not None).strip()
+    quoted = [next(g for g in m.groups() if g is not None) for m in _QUOTED.finditer(text)]
+    quoted += [m.group(1) for m in _BACKTICKED.finditer(text) if 30 <= len(m.group(1)) <= 600]
+    for inner in (q.strip() for q in quoted):
         if len(inner.split()) >= 5 and not any(inner in f for f in found) and _message_like(inner):
             found.append(inner)
     return "\n".join(found)

@@ -302,6 +302,9 @@ def test_quoted_code_or_docs_is_not_a_pasted_message():
     text = 'why "Some workers of the worker process(122362) have not registered within the timeout."'
     assert pasted_message(text).startswith("Some workers of the worker process")
     assert pasted_message("seeing `due to error:Task failed due to the node dying` a lot") != ""
+    # The words between two backtick spans are the user's own, not a quoted message.
+    two_spans = "why does `ray.wait()` not raise the remote task exception when it failed while `ray.get()` does?"
+    assert pasted_message(two_spans) == ""
 
 
 def test_tuning_without_files_prints_usage_and_rewrites_nothing():
