@@ -123,11 +123,13 @@ def _question_sentences(text: str) -> list[str]:
 
 
 def yes_no_clause(text: str) -> str:
-    """The sentence of ``text`` that asks for a yes or a no (for quoting it back)."""
-    for sent in _question_sentences(text):
-        if _YES_NO.search(sent):
+    """The sentence of ``text`` that asks for a yes or a no about a fact (for quoting it back);
+    failing that, the first that asks for a yes or a no at all."""
+    sentences = [s for s in _question_sentences(text) if _YES_NO.search(s)]
+    for sent in sentences:
+        if not _HOW_IN_YES_NO_FORM.search(sent) and not _CHOICE.search(sent):
             return sent.strip()
-    return " ".join(text.split())[:200]
+    return sentences[0].strip() if sentences else " ".join(text.split())[:200]
 
 
 #: "Is there a way to ...?", "is it possible to ...?", "can I ...?": a how-to question in yes/no
@@ -138,7 +140,10 @@ _HOW_IN_YES_NO_FORM = re.compile(
     r"|\b(?:does|do)\s+(?:anyone|anybody|someone|you)\s+know\b"
     # "Do you have any advice for me?": a request for help, not a yes/no about a fact.
     r"|\b(?:does|do|did)\s+(?:anyone|anybody|someone|you)\s+(?:have|got)\s+(?:any\s+|some\s+|an?\s+)?"
-    r"(?:advice|ideas?|suggestions?|tips?|pointers?|thoughts?|recommendations?|experience|examples?)\b",
+    r"(?:advice|ideas?|suggestions?|tips?|pointers?|thoughts?|recommendations?|experience|examples?)\b"
+    # "Has anyone else seen this before?": asking for company, not about a fact of Ray.
+    r"|\b(?:has|have|did)\s+(?:anyone|anybody|someone|somebody|any\s+of\s+you)(?:\s+else)?\s+(?:\w+\s+)?"
+    r"(?:seen|had|run|ran|come|encountered|experienced|faced|hit|noticed|met|tried|gotten|got)\b",
     re.I,
 )
 

@@ -275,12 +275,22 @@ def test_library_context(text, library):
         ("I saw an issue referencing this, but there was no resolution. Do you have any advice for me?", False),
         ("does anyone have an idea why this happens?", False),
         ("Do you have the default value of the timeout?", True),
+        # Asking for company is not asking about Ray (pool slack:1374 asks which ports to open after it).
+        ("It hangs forever. Has anyone else seen this problem before? What ports do I need to open?", False),
+        ("Has anybody run into this? Will the tasks on that node be killed if the raylet dies?", True),
     ],
 )
 def test_fact_yes_no_questions(question, fact):
     from raybot.assistant import asks_fact_yes_no
 
     assert asks_fact_yes_no(question) is fact
+
+
+def test_the_quoted_yes_no_ask_is_the_one_about_a_fact():
+    from raybot.assistant import yes_no_clause
+
+    text = "Has anyone run into this? Will the tasks on that node be killed if the raylet dies?"
+    assert yes_no_clause(text) == "Will the tasks on that node be killed if the raylet dies?"
 
 
 def test_a_question_typed_after_a_log_line_is_the_users_own_words():
