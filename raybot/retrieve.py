@@ -82,14 +82,15 @@ _DEFINED_RE = re.compile(r"\b(?:def|class)\s+(\w+)|(?:^|[;\s])(\w+)\s*=(?!=)", r
 #: value (``conda="my_env"``, ``name = 'trainer'``).
 _USER_NAME_RE = re.compile(
     r"\b(?!ray\.)(\w+)\.(?:remote|options)\s*\(|\w\s*=\s*[\"']([\w.\-]+)[\"']"
+    r"|\bfor\s+(\w+)\s+in\s+(\w+)\b"  # a loop's variable and the name it iterates over
 )
 
 
 def defined_names(text: str) -> frozenset[str]:
     """The identifiers that the question's own code defines (its functions, classes, variables),
-    calls as remote functions or actors, or passes as string values."""
+    calls as remote functions or actors, passes as string values or loops over."""
     names = {(m.group(1) or m.group(2)).lower() for m in _DEFINED_RE.finditer(text)}
-    names.update((m.group(1) or m.group(2)).lower() for m in _USER_NAME_RE.finditer(text))
+    names.update(g.lower() for m in _USER_NAME_RE.finditer(text) for g in m.groups() if g)
     return frozenset(names)
 
 

@@ -72,12 +72,12 @@ def test_names_the_user_calls_passes_or_links_are_not_asks(shipped_retriever):
     q = prepare_query(
         "my job is slow, see https://discuss.ray.io/t/slow/1?u=jane_doe_42\n"
         "refs = [score_one_batch.remote(i) for i in range(9)]\n"
-        'RuntimeEnv(conda="team_env_v3")\nresults = ray.get(refs)'
+        'RuntimeEnv(conda="team_env_v3")\nresults = ray.get(refs)\nfor path in all_model_paths_v2: load(path)'
     )
-    assert {"score_one_batch", "team_env_v3"} <= q.defined
+    assert {"score_one_batch", "team_env_v3", "all_model_paths_v2"} <= q.defined
     assert "ray" not in q.defined
     missing, ident = shipped_retriever.missing_terms(q, "runtime-env-basics")
-    for name in ("score_one_batch", "team_env_v3", "jane_doe_42"):
+    for name in ("score_one_batch", "team_env_v3", "jane_doe_42", "all_model_paths_v2"):
         assert name not in missing + ident
     # The same unknown name outside a link still counts as asked about.
     q2 = prepare_query("what does jane_doe_42 mean in my raylet.out?")
