@@ -187,6 +187,11 @@ def _needles(sig: Signature) -> tuple[str, ...]:
     return sig.needles()
 
 
+#: A signature of at least this many literal words may be matched with a distinctive word missing
+#: (a long message re-wrapped or cut by a chat client); a shorter one only with filler missing.
+NEAR_COPY_LONG = 12
+
+
 def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
     """Signatures found in ``text``: exact matches, then near-complete copies (cut off at the
     end of a line, or missing a word), best first."""
@@ -203,6 +208,11 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
             if len(lit) < 6:
                 continue
             share = sum(1 for w in lit if w in words) / len(lit)
+            # In a short message one missing word is a large part of it: only a filler word may
+            # be missing ("Run cmd[{n}] failed with the following details." is not found in a
+            # traceback that has every word of it but "cmd").
+            if len(lit) < NEAR_COPY_LONG and any(w not in words and w not in _COMMON for w in lit):
+                continue
             if share >= tuning.SIGNATURE_NEAR_COPY and _in_order(lit, text):
                 start = re.search(r"\W+".join(map(re.escape, lit[:3])), text, re.I)
                 hits.append(SignatureHit(entry.id, sig, False, share, start.start() if start else 0))

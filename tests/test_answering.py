@@ -175,6 +175,22 @@ def test_signature_placeholders_and_whitespace():
     assert not sig.pattern().search("All copies of x have been removed due to node failure.")
 
 
+def test_a_short_signature_is_not_found_with_a_distinctive_word_missing(shipped_retriever):
+    from raybot import signatures
+
+    entries = shipped_retriever.entries
+    # Pool slack:637 (made up here in the same shape): a traceback that has every word of the
+    # runtime_env message "Run cmd[{n}] failed with the following details." except "cmd".
+    paste = (
+        "Run the autoscaler: the RPC failed with the following details: DEADLINE_EXCEEDED\n"
+        "status = StatusCode.DEADLINE_EXCEEDED"
+    )
+    assert not [h for h in signatures.find(entries, paste) if "Run cmd" in h.signature.text]
+    # Only a filler word missing ("the") still finds it, cut-off copies of long messages too.
+    copy = "Run cmd[3] failed with following details. pip install exited 1"
+    assert [h for h in signatures.find(entries, copy) if h.signature.text.startswith("Run cmd[")]
+
+
 def test_pasted_unknown_error_is_declined_and_the_near_one_named(assistant):
     # A message no entry explains (made up for this test: the kb now explains every real message
     # of this family), worded close to ReferenceCountingAssertionError's signature.
