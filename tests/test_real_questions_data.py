@@ -190,3 +190,32 @@ def test_no_kb_question_line_is_a_labelled_real_question():
             if words and any(len(words & w) >= 0.8 * len(words | w) for w in labelled if w):
                 copied.append(e.id)  # the same words (or nearly: a typo fixed, a word added)
     assert not copied, f"kb question lines that copy a labelled real question, in entries: {sorted(copied)}"
+
+
+def test_pool_scan_lists_new_answers_that_no_pass_logged(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pool_scan", DATA / "tools" / "pool_scan.py")
+    assert spec is not None and spec.loader is not None
+    pool_scan = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pool_scan)
+
+    log = tmp_path / "log.md"
+    log.write_text("| slack:7 | x | a | b |\n| full-questions.jsonl:9 | y | a | b |\n", "utf-8")
+    assert pool_scan.logged_rows(log) == {"slack-general-questions.jsonl:7", "full-questions.jsonl:9"}
+    q = {"question": "q"}
+    before = {
+        "slack-general-questions.jsonl:1": {"kind": "decline", "entry": "a", **q},
+        "slack-general-questions.jsonl:2": {"kind": "entry", "entry": "a", **q},
+        "slack-general-questions.jsonl:3": {"kind": "entry", "entry": "a", **q},
+        "slack-general-questions.jsonl:7": {"kind": "decline", "entry": "a", **q},
+    }
+    after = {
+        "slack-general-questions.jsonl:1": {"kind": "short-answer", "entry": "a", "confidence": 0.9, **q},
+        "slack-general-questions.jsonl:2": {"kind": "entry", "entry": "a", "confidence": 0.9, **q},
+        "slack-general-questions.jsonl:3": {"kind": "entry", "entry": "b", "confidence": 0.9, **q},
+        "slack-general-questions.jsonl:7": {"kind": "entry", "entry": "a", "confidence": 0.9, **q},
+    }
+    rows = pool_scan.diff(before, after, pool_scan.logged_rows(log))
+    # Newly answered and moved to another entry are listed; unchanged and logged ones are not.
+    assert [r["source"] for r in rows] == ["slack-general-questions.jsonl:1", "slack-general-questions.jsonl:3"]
