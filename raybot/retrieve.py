@@ -82,7 +82,9 @@ _DEFINED_RE = re.compile(r"\b(?:def|class)\s+(\w+)|(?:^|[;\s])(\w+)\s*=(?!=)", r
 #: value (``conda="my_env"``, ``name = 'trainer'``).
 _USER_NAME_RE = re.compile(
     r"\b(?!ray\.)(\w+)\.(?:remote|options)\s*\(|\w\s*=\s*[\"']([\w.\-]+)[\"']"
-    r"|\bfor\s+(\w+)\s+in\s+(\w+)\b"  # a loop's variable and the name it iterates over
+    # A loop's variable and the name it iterates over, in code only (the loop header's ":" or a
+    # comprehension's "]" / ")"): prose such as "for users in Django" names what is asked about.
+    r"|\bfor\s+(\w+)\s+in\s+(\w+)(?=\s*[:\])])"
 )
 
 

@@ -80,6 +80,8 @@ def test_names_the_user_calls_passes_or_links_are_not_asks(shipped_retriever):
     for name in ("score_one_batch", "team_env_v3", "jane_doe_42", "all_model_paths_v2"):
         assert name not in missing + ident
     # The same unknown name outside a link still counts as asked about.
+    # A sentence that reads like a loop is prose, not code.
+    assert "django_rq" not in prepare_query("is ray good for workers in django_rq apps?").defined
     q2 = prepare_query("what does jane_doe_42 mean in my raylet.out?")
     _, ident2 = shipped_retriever.missing_terms(q2, "runtime-env-basics")
     assert "jane_doe_42" in ident2
