@@ -70,9 +70,14 @@ def load_pool(path: Path, name: str) -> list[tuple[str, str]]:
     return out
 
 
-def load_sampled() -> list[str]:
+def load_sampled(before_batch: int | None = None) -> list[str]:
+    """The sampled questions; with ``before_batch`` N, only rows of earlier sampling batches (a row
+    without a ``batch`` field is batch 1), which is what a later draw was made against."""
     with UNLABELED.open(encoding="utf-8") as fh:
-        return [json.loads(line)["question"] for line in fh if line.strip()]
+        rows = [json.loads(line) for line in fh if line.strip()]
+    if before_batch is not None:
+        rows = [r for r in rows if int(r.get("batch", 1)) < before_batch]
+    return [r["question"] for r in rows]
 
 
 def embed(texts: list[str], cache: Path | None, tag: str):
@@ -94,9 +99,13 @@ def embed(texts: list[str], cache: Path | None, tag: str):
     return vecs
 
 
-def fresh(pool: list[tuple[str, str]], cache: Path | None) -> tuple[list[int], dict[str, int]]:
-    """Indices of fresh pool questions, and how many each test dropped (first test wins)."""
-    sampled = load_sampled()
+def fresh(
+    pool: list[tuple[str, str]], cache: Path | None, sampled: list[str] | None = None
+) -> tuple[list[int], dict[str, int]]:
+    """Indices of fresh pool questions, and how many each test dropped (first test wins).
+    ``sampled``: the questions to be fresh against (default: every sampled row)."""
+    if sampled is None:
+        sampled = load_sampled()
     keys = {dedup_key(s) for s in sampled}
     sampled_words = [words(s) for s in sampled]
     texts = [q for _, q in pool]

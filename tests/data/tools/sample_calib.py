@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     existing = [json.loads(line) for line in args.unlabeled.read_text("utf-8").splitlines() if line.strip()]
-    earlier = [r for r in existing if r["split"] != SPLIT]
+    # Rows of later batches (held-out batch 2, stop 16) were drawn after calib and are not "earlier".
+    earlier = [r for r in existing if r["split"] != SPLIT and int(r.get("batch", 1)) == 1]
     present = [r for r in existing if r["split"] == SPLIT]
     rows = draw(args.slack, args.full, earlier)
     lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in rows]

@@ -1,0 +1,136 @@
+"""Draw the second held-out batch of real user questions (issue #8, stop 16).
+
+The first held-out batch (104 rows, 2026-12-01) has only 46 answerable rows, 1 to 7 per theme, too
+few to read a per-theme figure from. This draws a second batch from questions nobody has used:
+
+- candidates are the FRESH pool questions (tools/fresh_pool.py: in no sampled split and no near
+  duplicate of a sampled row), judged against the rows sampled before this batch;
+- minus every pool question named in tools/fresh_pool_log.md (the questions kb passes were
+  written from) -- pass the log as it was when the batch was drawn (``--log``);
+- for each of the 16 keyword themes of the earlier draws (sample_calib.THEMES), PER_THEME Slack and
+  PER_THEME docs-assistant questions, then RANDOM_EACH + RANDOM_EACH with no keyword filter;
+- near-duplicate keys are skipped as in the earlier draws;
+- every row gets ``split: "heldout"`` and ``batch: 2``.
+
+Usage (the two files of ray-project/llm-applications named in tests/data/README.md):
+
+    python tests/data/tools/sample_heldout_b.py SLACK.jsonl FULL.jsonl --cache DIR [--log LOG]
+    ... --append      # append the rows to real_questions_unlabeled.jsonl
+    ... --check       # exit 1 unless the batch-2 rows in the file are this draw
+
+To check a committed draw, give ``--log`` the log as of the commit that appended it
+(``git show COMMIT:tests/data/tools/fresh_pool_log.md > /tmp/log.md``): the log grows afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fresh_pool  # noqa: E402
+from pool_scan import logged_rows  # noqa: E402
+from sample_calib import SOURCE_SUFFIX, THEMES, dedup_key  # noqa: E402
+
+SEED = 20261216
+BATCH = 2
+PER_THEME = 4  # per source and theme
+RANDOM_EACH = 20  # per source, no keyword filter
+LOG = Path(__file__).resolve().parent / "fresh_pool_log.md"
+
+
+def draw(slack: Path, full: Path, existing: list[dict], log: Path, cache: Path | None) -> list[dict]:
+    pool = fresh_pool.load_pool(slack, "slack-general-questions.jsonl") + fresh_pool.load_pool(
+        full, "full-questions.jsonl"
+    )
+    earlier = [r for r in existing if int(r.get("batch", 1)) < BATCH]
+    keep, _ = fresh_pool.fresh(pool, cache, [r["question"] for r in earlier])
+    used = logged_rows(log)  # the log names rows in full (FILE.jsonl:N) or short (slack:N)
+    cands = [pool[i] for i in keep if pool[i][0] not in used]
+    by_source = {
+        "slack": [{"src": s, "q": q} for s, q in cands if s.startswith("slack")],
+        "docs": [{"src": s, "q": q} for s, q in cands if s.startswith("full")],
+    }
+    seen = {dedup_key(r["question"]) for r in earlier}
+    taken_ids = {r["id"] for r in earlier}
+    rng = random.Random(SEED)
+    chosen: list[dict] = []
+
+    def fill(items: list[dict], n: int, theme: str) -> None:
+        rng.shuffle(items)
+        k = 0
+        for it in items:
+            if k >= n:
+                break
+            key = dedup_key(it["q"])
+            if key in seen:
+                continue
+            seen.add(key)
+            chosen.append({**it, "theme_hint": theme})
+            k += 1
+
+    for theme, pattern in THEMES.items():
+        rx = re.compile(pattern, re.I)
+        for name in ("slack", "docs"):
+            fill([x for x in by_source[name] if rx.search(x["q"])], PER_THEME, theme)
+    for name in ("slack", "docs"):
+        fill(list(by_source[name]), RANDOM_EACH, "random")
+
+    rows = []
+    for c in chosen:
+        rid = "rq-" + hashlib.sha256(c["src"].encode()).hexdigest()[:8]
+        if rid in taken_ids:
+            raise SystemExit(f"id collision: {rid} ({c['src']})")
+        taken_ids.add(rid)
+        rows.append(
+            {
+                "id": rid,
+                "split": "heldout",
+                "batch": BATCH,
+                "source": c["src"] + SOURCE_SUFFIX,
+                "theme_hint": c["theme_hint"],
+                "question": fresh_pool.clean(c["q"]),
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("slack", type=Path, help="datasets/slack-general-questions.jsonl at a7d8a96")
+    ap.add_argument("full", type=Path, help="datasets/full-questions.jsonl at baede4a")
+    ap.add_argument("--unlabeled", type=Path, default=fresh_pool.UNLABELED, help="the sampled-rows file")
+    ap.add_argument("--log", type=Path, default=LOG, help="fresh_pool_log.md as of the draw")
+    ap.add_argument("--cache", type=Path, help="directory for cached embeddings")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--append", action="store_true", help="append the rows to --unlabeled")
+    mode.add_argument("--check", action="store_true", help="check the batch-2 rows in --unlabeled")
+    args = ap.parse_args(argv)
+
+    existing = [json.loads(line) for line in args.unlabeled.read_text("utf-8").splitlines() if line.strip()]
+    present = [r for r in existing if int(r.get("batch", 1)) == BATCH]
+    rows = draw(args.slack, args.full, existing, args.log, args.cache)
+    print(f"{len(rows)} held-out batch-{BATCH} rows drawn (seed {SEED})", file=sys.stderr)
+    if args.check:
+        ok = present == rows
+        print("batch rows match the draw" if ok else "batch rows differ from the draw", file=sys.stderr)
+        return 0 if ok else 1
+    if args.append:
+        if present:
+            print(f"{args.unlabeled} already has {len(present)} batch-{BATCH} rows; not appending", file=sys.stderr)
+            return 1
+        with args.unlabeled.open("a", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        return 0
+    sys.stdout.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
