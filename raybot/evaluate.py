@@ -161,6 +161,7 @@ class RealCase:
     line: int
     source: str = ""
     note: str = ""
+    batch: int = 1  #: sampling batch within the split (held-out batch 2 was drawn at stop 16)
 
     @property
     def answerable(self) -> bool:
@@ -214,6 +215,9 @@ class SplitReport:
     top_right: int = 0  #: answerable rows whose would-be entry (before the decline bar) is expected
     themes: dict[str, dict[str, int]] = field(default_factory=dict)
     calibration: list[dict[str, Any]] = field(default_factory=list)
+    #: per sampling batch, when the split has more than one: n, answerable, correct, wrong,
+    #: declined_answerable, top_right (so a later batch never hides how the first one moves)
+    batches: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def wrong_rate(self) -> float:
@@ -260,8 +264,9 @@ def load_real(path: Path, notes: list[str] | None = None) -> list[RealCase]:
                 line=i,
                 source=str(o.get("source", "")),
                 note=str(o.get("note", "")),
+                batch=int(o.get("batch", 1)),
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise UsageError(f"{path}:{i}: not {what} ({exc})", reference="bad-input") from exc
         if case.split not in REAL_SPLITS or case.label not in ("answer", "decline"):
             raise UsageError(
@@ -342,8 +347,22 @@ def report(graded: list[Graded], split: str) -> SplitReport:
         t["n"] += 1
         t["answerable"] += g.case.answerable
         t[g.outcome] += 1
+    batches: dict[str, dict[str, int]] = {}
+    if len({g.case.batch for g in gs}) > 1:
+        for g in gs:
+            b = batches.setdefault(
+                str(g.case.batch),
+                {"n": 0, "answerable": 0, "correct": 0, "wrong": 0, "declined_answerable": 0, "top_right": 0},
+            )
+            b["n"] += 1
+            b["answerable"] += g.case.answerable
+            b["correct"] += g.outcome == "correct"
+            b["wrong"] += g.outcome == "wrong"
+            b["declined_answerable"] += g.outcome == "declined" and g.case.answerable
+            b["top_right"] += g.case.answerable and g.top_right
     return SplitReport(
         split=split,
+        batches=dict(sorted(batches.items())),
         n=len(gs),
         answerable=len(ans),
         no_entry=sum(1 for g in gs if g.case.label == "answer" and not g.case.expected),

@@ -473,6 +473,7 @@ def test_real_question_eval_reports_per_split_and_never_lists_heldout(tmp_path):
     rows[2]["split"] = "calib"
     for row in rows[:3]:
         row["expected"] = ["no-such-entry"]  # never correct: every one of these is a miss
+    rows[7].update(split="heldout", batch=2)  # a second sampling batch is reported on its own too
     f = tmp_path / "real.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
     r = CliRunner().invoke(app, ["eval", "--json", "--misses", str(f)], catch_exceptions=False)
@@ -480,10 +481,17 @@ def test_real_question_eval_reports_per_split_and_never_lists_heldout(tmp_path):
     data = json.loads(r.stdout)
     assert list(data["splits"]) == ["dev", "calib", "heldout"]
     dev, calib = data["splits"]["dev"], data["splits"]["calib"]
-    for block, n in ((dev, 5), (calib, 2), (data["splits"]["heldout"], 1)):
+    held = data["splits"]["heldout"]
+    for block, n in ((dev, 4), (calib, 2), (held, 2)):
         declined = sum(block[k] for k in ("declined_answerable", "declined_no_entry", "declined_out_of_scope"))
         assert block["n"] == n and block["correct"] + block["wrong"] + declined == n, block
     assert calib["correct"] == 0
+    assert set(held["batches"]) == {"1", "2"} and dev["batches"] == {}  # only a split with two batches
+    assert held["batches"]["1"]["n"] == 1 and held["batches"]["1"]["correct"] == 0
+    b1, b2 = held["batches"]["1"], held["batches"]["2"]
+    assert b2["n"] == 1
+    for k in ("correct", "wrong", "declined_answerable", "top_right"):
+        assert b1[k] + b2[k] == held[k], k
     assert calib["top_right"] == 0  # "no-such-entry" is never the best-ranked entry either
     assert dev["top_right"] >= dev["hit_at_1"] * dev["answerable"]  # answered right implies ranked first
     # --misses lists dev and calib rows, never held-out ones.
@@ -494,7 +502,8 @@ def test_real_question_eval_reports_per_split_and_never_lists_heldout(tmp_path):
     assert {"confidently_wrong_rate", "correct_of_answerable", "hit_at_1", "themes", "calibration"} <= set(dev)
     text = CliRunner().invoke(app, ["eval", "--misses", str(f)], catch_exceptions=False)
     assert text.exit_code == 0, text.output
-    assert "calib: 2 questions" in text.stdout and "heldout: 1 questions" in text.stdout
+    assert "calib: 2 questions" in text.stdout and "heldout: 2 questions" in text.stdout
+    assert "batch 1: 1 questions" in text.stdout and "batch 2: 1 questions" in text.stdout
     assert " calib [" in text.stdout and " heldout [" not in text.stdout
 
 

@@ -99,6 +99,13 @@ def _print_real(reports, misses) -> None:
             f"{r.declined_out_of_scope} out of scope",
             highlight=False,
         )
+        for name, b in r.batches.items():
+            con.print(
+                f"  batch {name}: {b['n']} questions, correct {b['correct']}/{b['answerable']}, "
+                f"confidently wrong {b['wrong']}, declined answerable {b['declined_answerable']}, "
+                f"entry right before the bar {b['top_right']}",
+                highlight=False,
+            )
         con.print("  theme                  n  answerable  correct  declined  wrong", highlight=False)
         for theme, t in r.themes.items():
             con.print(
