@@ -62,6 +62,11 @@ HELDOUT_SHA256 = "838a878c9659aa35c083507e8711fe364805ef482c4979e72436654fda2b44
 # value computed from the rows as committed in 5421eee.
 FROZEN_FIELDS = ("id", "split", "source", "question", "theme", "label", "facts")
 HELDOUT_FROZEN_SHA256 = "8374bcbc590c70e44d5e8d2f686fd1f6a947026876ad546de941e4dae8cc3264"
+# Held-out batch 2 (stop 16, tools/sample_heldout_b.py): 124 fresh pool rows no kb pass had used,
+# labelled blind to raybot by two helpers who never tune, one non-question dropped; frozen on
+# commit like batch 1, with the same two digests.
+HELDOUT_B2_FROZEN_SHA256 = "e208cdc2bf7b5b7ed990e88df09bc452cba6d738404747dc0bd4cd50e5153519"
+HELDOUT_B2_SHA256 = "3ae0d436b97b7673854e90b2543274e259f4a8f8c0990b357b8200a2d1f66d9f"
 
 
 def lines() -> list[str]:
@@ -84,7 +89,9 @@ def test_schema(rows):
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids)), "duplicate ids"
     for r in rows:
-        assert set(r) == KEYS, (r["id"], set(r) ^ KEYS)
+        assert set(r) - {"batch"} == KEYS, (r["id"], set(r) ^ KEYS)
+        # Sampling batch: absent for the first draw; 2 for the held-out rows drawn at stop 16.
+        assert r.get("batch", 1) == 1 or (r["batch"] == 2 and r["split"] == "heldout"), r["id"]
         assert re.fullmatch(r"rq-[0-9a-f]{8}", r["id"]), r["id"]
         assert r["split"] in SPLITS, r["id"]
         assert r["label"] in {"answer", "decline"}, r["id"]
@@ -123,15 +130,19 @@ def test_split_sizes(rows):
 
 def test_calib_rows_are_the_calib_sample_and_come_last():
     """Every sampled calib row is labelled or deliberately dropped (a non-question), in sample
-    order, after all dev and held-out rows (so appending them never moves an older row)."""
+    order, after all dev and held-out rows of the first draw (so appending them never moves an
+    older row); the held-out rows of batch 2 follow them the same way."""
     sample = [json.loads(line) for line in UNLABELED.read_text("utf-8").splitlines()]
-    calib_sample = [s["id"] for s in sample if s["split"] == "calib"]
-    splits = [r["split"] for r in (json.loads(line) for line in lines())]
-    first = splits.index("calib")
-    assert set(splits[first:]) == {"calib"}, "calib rows must follow all dev and held-out rows"
-    labelled = [json.loads(line)["id"] for line in lines()[first:]]
-    assert labelled == [i for i in calib_sample if i in set(labelled)], "calib rows out of sample order"
-    assert len(calib_sample) - len(labelled) <= 5, "more than a few sampled calib rows dropped"
+    labelled_rows = [json.loads(line) for line in lines()]
+    kinds = ["calib" if r["split"] == "calib" else f"b{r.get('batch', 1)}" for r in labelled_rows]
+    assert kinds == sorted(kinds, key=["b1", "calib", "b2"].index), "order must be first draw, calib, batch 2"
+    for kind, drawn in (
+        ("calib", [s["id"] for s in sample if s["split"] == "calib"]),
+        ("b2", [s["id"] for s in sample if s.get("batch") == 2]),
+    ):
+        labelled = [r["id"] for r, k in zip(labelled_rows, kinds, strict=True) if k == kind]
+        assert labelled == [i for i in drawn if i in set(labelled)], f"{kind} rows out of sample order"
+        assert len(drawn) - len(labelled) <= 5, f"more than a few sampled {kind} rows dropped"
 
 
 def test_answer_rows_have_facts(rows):
@@ -173,6 +184,12 @@ def test_heldout_questions_labels_and_facts_are_the_original_ones():
 def test_heldout_rows_are_frozen():
     held = "".join(heldout_lines())
     assert hashlib.sha256(held.encode("utf-8")).hexdigest() == HELDOUT_SHA256
+
+
+def test_heldout_batch_2_is_frozen():
+    assert frozen_digest(heldout_lines(2)) == HELDOUT_B2_FROZEN_SHA256
+    held = "".join(heldout_lines(2))
+    assert hashlib.sha256(held.encode("utf-8")).hexdigest() == HELDOUT_B2_SHA256
 
 
 def test_no_kb_question_line_is_a_labelled_real_question():
