@@ -584,7 +584,7 @@ class Assistant:
         hit, judgement = matched
         entry = self.entries[hit.entry]
         sig = hit.signature
-        how = "matches" if hit.exact else "looks like a cut-off copy of"
+        how = "matches" if hit.exact else "is part of" if hit.part else "looks like a cut-off copy of"
         where = f" ({sig.where})" if sig.where else ""
         lead = f"Your paste {how} a message I know{where}: “{sig.text}” ([source]({sig.source}))."
         return self._compose_answer(
@@ -720,7 +720,9 @@ class Assistant:
             # A known message in a paste that also asks something else (or comes from a
             # library): its entry answers when ranking finds nothing more likely to be right.
             same = top is not None and top.entry == matched[1].entry
-            if same or judgement.confidence < matched[1].confidence:
+            # A piece of a message only (its start cut off) is weaker evidence: it answers on
+            # its own when nothing else is asked (above), never beside another ask.
+            if (same or judgement.confidence < matched[1].confidence) and not matched[0].part:
                 if same:
                     matched[1].confidence = max(matched[1].confidence, judgement.confidence)
                 return self._signature_answer(tid, query, intent, matched)

@@ -75,6 +75,7 @@ class SignatureHit:
     score: float  #: share of the signature's words present in the paste
     position: int = 0  #: where an exact match starts in the paste
     end: int = 0  #: where an exact match ends in the paste
+    part: bool = False  #: only a run of the message's words was pasted (its start cut off, say)
 
 
 def pasted_message(text: str) -> str:
@@ -190,6 +191,54 @@ def _needles(sig: Signature) -> tuple[str, ...]:
 #: A signature of at least this many literal words may be matched with a distinctive word missing
 #: (a long message re-wrapped or cut by a chat client); a shorter one only with filler missing.
 NEAR_COPY_LONG = 12
+#: A paste holding this many consecutive words of one piece of a message (between placeholders),
+#: PART_COPY_DISTINCT of them not filler, is that message with its start or end cut off: users
+#: paste "IOError: [RayletClient] Unable to register worker with raylet. ..." without the
+#: "Failed to register worker ... to Raylet." that opens it.
+PART_COPY_RUN = 8
+PART_COPY_DISTINCT = 5
+
+
+_URL = re.compile(r"https?://\S+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _runs(sig: Signature) -> frozenset[tuple[str, ...]]:
+    """Every PART_COPY_RUN consecutive literal words inside one placeholder-free piece."""
+    from raybot.kb import PLACEHOLDER_RE
+
+    out = set()
+    for piece in PLACEHOLDER_RE.split(sig.text)[::2]:  # split() interleaves the placeholder names
+        ws = _words(_URL.sub(" ", piece))  # a docs link is shared by many messages and many pastes
+        for i in range(len(ws) - PART_COPY_RUN + 1):
+            run = tuple(ws[i : i + PART_COPY_RUN])
+            if sum(w not in _COMMON for w in run) >= PART_COPY_DISTINCT:
+                out.add(run)
+    return frozenset(out)
+
+
+def _part_copy(sig: Signature, seq: list[str], grams: set[tuple[str, ...]]) -> int:
+    """How many of the signature's literal words the longest pasted run covers (0: none)."""
+    from raybot.kb import PLACEHOLDER_RE
+
+    runs = _runs(sig) & grams
+    if not runs:
+        return 0
+    lit = _words(_URL.sub(" ", PLACEHOLDER_RE.sub(" ", sig.text)))
+    # Grow the first shared run while the paste and the message go on alike.
+    best = 0
+    for run in runs:
+        for i in range(len(seq) - PART_COPY_RUN + 1):
+            if tuple(seq[i : i + PART_COPY_RUN]) != run:
+                continue
+            j = next((k for k in range(len(lit)) if tuple(lit[k : k + PART_COPY_RUN]) == run), None)
+            if j is None:
+                continue
+            n = PART_COPY_RUN
+            while i + n < len(seq) and j + n < len(lit) and seq[i + n] == lit[j + n]:
+                n += 1
+            best = max(best, n)
+    return best
 
 
 def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
@@ -197,6 +246,8 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
     end of a line, or missing a word), best first."""
     hits: list[SignatureHit] = []
     words = set(_words(text))
+    seq = _words(_URL.sub(" ", text))
+    grams = {tuple(seq[i : i + PART_COPY_RUN]) for i in range(len(seq) - PART_COPY_RUN + 1)}
     low = text.lower()
     for entry in entries.values():
         for sig in entry.signatures:
@@ -211,11 +262,14 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
             # In a short message one missing word is a large part of it: only a filler word may
             # be missing ("Run cmd[{n}] failed with the following details." is not found in a
             # traceback that has every word of it but "cmd").
-            if len(lit) < NEAR_COPY_LONG and any(w not in words and w not in _COMMON for w in lit):
-                continue
-            if share >= tuning.SIGNATURE_NEAR_COPY and _in_order(lit, text):
+            whole_enough = len(lit) >= NEAR_COPY_LONG or all(w in words or w in _COMMON for w in lit)
+            if whole_enough and share >= tuning.SIGNATURE_NEAR_COPY and _in_order(lit, text):
                 start = re.search(r"\W+".join(map(re.escape, lit[:3])), text, re.I)
                 hits.append(SignatureHit(entry.id, sig, False, share, start.start() if start else 0))
+                continue
+            covered = _part_copy(sig, seq, grams) if grams else 0
+            if covered:
+                hits.append(SignatureHit(entry.id, sig, False, covered / len(lit), 0, part=True))
     # Ray's messages open with a line their variants share ("Failed to retrieve object ...")
     # and say what happened after it: the match that starts later is the more specific one.
     # At the same place, a signature with a placeholder filled in ("Could not read
@@ -227,6 +281,7 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
     hits.sort(
         key=lambda h: (
             h.exact and any(a <= h.position and h.end <= b and b - a > h.end - h.position for a, b in spans),
+            h.part,  # a pasted piece of a message only when no message is there whole or nearly
             -h.position,
             not h.exact,
             -h.score,

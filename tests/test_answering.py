@@ -191,6 +191,33 @@ def test_a_short_signature_is_not_found_with_a_distinctive_word_missing(shipped_
     assert [h for h in signatures.find(entries, copy) if h.signature.text.startswith("Run cmd[")]
 
 
+def test_a_message_pasted_without_its_start_is_found_as_part_of_it(assistant, shipped_retriever):
+    from raybot import signatures
+
+    # Real dev row rq-d07aef2f: the tail of "Failed to register worker {worker_id} to Raylet.
+    # IOError: [RayletClient] Unable to register worker with raylet. {reason}", without its start.
+    # Before: "I don't recognise this message ... This is not IOError, which reads" that message.
+    paste = "IOError: [RayletClient] Unable to register worker with raylet. No such file or directory"
+    a = assistant.ask(paste)
+    assert a.in_scope and a.topic == "failed-to-register-worker-raylet", (a.topic, a.kind)
+    assert "is part of a message I know" in a.answer
+    hits = signatures.find(shipped_retriever.entries, paste)
+    assert hits[0].part and not hits[0].exact
+    # Seven words of it, or eight words that are mostly filler, are not enough.
+    assert not [
+        h for h in signatures.find(shipped_retriever.entries, "unable to register worker with raylet ok") if h.part
+    ]
+    sig = next(
+        s for e in shipped_retriever.entries.values() for s in e.signatures if s.text.startswith("Failed to register")
+    )
+    filler = "and to the of it is not the worker"
+    assert signatures._part_copy(sig, filler.split(), {tuple(filler.split())}) == 0
+    # A message present whole ranks before a piece of another one pasted after it.
+    whole = "Task failed because the node it was running on is dead or unavailable. Node IP: 10.0.0.1, node ID: ab12."
+    both = whole + "\n" + paste
+    assert not signatures.find(shipped_retriever.entries, both)[0].part
+
+
 def test_pasted_unknown_error_is_declined_and_the_near_one_named(assistant):
     # A message no entry explains (made up for this test: the kb now explains every real message
     # of this family), worded close to ReferenceCountingAssertionError's signature.
