@@ -106,7 +106,9 @@ class Judgement:
 _YES_NO = re.compile(
     r"(?:^|[.?!,;:]\s*|\b(?:and|but|so|if|then|also|that|whether)\s+)"
     r"(?:is|are|does|do|did|can|could|will|would|should|shall|has|have|was|were|isn't|aren't|doesn't|don't|"
-    r"won't|can't|must)\s+(?:it|there|this|that|i|we|you|they|ray|the|a|an|my|our|these|those|\w+)\b[^.?!]*\?",
+    # A dot inside a name ("ray.get", "2.60") does not end the question.
+    r"won't|can't|must)\s+(?:it|there|this|that|i|we|you|they|ray|the|a|an|my|our|these|those|\w+)\b"
+    r"(?:[^.?!]|\.(?=\w))*\?",
     re.I,
 )
 _DEFAULT_Q = re.compile(r"\bdefaults?\b|\bby default\b", re.I)
@@ -143,7 +145,11 @@ _HOW_IN_YES_NO_FORM = re.compile(
     r"(?:advice|ideas?|suggestions?|tips?|pointers?|thoughts?|recommendations?|experience|examples?)\b"
     # "Has anyone else seen this before?": asking for company, not about a fact of Ray.
     r"|\b(?:has|have|did)\s+(?:anyone|anybody|someone|somebody|any\s+of\s+you)(?:\s+else)?\s+(?:\w+\s+)?"
-    r"(?:seen|had|run|ran|come|encountered|experienced|faced|hit|noticed|met|tried|gotten|got)\b",
+    r"(?:seen|had|run|ran|come|encountered|experienced|faced|hit|noticed|met|tried|gotten|got)\b"
+    # "Is there a questions channel?", "Is this the right place to ask?": about the chat itself.
+    r"|\b(?:is|are)\s+there\s+(?:a|an|any)\s+(?:\w+\s+)?(?:channel|forum|slack|place|group)s?\b"
+    r"|\b(?:is|am)\s+(?:this|i|here)\s+(?:in\s+)?(?:the\s+)?(?:right|correct|best|proper)\s+"
+    r"(?:place|channel|forum|spot)\b",
     re.I,
 )
 

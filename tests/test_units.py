@@ -280,6 +280,12 @@ def test_library_context(text, library):
         # Asking for company is not asking about Ray (pool slack:1374 asks which ports to open after it).
         ("It hangs forever. Has anyone else seen this problem before? What ports do I need to open?", False),
         ("Has anybody run into this? Will the tasks on that node be killed if the raylet dies?", True),
+        # A dot inside a name does not end the question (before: not a yes/no question at all).
+        ("Does ray.get block the event loop?", True),
+        ("Is ray.put zero-copy in Ray 2.60 for numpy arrays?", True),
+        # About the chat, not about Ray (dev row rq-3f8128da opens with it).
+        ("Is there a questions channel?", False),
+        ("Is this the right place to ask?", False),
     ],
 )
 def test_fact_yes_no_questions(question, fact):
@@ -293,6 +299,8 @@ def test_the_quoted_yes_no_ask_is_the_one_about_a_fact():
 
     text = "Has anyone run into this? Will the tasks on that node be killed if the raylet dies?"
     assert yes_no_clause(text) == "Will the tasks on that node be killed if the raylet dies?"
+    text = "Is there a questions channel? I want tasks to run with another UID. Is this possible?"
+    assert yes_no_clause(text) == "Is this possible?"
 
 
 def test_a_question_typed_after_a_log_line_is_the_users_own_words():
