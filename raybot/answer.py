@@ -266,6 +266,44 @@ def strip_yes_no(text: str) -> str:
     return rest[:1].upper() + rest[1:] if rest else text
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*`(\"“])")
+_CONTENT_WORD = re.compile(r"[a-z0-9_][a-z0-9_.'-]*")
+_FILLER_WORDS = frozenset(
+    "a an the of to in on at by for with from as is are was were be it its this that and or but not no".split()
+)
+
+
+def _content_words(text: str) -> set[str]:
+    return {w.strip(".'-") for w in _CONTENT_WORD.findall(text.lower())} - _FILLER_WORDS
+
+
+def drop_repeated_sentences(text: str, said: str, *, cover: float = 0.8, min_words: int = 5) -> str:
+    """``text`` without the prose sentences that only repeat ``said`` (the short answer printed
+    above it): a sentence goes when ``cover`` of its content words (at least ``min_words``) are in
+    ``said``. Lists, tables, quotes and code are kept as they are."""
+    said_words = _content_words(said)
+    out = []
+    for para in text.split("\n\n"):
+        if re.match(r"\s*(?:[-*+>|#]|\d+[.)]\s|```|    )", para):
+            out.append(para)
+            continue
+        kept = []
+        for sent in _SENTENCE_END.split(para):
+            words = _content_words(sent)
+            new = words - said_words
+            # A number or a name (setting, API) the short answer lacks keeps the sentence.
+            if (
+                len(words) >= min_words
+                and len(new) <= (1 - cover) * len(words)
+                and not any(re.search(r"[\d_.]", w) for w in new)
+            ):
+                continue
+            kept.append(sent)
+        if kept:
+            out.append(" ".join(kept))
+    return "\n\n".join(out)
+
+
 def compose_entry(
     entry: Entry,
     *,
@@ -308,6 +346,9 @@ def compose_entry(
         text = display_code(entry.sections[name])
         if name == "Answer" and not keep_yes_no:
             text = strip_yes_no(text)
+        if name == "Answer" and (short is not None or direct):
+            # The short answer in bold above already said it: do not say it twice.
+            text = drop_repeated_sentences(text, short.answer if short is not None else direct or "") or text
         if name == "Details" and trim_details and "Answer" in sections:
             # Context under the answer (which comes first): as much as fits before the sources.
             budget = ANSWER_LINES - tail - estimate_lines("\n\n".join(parts)) - 3

@@ -608,3 +608,9 @@ def test_a_linked_runner_up_is_no_doubt_about_the_topic(assistant):
     assert assistant._runner_up_score(ranked[0], [ranked[2], ranked[1]]) == 0.25
     assert assistant._runner_up_score(ranked[1], [ranked[0], ranked[2]]) == 0.25
     assert assistant._runner_up_score(ranked[2], ranked[:2]) == 0.30
+
+
+def test_the_idle_timeout_answer_says_the_provider_default_once(assistant):
+    a = assistant.ask("what is the default idle timeout for autoscaling, 5 minutes or 60 seconds")
+    assert a.kind == "short-answer", a.kind
+    assert a.answer.count("AWS, GCP, Azure, local, vSphere") == 1, a.answer

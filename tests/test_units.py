@@ -366,3 +366,21 @@ def test_an_entry_with_several_matching_chunks_outranks_a_single_lucky_chunk():
     assert 0 < tuning.SECOND_CHUNK_WEIGHT < 1 and 0 < tuning.LEXICAL_MORE_CHUNKS_WEIGHT < 1
     a, b = entry_strength([0, 1, 1], [0.7, 0.7, 0.4], 2, 1, tuning.SECOND_CHUNK_WEIGHT).tolist()
     assert b > a
+
+
+def test_a_sentence_the_short_answer_already_said_is_not_repeated():
+    from raybot.answer import drop_repeated_sentences
+
+    said = "5 minutes in the cluster launcher's provider defaults (AWS, GCP, Azure, local, vSphere; 1 for Spark)."
+    text = (
+        "It terminates idle nodes after that long. Provider defaults are 5 minutes (AWS, GCP, Azure, local, "
+        "vSphere; 1 for Spark). The head node stays.\n\n- Provider defaults are 5 minutes (AWS, GCP, Azure, local)."
+    )
+    out = drop_repeated_sentences(text, said)
+    assert out == "It terminates idle nodes after that long. The head node stays.\n\n" + text.split("\n\n")[1]
+    # A number or a setting name the short answer lacks keeps the sentence.
+    for kept in (
+        "Provider defaults are 5 minutes (AWS, GCP, Azure, local, vSphere; 2 for Spark).",
+        "Provider defaults are 5 minutes (AWS, GCP, Azure, local, vSphere; see idle_timeout_minutes).",
+    ):
+        assert drop_repeated_sentences(kept, said) == kept
