@@ -304,15 +304,30 @@ def _in_order(lit: tuple[str, ...], text: str) -> bool:
     return found / len(lit) >= tuning.SIGNATURE_NEAR_COPY
 
 
+#: A word in this share of all signatures or more ("failed", "because", "worker", "node") says
+#: little about which message a paste is close to.
+NEAR_FREQUENT_SHARE = 0.06
+
+
+@functools.lru_cache(maxsize=8)
+def _frequent_words(sigs: tuple[Signature, ...]) -> frozenset[str]:
+    df: dict[str, int] = {}
+    for sig in sigs:
+        for w in set(literal_words(sig)):
+            df[w] = df.get(w, 0) + 1
+    return frozenset(w for w, n in df.items() if n >= NEAR_FREQUENT_SHARE * len(sigs))
+
+
 def near(entries: dict[str, Entry], message: str) -> list[tuple[str, str, Entry]]:
     """Signatures that share distinctive words with ``message`` but are not it:
     ``(name, signature text, entry)``, closest first. The name is the exception class when the
     signature belongs to one, else the signature's first words."""
-    words = set(_words(message)) - _COMMON
+    frequent = _frequent_words(tuple(sig for e in entries.values() for sig in e.signatures))
+    words = set(_words(message)) - _COMMON - frequent
     scored = []
     for entry in entries.values():
         for sig in entry.signatures:
-            lit = set(literal_words(sig)) - _COMMON
+            lit = set(literal_words(sig)) - _COMMON - frequent
             if not lit:
                 continue
             shared = len(lit & words)

@@ -614,3 +614,18 @@ def test_the_idle_timeout_answer_says_the_provider_default_once(assistant):
     a = assistant.ask("what is the default idle timeout for autoscaling, 5 minutes or 60 seconds")
     assert a.kind == "short-answer", a.kind
     assert a.answer.count("AWS, GCP, Azure, local, vSphere") == 1, a.answer
+
+
+def test_a_paste_is_not_called_near_a_message_it_shares_only_common_words_with(shipped_retriever):
+    from raybot import signatures
+
+    # Pool slack:1544 pastes NVIDIA's own error; it shares "failed", "because" and "running" with
+    # "Task failed because the node it was running on is dead ...", which was named as the near one.
+    paste = (
+        "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+        "Make sure that the latest NVIDIA driver is installed and running."
+    )
+    assert signatures.near(shipped_retriever.entries, paste) == []
+    # A paste that shares distinctive words is still named.
+    close = "Failed to register worker 01ab to Raylet. IOError: timed out while waiting for the socket"
+    assert signatures.near(shipped_retriever.entries, close)
