@@ -225,6 +225,8 @@ def test_pool_scan_lists_new_answers_that_no_pass_logged(tmp_path):
     log = tmp_path / "log.md"
     log.write_text("| slack:7 | x | a | b |\n| full-questions.jsonl:9 | y | a | b |\n", "utf-8")
     assert pool_scan.logged_rows(log) == {"slack-general-questions.jsonl:7", "full-questions.jsonl:9"}
+    # It scans the raybot of the checkout it is in (a worktree's kb/index), not an editable install's.
+    assert (pool_scan.REPO / "raybot" / "__init__.py").is_file() and pool_scan.REPO == ROOT
     q = {"question": "q"}
     before = {
         "slack-general-questions.jsonl:1": {"kind": "decline", "entry": "a", **q},

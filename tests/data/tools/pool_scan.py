@@ -26,6 +26,10 @@ import sys
 from pathlib import Path
 
 LOG = Path(__file__).resolve().parent / "fresh_pool_log.md"
+#: The checkout this script is in. Its raybot (and so its kb/ and index/) is the one scanned: run as
+#: a file, the script's own folder comes first on sys.path, and an editable install of raybot from
+#: another checkout (a worktree's main) would be imported instead.
+REPO = Path(__file__).resolve().parents[3]
 ANSWERED = ("entry", "short-answer", "signature")
 _FILES = {"slack": "slack-general-questions.jsonl", "full": "full-questions.jsonl"}
 #: A pool row as the log names it: the file name in full or shortened ("slack:309", "full:1598").
@@ -42,6 +46,8 @@ def logged_rows(log: Path) -> set[str]:
 
 def scan(fresh_file: Path) -> dict[str, dict]:
     """``source -> {kind, entry, confidence, question}`` for every question of ``fresh_file``."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
     from raybot.assistant import Assistant
 
     assistant = Assistant(store=None)
