@@ -655,7 +655,11 @@ class Assistant:
                 unknown_message = self._unknown_message(tid, query, intent)
                 if unknown_message is not None:
                     return unknown_message
-            elif matched[1].signature_bin == "clean" and matched[1].confidence >= tuning.IN_SCOPE_MIN:
+            elif (
+                matched[1].signature_bin == "clean"
+                and matched[1].confidence >= tuning.IN_SCOPE_MIN
+                and not matched[0].part
+            ):
                 return self._signature_answer(tid, query, intent, matched)
         boost: dict[str, float] = {}
         search_query = query
@@ -726,9 +730,12 @@ class Assistant:
             # A known message in a paste that also asks something else (or comes from a
             # library): its entry answers when ranking finds nothing more likely to be right.
             same = top is not None and top.entry == matched[1].entry
-            # A piece of a message only (its start cut off) is weaker evidence: it answers on
-            # its own when nothing else is asked (above), never beside another ask.
-            if (same or judgement.confidence < matched[1].confidence) and not matched[0].part:
+            # A piece of a message only (its start cut off) is weaker evidence: it answers when
+            # nothing else is asked and ranking finds nothing more likely (a hint line several
+            # messages end with, such as the RAY_record_ref_creation_sites one, is also quoted
+            # by the entry that explains the hint), never beside another ask.
+            part_ok = not matched[0].part or matched[1].signature_bin == "clean"
+            if (same or judgement.confidence < matched[1].confidence) and part_ok:
                 if same:
                     matched[1].confidence = max(matched[1].confidence, judgement.confidence)
                 return self._signature_answer(tid, query, intent, matched)
