@@ -217,6 +217,24 @@ def _runs(sig: Signature) -> frozenset[tuple[str, ...]]:
     return frozenset(out)
 
 
+_RUN_INDEX: dict[int, tuple[dict[str, Entry], dict[tuple[str, ...], list[Signature]]]] = {}
+
+
+def _run_index(entries: dict[str, Entry]) -> dict[tuple[str, ...], list[Signature]]:
+    """Every signature's runs (``_runs``) -> the signatures that have it, built once per kb."""
+    cached = _RUN_INDEX.get(id(entries))
+    if cached is not None and cached[0] is entries:
+        return cached[1]
+    index: dict[tuple[str, ...], list[Signature]] = {}
+    for entry in entries.values():
+        for sig in entry.signatures:
+            for run in _runs(sig):
+                index.setdefault(run, []).append(sig)
+    _RUN_INDEX.clear()
+    _RUN_INDEX[id(entries)] = (entries, index)
+    return index
+
+
 def _part_copy(sig: Signature, seq: list[str], grams: set[tuple[str, ...]]) -> int:
     """How many of the signature's literal words the longest pasted run covers (0: none)."""
     from raybot.kb import PLACEHOLDER_RE
@@ -248,6 +266,9 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
     words = set(_words(text))
     seq = _words(_URL.sub(" ", text))
     grams = {tuple(seq[i : i + PART_COPY_RUN]) for i in range(len(seq) - PART_COPY_RUN + 1)}
+    runs = _run_index(entries)
+    # The signatures a run of the paste belongs to: the only ones a part copy can be of.
+    part_candidates = {id(sig) for g in grams for sig in runs.get(g, ())}
     low = text.lower()
     for entry in entries.values():
         for sig in entry.signatures:
@@ -267,7 +288,7 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
                 start = re.search(r"\W+".join(map(re.escape, lit[:3])), text, re.I)
                 hits.append(SignatureHit(entry.id, sig, False, share, start.start() if start else 0))
                 continue
-            covered = _part_copy(sig, seq, grams) if grams else 0
+            covered = _part_copy(sig, seq, grams) if id(sig) in part_candidates else 0
             if covered:
                 hits.append(SignatureHit(entry.id, sig, False, covered / len(lit), 0, part=True))
     # Ray's messages open with a line their variants share ("Failed to retrieve object ...")
