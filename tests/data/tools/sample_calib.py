@@ -81,24 +81,12 @@ def load(path: Path, name: str) -> list[dict[str, str]]:
     return out
 
 
-def draw(slack: Path, full: Path, earlier: list[dict]) -> list[dict]:
-    """The calib rows, in draw order. ``earlier``: the dev/heldout rows already sampled."""
-    pools = {
-        "slack": load(slack, "slack-general-questions.jsonl"),
-        "docs": load(full, "full-questions.jsonl"),
-    }
-    seen = {dedup_key(r["question"]) for r in earlier}
-    taken_ids = {r["id"] for r in earlier}
-    rng = random.Random(SEED)
+def pick(pools: dict[str, list[dict]], seen: set[str], seed: int, per_theme: int, random_each: int) -> list[dict]:
+    """The themed-then-random draw every sample uses: per theme (THEMES) ``per_theme`` questions of
+    each source, then ``random_each`` of each source with no filter, skipping near-duplicate keys
+    (``seen`` is updated). ``pools``: source name -> [{"q", "src"}]."""
+    rng = random.Random(seed)
     chosen: list[dict] = []
-
-    def take(item: dict, theme: str) -> bool:
-        key = dedup_key(item["q"])
-        if key in seen:
-            return False
-        seen.add(key)
-        chosen.append({**item, "theme_hint": theme})
-        return True
 
     def fill(cands: list[dict], n: int, theme: str) -> None:
         rng.shuffle(cands)
@@ -106,32 +94,49 @@ def draw(slack: Path, full: Path, earlier: list[dict]) -> list[dict]:
         for c in cands:
             if k >= n:
                 break
-            if take(c, theme):
-                k += 1
+            key = dedup_key(c["q"])
+            if key in seen:
+                continue
+            seen.add(key)
+            chosen.append({**c, "theme_hint": theme})
+            k += 1
 
     for theme, pattern in THEMES.items():
         rx = re.compile(pattern, re.I)
         for name in ("slack", "docs"):
-            fill([x for x in pools[name] if rx.search(x["q"])], PER_THEME, theme)
+            fill([x for x in pools[name] if rx.search(x["q"])], per_theme, theme)
     for name in ("slack", "docs"):
-        fill(list(pools[name]), RANDOM_EACH, "random")
+        fill(list(pools[name]), random_each, "random")
+    return chosen
 
-    rows = []
-    for c in chosen:
-        rid = "rq-" + hashlib.sha256(c["src"].encode()).hexdigest()[:8]
-        if rid in taken_ids:
-            raise SystemExit(f"id collision: {rid} ({c['src']})")
-        taken_ids.add(rid)
-        rows.append(
-            {
-                "id": rid,
-                "split": SPLIT,
-                "source": c["src"] + SOURCE_SUFFIX,
-                "theme_hint": c["theme_hint"],
-                "question": c["q"],
-            }
-        )
-    return rows
+
+def row_id(src: str, taken_ids: set[str]) -> str:
+    """``rq-`` + 8 hex digits of the source line's hash; refuses a collision."""
+    rid = "rq-" + hashlib.sha256(src.encode()).hexdigest()[:8]
+    if rid in taken_ids:
+        raise SystemExit(f"id collision: {rid} ({src})")
+    taken_ids.add(rid)
+    return rid
+
+
+def draw(slack: Path, full: Path, earlier: list[dict]) -> list[dict]:
+    """The calib rows, in draw order. ``earlier``: the dev/heldout rows already sampled."""
+    pools = {
+        "slack": load(slack, "slack-general-questions.jsonl"),
+        "docs": load(full, "full-questions.jsonl"),
+    }
+    chosen = pick(pools, {dedup_key(r["question"]) for r in earlier}, SEED, PER_THEME, RANDOM_EACH)
+    taken_ids = {r["id"] for r in earlier}
+    return [
+        {
+            "id": row_id(c["src"], taken_ids),
+            "split": SPLIT,
+            "source": c["src"] + SOURCE_SUFFIX,
+            "theme_hint": c["theme_hint"],
+            "question": c["q"],
+        }
+        for c in chosen
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

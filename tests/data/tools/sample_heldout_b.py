@@ -25,10 +25,7 @@ To check a committed draw, give ``--log`` the log as of the commit that appended
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import random
-import re
 import sys
 from pathlib import Path
 
@@ -36,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fresh_pool  # noqa: E402
 from pool_scan import logged_rows  # noqa: E402
-from sample_calib import SOURCE_SUFFIX, THEMES, dedup_key  # noqa: E402
+from sample_calib import SOURCE_SUFFIX, dedup_key, pick, row_id  # noqa: E402
 
 SEED = 20261216
 BATCH = 2
@@ -57,48 +54,19 @@ def draw(slack: Path, full: Path, existing: list[dict], log: Path, cache: Path |
         "slack": [{"src": s, "q": q} for s, q in cands if s.startswith("slack")],
         "docs": [{"src": s, "q": q} for s, q in cands if s.startswith("full")],
     }
-    seen = {dedup_key(r["question"]) for r in earlier}
+    chosen = pick(by_source, {dedup_key(r["question"]) for r in earlier}, SEED, PER_THEME, RANDOM_EACH)
     taken_ids = {r["id"] for r in earlier}
-    rng = random.Random(SEED)
-    chosen: list[dict] = []
-
-    def fill(items: list[dict], n: int, theme: str) -> None:
-        rng.shuffle(items)
-        k = 0
-        for it in items:
-            if k >= n:
-                break
-            key = dedup_key(it["q"])
-            if key in seen:
-                continue
-            seen.add(key)
-            chosen.append({**it, "theme_hint": theme})
-            k += 1
-
-    for theme, pattern in THEMES.items():
-        rx = re.compile(pattern, re.I)
-        for name in ("slack", "docs"):
-            fill([x for x in by_source[name] if rx.search(x["q"])], PER_THEME, theme)
-    for name in ("slack", "docs"):
-        fill(list(by_source[name]), RANDOM_EACH, "random")
-
-    rows = []
-    for c in chosen:
-        rid = "rq-" + hashlib.sha256(c["src"].encode()).hexdigest()[:8]
-        if rid in taken_ids:
-            raise SystemExit(f"id collision: {rid} ({c['src']})")
-        taken_ids.add(rid)
-        rows.append(
-            {
-                "id": rid,
-                "split": "heldout",
-                "batch": BATCH,
-                "source": c["src"] + SOURCE_SUFFIX,
-                "theme_hint": c["theme_hint"],
-                "question": fresh_pool.clean(c["q"]),
-            }
-        )
-    return rows
+    return [
+        {
+            "id": row_id(c["src"], taken_ids),
+            "split": "heldout",
+            "batch": BATCH,
+            "source": c["src"] + SOURCE_SUFFIX,
+            "theme_hint": c["theme_hint"],
+            "question": fresh_pool.clean(c["q"]),
+        }
+        for c in chosen
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
