@@ -101,9 +101,9 @@ def _print_real(reports, misses) -> None:
         )
         for name, b in r.batches.items():
             con.print(
+                # One line at 80 columns: correct / confidently wrong / declined answerable / right first.
                 f"  batch {name}: {b['n']} questions, correct {b['correct']}/{b['answerable']}, "
-                f"confidently wrong {b['wrong']}, declined answerable {b['declined_answerable']}, "
-                f"entry right before the bar {b['top_right']}",
+                f"wrong {b['wrong']}, declined {b['declined_answerable']}, right first {b['top_right']}",
                 highlight=False,
             )
         con.print("  theme                  n  answerable  correct  declined  wrong", highlight=False)
