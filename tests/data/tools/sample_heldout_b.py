@@ -1,4 +1,4 @@
-"""Draw the second held-out batch of real user questions (issue #8, stop 16).
+"""Draw a later held-out batch of real user questions (issue #8: batch 2 at stop 16, batch 3 at stop 17).
 
 The first held-out batch (104 rows, 2026-12-01) has only 46 answerable rows, 1 to 7 per theme, too
 few to read a per-theme figure from. This draws a second batch from questions nobody has used:
@@ -7,16 +7,19 @@ few to read a per-theme figure from. This draws a second batch from questions no
   duplicate of a sampled row), judged against the rows sampled before this batch;
 - minus every pool question named in tools/fresh_pool_log.md (the questions kb passes were
   written from) -- pass the log as it was when the batch was drawn (``--log``);
-- for each of the 16 keyword themes of the earlier draws (sample_calib.THEMES), PER_THEME Slack and
-  PER_THEME docs-assistant questions, then RANDOM_EACH + RANDOM_EACH with no keyword filter;
+- for each of the 16 keyword themes of the earlier draws (sample_calib.THEMES), a few Slack and
+  as many docs-assistant questions, then some of each source with no keyword filter (BATCHES);
 - near-duplicate keys are skipped as in the earlier draws;
-- every row gets ``split: "heldout"`` and ``batch: 2``.
+- every row gets ``split: "heldout"`` and its ``batch`` number.
+
+Batch 3 (stop 17) was drawn the same way, before that stop's kb passes started, from what was left:
+fewer rows per theme and fewer random ones (a themed pick takes what the pool still has).
 
 Usage (the two files of ray-project/llm-applications named in tests/data/README.md):
 
-    python tests/data/tools/sample_heldout_b.py SLACK.jsonl FULL.jsonl --cache DIR [--log LOG]
+    python tests/data/tools/sample_heldout_b.py SLACK.jsonl FULL.jsonl --cache DIR [--batch N] [--log LOG]
     ... --append      # append the rows to real_questions_unlabeled.jsonl
-    ... --check       # exit 1 unless the batch-2 rows in the file are this draw
+    ... --check       # exit 1 unless the batch-N rows in the file are this draw
 
 To check a committed draw, give ``--log`` the log as of the commit that appended it
 (``git show COMMIT:tests/data/tools/fresh_pool_log.md > /tmp/log.md``): the log grows afterwards.
@@ -35,18 +38,17 @@ import fresh_pool  # noqa: E402
 from pool_scan import logged_rows  # noqa: E402
 from sample_calib import SOURCE_SUFFIX, dedup_key, pick, row_id  # noqa: E402
 
-SEED = 20261216
-BATCH = 2
-PER_THEME = 4  # per source and theme
-RANDOM_EACH = 20  # per source, no keyword filter
+#: batch -> (seed, rows per source and theme, random rows per source with no keyword filter)
+BATCHES = {2: (20261216, 4, 20), 3: (20261217, 3, 12)}
 LOG = Path(__file__).resolve().parent / "fresh_pool_log.md"
 
 
-def draw(slack: Path, full: Path, existing: list[dict], log: Path, cache: Path | None) -> list[dict]:
+def draw(slack: Path, full: Path, existing: list[dict], log: Path, cache: Path | None, batch: int = 2) -> list[dict]:
+    seed, per_theme, random_each = BATCHES[batch]
     pool = fresh_pool.load_pool(slack, "slack-general-questions.jsonl") + fresh_pool.load_pool(
         full, "full-questions.jsonl"
     )
-    earlier = [r for r in existing if int(r.get("batch", 1)) < BATCH]
+    earlier = [r for r in existing if int(r.get("batch", 1)) < batch]
     keep, _ = fresh_pool.fresh(pool, cache, [r["question"] for r in earlier])
     used = logged_rows(log)  # the log names rows in full (FILE.jsonl:N) or short (slack:N)
     cands = [pool[i] for i in keep if pool[i][0] not in used]
@@ -54,13 +56,13 @@ def draw(slack: Path, full: Path, existing: list[dict], log: Path, cache: Path |
         "slack": [{"src": s, "q": q} for s, q in cands if s.startswith("slack")],
         "docs": [{"src": s, "q": q} for s, q in cands if s.startswith("full")],
     }
-    chosen = pick(by_source, {dedup_key(r["question"]) for r in earlier}, SEED, PER_THEME, RANDOM_EACH)
+    chosen = pick(by_source, {dedup_key(r["question"]) for r in earlier}, seed, per_theme, random_each)
     taken_ids = {r["id"] for r in earlier}
     return [
         {
             "id": row_id(c["src"], taken_ids),
             "split": "heldout",
-            "batch": BATCH,
+            "batch": batch,
             "source": c["src"] + SOURCE_SUFFIX,
             "theme_hint": c["theme_hint"],
             "question": fresh_pool.clean(c["q"]),
@@ -76,22 +78,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unlabeled", type=Path, default=fresh_pool.UNLABELED, help="the sampled-rows file")
     ap.add_argument("--log", type=Path, default=LOG, help="fresh_pool_log.md as of the draw")
     ap.add_argument("--cache", type=Path, help="directory for cached embeddings")
+    ap.add_argument("--batch", type=int, choices=sorted(BATCHES), default=2, help="which batch to draw")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--append", action="store_true", help="append the rows to --unlabeled")
-    mode.add_argument("--check", action="store_true", help="check the batch-2 rows in --unlabeled")
+    mode.add_argument("--check", action="store_true", help="check the batch's rows in --unlabeled")
     args = ap.parse_args(argv)
 
     existing = [json.loads(line) for line in args.unlabeled.read_text("utf-8").splitlines() if line.strip()]
-    present = [r for r in existing if int(r.get("batch", 1)) == BATCH]
-    rows = draw(args.slack, args.full, existing, args.log, args.cache)
-    print(f"{len(rows)} held-out batch-{BATCH} rows drawn (seed {SEED})", file=sys.stderr)
+    batch = args.batch
+    present = [r for r in existing if int(r.get("batch", 1)) == batch]
+    rows = draw(args.slack, args.full, existing, args.log, args.cache, batch)
+    print(f"{len(rows)} held-out batch-{batch} rows drawn (seed {BATCHES[batch][0]})", file=sys.stderr)
     if args.check:
         ok = present == rows
         print("batch rows match the draw" if ok else "batch rows differ from the draw", file=sys.stderr)
         return 0 if ok else 1
     if args.append:
         if present:
-            print(f"{args.unlabeled} already has {len(present)} batch-{BATCH} rows; not appending", file=sys.stderr)
+            print(f"{args.unlabeled} already has {len(present)} batch-{batch} rows; not appending", file=sys.stderr)
             return 1
         with args.unlabeled.open("a", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
