@@ -69,6 +69,10 @@ HELDOUT_FROZEN_SHA256 = "8374bcbc590c70e44d5e8d2f686fd1f6a947026876ad546de941e4d
 # commit like batch 1, with the same two digests.
 HELDOUT_B2_FROZEN_SHA256 = "e208cdc2bf7b5b7ed990e88df09bc452cba6d738404747dc0bd4cd50e5153519"
 HELDOUT_B2_SHA256 = "7f08cc32da35000b06f31fc99c88bba810e8de47a4670bef2fc6b6986f0848e9"
+# Held-out batch 3 (stop 17, sample_heldout_b.py --batch 3): 75 fresh pool rows drawn before that
+# stop's kb passes, labelled blind by two helpers who tune nothing; frozen the same way.
+HELDOUT_B3_FROZEN_SHA256 = "fa0a0adc4f04f8bd1037298c72ca629dbc2a1d6d7b985677529626f758796be7"
+HELDOUT_B3_SHA256 = "9ec2432d7675830313f7f595aafa1deb39f8a99295f8bbfe486356d28eaf9c43"
 
 
 def lines() -> list[str]:
@@ -92,8 +96,8 @@ def test_schema(rows):
     assert len(ids) == len(set(ids)), "duplicate ids"
     for r in rows:
         assert set(r) - {"batch"} == KEYS, (r["id"], set(r) ^ KEYS)
-        # Sampling batch: absent for the first draw; 2 for the held-out rows drawn at stop 16.
-        assert r.get("batch", 1) == 1 or (r["batch"] == 2 and r["split"] == "heldout"), r["id"]
+        # Sampling batch: absent for the first draw; 2 and 3 for the held-out rows drawn at stops 16, 17.
+        assert r.get("batch", 1) == 1 or (r["batch"] in (2, 3) and r["split"] == "heldout"), r["id"]
         assert re.fullmatch(r"rq-[0-9a-f]{8}", r["id"]), r["id"]
         assert r["split"] in SPLITS, r["id"]
         assert r["label"] in {"answer", "decline"}, r["id"]
@@ -133,14 +137,16 @@ def test_split_sizes(rows):
 def test_calib_rows_are_the_calib_sample_and_come_last():
     """Every sampled calib row is labelled or deliberately dropped (a non-question), in sample
     order, after all dev and held-out rows of the first draw (so appending them never moves an
-    older row); the held-out rows of batch 2 follow them the same way."""
+    older row); the held-out rows of batches 2 and 3 follow them the same way."""
     sample = [json.loads(line) for line in UNLABELED.read_text("utf-8").splitlines()]
     labelled_rows = [json.loads(line) for line in lines()]
     kinds = ["calib" if r["split"] == "calib" else f"b{r.get('batch', 1)}" for r in labelled_rows]
-    assert kinds == sorted(kinds, key=["b1", "calib", "b2"].index), "order must be first draw, calib, batch 2"
+    order = ["b1", "calib", "b2", "b3"]
+    assert kinds == sorted(kinds, key=order.index), "order must be first draw, calib, batch 2, batch 3"
     for kind, drawn in (
         ("calib", [s["id"] for s in sample if s["split"] == "calib"]),
         ("b2", [s["id"] for s in sample if s.get("batch") == 2]),
+        ("b3", [s["id"] for s in sample if s.get("batch") == 3]),
     ):
         labelled = [r["id"] for r, k in zip(labelled_rows, kinds, strict=True) if k == kind]
         assert labelled == [i for i in drawn if i in set(labelled)], f"{kind} rows out of sample order"
@@ -188,10 +194,15 @@ def test_heldout_rows_are_frozen():
     assert hashlib.sha256(held.encode("utf-8")).hexdigest() == HELDOUT_SHA256
 
 
-def test_heldout_batch_2_is_frozen():
-    assert frozen_digest(heldout_lines(2)) == HELDOUT_B2_FROZEN_SHA256
-    held = "".join(heldout_lines(2))
-    assert hashlib.sha256(held.encode("utf-8")).hexdigest() == HELDOUT_B2_SHA256
+@pytest.mark.parametrize(
+    "batch,frozen,whole",
+    [(2, HELDOUT_B2_FROZEN_SHA256, HELDOUT_B2_SHA256), (3, HELDOUT_B3_FROZEN_SHA256, HELDOUT_B3_SHA256)],
+)
+def test_later_heldout_batches_are_frozen(batch, frozen, whole):
+    held = heldout_lines(batch)
+    assert held, f"no batch-{batch} rows"
+    assert frozen_digest(held) == frozen
+    assert hashlib.sha256("".join(held).encode("utf-8")).hexdigest() == whole
 
 
 def test_no_kb_question_line_is_a_labelled_real_question():
