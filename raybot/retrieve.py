@@ -230,6 +230,15 @@ class Hit:
         }
 
 
+def swapped_letters(a: str, b: str) -> bool:
+    """``a`` is ``b`` with two neighbouring letters swapped ("ndoe" for "node"). In a short word
+    that slip leaves too few letters in place for a similarity ratio to call it a typo."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
 class Retriever:
     """Loads the index once; ``search`` is then a few milliseconds."""
 
@@ -434,6 +443,8 @@ class Retriever:
             same_start = [w for w in self._vocab.get(tok[0], ()) if abs(len(w) - len(tok)) <= 2]
             if difflib.get_close_matches(tok, same_start, n=1, cutoff=0.8):
                 continue  # a typo of a word the kb knows
+            if any(swapped_letters(tok, w) for w in same_start):
+                continue  # "ndoe": a short word's swapped letters, which the ratio above misses
             out.append(tok)
         return out
 

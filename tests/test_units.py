@@ -384,3 +384,16 @@ def test_a_sentence_the_short_answer_already_said_is_not_repeated():
         "Provider defaults are 5 minutes (AWS, GCP, Azure, local, vSphere; see idle_timeout_minutes).",
     ):
         assert drop_repeated_sentences(kept, said) == kept
+
+
+def test_swapped_neighbour_letters_are_a_typo_not_an_unknown_word(shipped_retriever):
+    from raybot.retrieve import swapped_letters
+
+    assert swapped_letters("ndoe", "node") and swapped_letters("actro", "actor")
+    assert not swapped_letters("node", "node") and not swapped_letters("rust", "rush")
+    assert not swapped_letters("nodes", "node") and not swapped_letters("nedo", "node")
+    # "ndoe" is too short for the similarity ratio (0.75) to call it a typo of "node"; before, it
+    # counted as a word the kb never uses and cost the answer a quarter of its confidence.
+    typo = shipped_retriever.unknown_terms(prepare_query("how do I remove a dead ndoe from my cluster?"))
+    assert typo == []
+    assert shipped_retriever.unknown_terms(prepare_query("how do I remove a dead zlorp from my cluster?")) == ["zlorp"]
