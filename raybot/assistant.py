@@ -143,6 +143,9 @@ _HOW_IN_YES_NO_FORM = re.compile(
     # "Do you have any advice for me?": a request for help, not a yes/no about a fact.
     r"|\b(?:does|do|did)\s+(?:anyone|anybody|someone|you)\s+(?:have|got)\s+(?:any\s+|some\s+|an?\s+)?"
     r"(?:advice|ideas?|suggestions?|tips?|pointers?|thoughts?|recommendations?|experience|examples?)\b"
+    # "Can anyone please give me a clue how to do it?": a request for help, not a yes/no.
+    r"|\b(?:can|could|would|will)\s+(?:anyone|anybody|someone|somebody|any\s+of\s+you)\s+(?:please\s+)?"
+    r"(?:help|give|tell|point|explain|share|suggest|advise|guide|shed|clarify|show|provide|recommend)\b"
     # "Has anyone else seen this before?": asking for company, not about a fact of Ray.
     r"|\b(?:has|have|did)\s+(?:anyone|anybody|someone|somebody|any\s+of\s+you)(?:\s+else)?\s+(?:\w+\s+)?"
     r"(?:seen|had|run|ran|come|encountered|experienced|faced|hit|noticed|met|tried|gotten|got)\b"

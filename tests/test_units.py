@@ -286,6 +286,10 @@ def test_library_context(text, library):
         # About the chat, not about Ray (dev row rq-3f8128da opens with it).
         ("Is there a questions channel?", False),
         ("Is this the right place to ask?", False),
+        # Asking someone for help (pool slack:543 ends with it) is not asking about a fact.
+        ("Only two tasks run at a time. Can anyone please give me a clue how to do it?", False),
+        ("Could someone point me to the docs for placement groups?", False),
+        ("Can anyone confirm that ray.get blocks the caller?", True),
     ],
 )
 def test_fact_yes_no_questions(question, fact):
