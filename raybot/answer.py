@@ -101,7 +101,23 @@ class Answer:
             "intent": self.intent,
             "answer_kind": self.kind,
             "notes": self.notes,
+            "hedge": self.hedge(),
         }
+
+    def hedge(self) -> str | None:
+        """For an answer from the kb that is less sure than ``tuning.HEDGE_BELOW``: one line saying
+        how often answers this sure were right, so nobody takes it for a settled fact."""
+        from raybot import tuning
+
+        if not self.in_scope or self.kind not in ("entry", "short-answer", "signature"):
+            return None
+        if self.intent != "question" or self.confidence >= tuning.HEDGE_BELOW:
+            return None
+        tenths = max(1, min(9, round(self.confidence * 10)))
+        return (
+            f"Confidence {self.confidence:.2f}: about {tenths} in 10 answers this sure were right on real "
+            "questions. If it misses your question, say what it misses."
+        )
 
 
 @dataclass

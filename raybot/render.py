@@ -79,6 +79,9 @@ def render_answer(answer, *, json_: bool = False, explain: bool = False, hint: b
     con = console()
     lines = answer_lines(answer.answer, width=con.width, sources=answer.sources, color=con.color_system is not None)
     print_lines(lines)
+    hedge = answer.hedge() if hasattr(answer, "hedge") else None
+    if hedge:
+        err_console().print(f"[dim]{escape_markup(hedge)}[/]", highlight=False)
     if hint and getattr(answer, "saved", True):
         err_console().print(f'[dim]thread {answer.thread_id} · continue with: raybot ask -c "..."[/]', highlight=False)
     elif hint:

@@ -242,6 +242,8 @@ def answer_messages(doc: dict[str, Any], turn_seq: int | None) -> list[dict[str,
         body = "_(not covered by my knowledge base)_\n" + body
     sections = split_mrkdwn(body) or ["(empty answer)"]
     tail: list[dict[str, Any]] = []
+    if doc.get("hedge"):
+        tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(str(doc["hedge"]))}]})
     ctx = sources_context(doc.get("sources") or [])
     if ctx:
         tail.append(ctx)

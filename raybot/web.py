@@ -69,6 +69,11 @@ class AnswerDoc(BaseModel):
         "issue-list; clarify, nothing-pending or thanks for a reply that looked nothing up"
     )
     notes: list[str]
+    hedge: str | None = Field(
+        default=None,
+        description="null, or the one line an answer less sure than 0.75 carries: how often answers that sure "
+        "were right on real questions",
+    )
 
 
 class TurnDoc(BaseModel):

@@ -310,3 +310,33 @@ def test_markdown_tables_fit_and_keep_every_character():
         assert "…" not in "".join(lines)
         text = "\n".join(lines)
         assert "ObjectRecons" in text and "ctedError" in text and "OBJECT_UNREC" in text and "rebuilt" in text
+
+
+def _answer(confidence: float, **kw):
+    from raybot.answer import Answer
+
+    fields: dict = {"thread_id": "t1", "question": "q", "answer": "The answer.", "in_scope": True}
+    fields.update(confidence=confidence, entries=["e"], sources=[], follow_ups=[], **kw)
+    return Answer(**fields)
+
+
+def test_an_answer_less_sure_than_the_hedge_bar_says_how_often_such_answers_were_right(capsys):
+    from raybot import tuning
+    from raybot.render import render_answer
+
+    unsure = _answer(0.619)
+    assert unsure.confidence < tuning.HEDGE_BELOW
+    assert unsure.hedge().startswith("Confidence 0.62: about 6 in 10 answers")
+    assert unsure.to_dict()["hedge"] == unsure.hedge()
+    render_answer(unsure)
+    out, err = capsys.readouterr()
+    assert "The answer." in out and "Confidence" not in out  # data on stdout, the note on stderr
+    assert "about 6 in 10 answers" in err
+    # Sure answers, declines, follow-ups that show another section, and replies that looked
+    # nothing up carry no such line.
+    assert _answer(0.947).hedge() is None
+    assert _answer(0.3, in_scope=False, kind="decline").hedge() is None
+    assert _answer(0.619, intent="section").hedge() is None
+    assert _answer(0.619, kind="clarify").hedge() is None
+    render_answer(_answer(0.947))
+    assert "Confidence" not in capsys.readouterr().err

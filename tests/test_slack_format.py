@@ -115,3 +115,19 @@ def test_manifest_subscribes_to_what_the_bot_handles():
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"app_mentions:read", "chat:write", "channels:history", "im:history", "reactions:read"} <= scopes
     assert "request_url" not in settings["event_subscriptions"]  # Socket Mode: no public URL
+
+
+def test_a_hedged_answer_says_how_sure_it_is_in_a_context_line_before_the_sources():
+    doc = {
+        "thread_id": "01abc",
+        "answer": "The answer.",
+        "in_scope": True,
+        "hedge": "Confidence 0.62: about 6 in 10 answers this sure were right <on> real questions.",
+        "sources": [{"title": "Ray docs", "url": "https://docs.ray.io/a"}],
+    }
+    (msg,) = fmt.answer_messages(doc, 3)
+    assert [b["type"] for b in msg["blocks"]] == ["section", "context", "context", "actions"]
+    hedge = msg["blocks"][1]["elements"][0]["text"]
+    assert hedge.startswith("Confidence 0.62") and "&lt;on&gt;" in hedge
+    (plain,) = fmt.answer_messages(dict(doc, hedge=None), 3)
+    assert [b["type"] for b in plain["blocks"]] == ["section", "context", "actions"]
