@@ -61,25 +61,11 @@ print("PID", os.getpid(), flush=True)
 SIGNATURE = "Object locations requested for {object_id}, but ref already removed."
 
 
-def start_driver_log_cluster() -> raycluster.RayCluster:
-    """The cluster whose driver logged the warning. The driver sleeps and waits on its actors,
-    so conftest starts this as the session begins."""
+@pytest.fixture(scope="module")
+def cluster():
     c = raycluster.start_head(num_cpus=2)
     try:
         c.driver_output = c.run_script(DRIVER, timeout=180)  # type: ignore[attr-defined]
-    except BaseException:
-        c.stop()
-        raise
-    return c
-
-
-BACKGROUND_SETUP = start_driver_log_cluster
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    c = raycluster.take_background(__name__, start_driver_log_cluster)
-    try:
         yield c
     finally:
         c.stop()

@@ -51,9 +51,8 @@ def _lines(path) -> int:
     return path.read_text(errors="replace").count(LINE) if path.exists() else 0
 
 
-def start_shared_cluster() -> raycluster.RayCluster:
-    """Two nodes sharing one temp folder, the second raylet's log holding the line. Its driver
-    and the settling wait take half a minute, so conftest starts it as the session begins."""
+@pytest.fixture(scope="module")
+def shared():
     c = raycluster.start_head(num_cpus=1)
     try:
         c.add_node(num_cpus=1, share_temp=True, env={"RAY_worker_register_timeout_seconds": "3"})
@@ -68,19 +67,6 @@ def start_shared_cluster() -> raycluster.RayCluster:
             stable = stable + 1 if n == last and n > 0 and (logs / "debug_state.txt").exists() else 0
             last = n
             time.sleep(1)
-    except BaseException:
-        c.stop()
-        raise
-    return c
-
-
-BACKGROUND_SETUP = start_shared_cluster
-
-
-@pytest.fixture(scope="module")
-def shared():
-    c = raycluster.take_background(__name__, start_shared_cluster)
-    try:
         yield c
     finally:
         c.stop()
