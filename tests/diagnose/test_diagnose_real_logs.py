@@ -6,8 +6,7 @@ timeout (RAY_worker_register_timeout_seconds=3). The driver then
 - runs a task that allocates 3 GiB: the memory monitor kills it (raylet.out: "Killing 1
   worker(s), kill details: ..." and "... Workers (tasks / actors) killed due to memory pressure");
 - asks for a runtime_env whose pip requirement is a wheel path that does not exist: the agent
-  gives up (runtime_env_agent.log: "runtime_env creation failed 1 times, giving up."; the cluster
-  sets RUNTIME_ENV_RETRY_TIMES=1, Ray's default of 3 attempts built three virtualenvs for nothing);
+  gives up (runtime_env_agent.log: "runtime_env creation failed 3 times, giving up.");
 - runs a task with runtime_env py_executable "sleep 20 #": the worker process starts but never
   registers (raylet.out: "Some workers of the worker process(N) have not registered within the
   timeout.").
@@ -80,8 +79,6 @@ def start_logs_cluster() -> raycluster.RayCluster:
         "RAY_memory_usage_threshold": f"{threshold:.3f}",
         "RAY_memory_monitor_refresh_ms": "100",
         "RAY_worker_register_timeout_seconds": "3",
-        # One pip attempt instead of three: each builds a virtualenv first (runtime_env_consts.py).
-        "RUNTIME_ENV_RETRY_TIMES": "1",
     }
     c = raycluster.start_head(num_cpus=2, env=env)
     try:
@@ -131,7 +128,7 @@ def test_each_line_is_where_the_scan_looks_for_it(cluster):
     raylet = _read(cluster, "raylet.out")
     assert "kill details:" in raylet and "killed due to memory pressure (OOM)" in raylet
     assert "have not registered within the timeout." in raylet
-    assert "runtime_env creation failed 1 times, giving up." in _read(cluster, "runtime_env_agent.log")
+    assert "runtime_env creation failed 3 times, giving up." in _read(cluster, "runtime_env_agent.log")
 
 
 def _topics(d: Diagnosis) -> dict[str, object]:
