@@ -105,8 +105,9 @@ class Answer:
         }
 
     def hedge(self) -> str | None:
-        """For an answer from the kb that is less sure than ``tuning.HEDGE_BELOW``: one line saying
-        how often answers this sure were right, so nobody takes it for a settled fact."""
+        """For an answer from the kb that is less sure than ``tuning.HEDGE_BELOW``: one line, shown
+        before the answer, saying how often answers this sure were right, so nobody reads it as a
+        settled fact before reaching the end."""
         from raybot import tuning
 
         if not self.in_scope or self.kind not in ("entry", "short-answer", "signature"):
@@ -115,8 +116,8 @@ class Answer:
             return None
         tenths = max(1, min(9, round(self.confidence * 10)))
         return (
-            f"Confidence {self.confidence:.2f}: about {tenths} in 10 answers this sure were right on real "
-            "questions. If it misses your question, say what it misses."
+            f"Not sure this answers your question: confidence {self.confidence:.2f}, and about {tenths} in 10 "
+            "answers this sure were right on real questions. If it misses, say what it misses."
         )
 
 

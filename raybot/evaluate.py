@@ -179,6 +179,7 @@ class Graded:
     top_right: bool  #: the best-ranked entry is one of the expected ones (before the bar)
     facts_missing: list[list[str]]
     kind: str
+    hedged: bool = False  #: the answer opened with the not-sure line (confidence < tuning.HEDGE_BELOW)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -192,6 +193,7 @@ class Graded:
             "in_scope": self.in_scope,
             "entry": self.entry,
             "answer_kind": self.kind,
+            "hedged": self.hedged,
             "confidence": round(self.confidence, 3),
             "raw": round(self.raw, 3),
             "facts_missing": self.facts_missing,
@@ -213,6 +215,10 @@ class SplitReport:
     declined_out_of_scope: int
     hit_at_1: float  #: over answerable rows: the entry shown is an expected one
     top_right: int = 0  #: answerable rows whose would-be entry (before the decline bar) is expected
+    #: of ``wrong`` and ``correct``: the answers that opened with the not-sure line (the hedge). Every
+    #: wrong answer counts as confidently wrong, hedged or not; this says how many were flagged.
+    wrong_hedged: int = 0
+    correct_hedged: int = 0
     themes: dict[str, dict[str, int]] = field(default_factory=dict)
     calibration: list[dict[str, Any]] = field(default_factory=list)
     #: per sampling batch, when the split has more than one: n, answerable, correct, wrong,
@@ -304,6 +310,7 @@ def grade(case: RealCase, ans) -> Graded:
         bool(first and first in case.expected),
         missing if ans.in_scope else [],
         getattr(ans, "kind", "entry"),
+        bool(ans.hedge()) if hasattr(ans, "hedge") else False,
     )
 
 
@@ -374,6 +381,8 @@ def report(graded: list[Graded], split: str) -> SplitReport:
         declined_out_of_scope=sum(g.outcome == "declined" and g.case.label == "decline" for g in gs),
         hit_at_1=(sum(1 for g in ans if g.in_scope and g.entry in g.case.expected) / len(ans)) if ans else 0.0,
         top_right=sum(g.top_right for g in ans),
+        wrong_hedged=sum(g.outcome == "wrong" and g.hedged for g in gs),
+        correct_hedged=sum(g.outcome == "correct" and g.hedged for g in gs),
         themes=dict(sorted(themes.items())),
         calibration=calibration_table(gs),
     )

@@ -76,12 +76,13 @@ def render_answer(answer, *, json_: bool = False, explain: bool = False, hint: b
         return
     if not answer.in_scope:
         err_console().print("[dim](not covered by the knowledge base)[/]")
+    hedge = answer.hedge() if hasattr(answer, "hedge") else None
+    if hedge:
+        # Before the answer: a reader who stops after the first lines still knows it may be wrong.
+        err_console().print(f"[yellow]{escape_markup(hedge)}[/]", highlight=False)
     con = console()
     lines = answer_lines(answer.answer, width=con.width, sources=answer.sources, color=con.color_system is not None)
     print_lines(lines)
-    hedge = answer.hedge() if hasattr(answer, "hedge") else None
-    if hedge:
-        err_console().print(f"[dim]{escape_markup(hedge)}[/]", highlight=False)
     if hint and getattr(answer, "saved", True):
         err_console().print(f'[dim]thread {answer.thread_id} · continue with: raybot ask -c "..."[/]', highlight=False)
     elif hint:

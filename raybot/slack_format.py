@@ -213,24 +213,33 @@ def _plain(mrkdwn: str) -> str:
     return text if len(text) <= FALLBACK_CHARS else text[: FALLBACK_CHARS - 1] + "…"
 
 
-def pack_messages(sections: list[str], tail: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def pack_messages(
+    sections: list[str], tail: list[dict[str, Any]], head: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """Section texts (each within the section limit) plus trailing blocks -> message payloads
-    ``{"text", "blocks"}``, each within Slack's block count and size limits."""
+    ``{"text", "blocks"}``, each within Slack's block count and size limits. ``head`` blocks (a
+    context line) open the first message."""
     messages: list[dict[str, Any]] = []
-    blocks: list[dict[str, Any]] = []
-    size = 0
+    blocks: list[dict[str, Any]] = list(head or [])
+    size = sum(len(str(b)) for b in blocks)
+
+    def fallback(bs: list[dict[str, Any]]) -> str:
+        first = next((b for b in bs if b.get("type") == "section"), None)
+        return _plain(first["text"]["text"]) if first else "raybot"
+
     for text in sections:
-        if blocks and (len(blocks) + 1 > MAX_BLOCKS - len(tail) or size + len(text) > MESSAGE_TEXT_BUDGET):
-            messages.append({"text": _plain(blocks[0]["text"]["text"]), "blocks": blocks})
+        if any(b["type"] == "section" for b in blocks) and (
+            len(blocks) + 1 > MAX_BLOCKS - len(tail) or size + len(text) > MESSAGE_TEXT_BUDGET
+        ):
+            messages.append({"text": fallback(blocks), "blocks": blocks})
             blocks, size = [], 0
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
         size += len(text)
     tail_size = sum(len(str(b)) for b in tail)
     if blocks and size + tail_size > MESSAGE_TEXT_BUDGET:
-        messages.append({"text": _plain(blocks[0]["text"]["text"]), "blocks": blocks})
+        messages.append({"text": fallback(blocks), "blocks": blocks})
         blocks = []
-    fallback = _plain(blocks[0]["text"]["text"]) if blocks else "raybot"
-    messages.append({"text": fallback, "blocks": blocks + tail})
+    messages.append({"text": fallback(blocks), "blocks": blocks + tail})
     return messages
 
 
@@ -242,14 +251,16 @@ def answer_messages(doc: dict[str, Any], turn_seq: int | None) -> list[dict[str,
         body = "_(not covered by my knowledge base)_\n" + body
     sections = split_mrkdwn(body) or ["(empty answer)"]
     tail: list[dict[str, Any]] = []
+    head: list[dict[str, Any]] = []
     if doc.get("hedge"):
-        tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(str(doc["hedge"]))}]})
+        # Above the answer, where a reader starts, not under it.
+        head.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(str(doc["hedge"]))}]})
     ctx = sources_context(doc.get("sources") or [])
     if ctx:
         tail.append(ctx)
     if turn_seq is not None:
         tail.append(feedback_actions(doc["thread_id"], turn_seq))
-    return pack_messages(sections, tail)
+    return pack_messages(sections, tail, head)
 
 
 def text_messages(markdown: str) -> list[dict[str, Any]]:

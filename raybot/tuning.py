@@ -168,7 +168,7 @@ YES_NO_MIN = 0.75
 #: 0.649-0.954; the same bar answers the same bins.
 IN_SCOPE_MIN = 0.55
 
-#: An answer less sure than this says so, under the answer (CLI, Slack) and as ``hedge`` in JSON. The
+#: An answer less sure than this says so, before the answer (CLI, Slack) and as ``hedge`` in JSON. The
 #: band it marks, confidence 0.6-0.7 (model score 0.7-0.95, or a known message pasted with another
 #: ask), was right for 19 of 33 calib answers and 16 of 32 held-out ones at stop 17, against 52 of 55
 #: for model scores from 0.95 (README "Confidence and answerability").

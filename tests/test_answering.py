@@ -534,11 +534,34 @@ def test_real_question_eval_reports_per_split_and_never_lists_heldout(tmp_path):
     assert sum(m["split"] == "calib" for m in data["misses"]) == 2
     assert all(m["split"] == "dev" for m in data["dev_misses"])
     assert {"confidently_wrong_rate", "correct_of_answerable", "hit_at_1", "themes", "calibration"} <= set(dev)
+    for block in (dev, calib, held):
+        assert 0 <= block["wrong_hedged"] <= block["wrong"] and 0 <= block["correct_hedged"] <= block["correct"]
+    for m in data["misses"]:  # a listed miss says whether it opened with the not-sure line
+        assert m["hedged"] == (m["in_scope"] and m["confidence"] < 0.75 and m["answer_kind"] != "partial"), m
     text = CliRunner().invoke(app, ["eval", "--misses", str(f)], catch_exceptions=False)
     assert text.exit_code == 0, text.output
     assert "calib: 2 questions" in text.stdout and "heldout: 2 questions" in text.stdout
     assert "batch 1: 1 questions" in text.stdout and "batch 2: 1 questions" in text.stdout
     assert " calib [" in text.stdout and " heldout [" not in text.stdout
+
+
+def test_eval_counts_the_wrong_answers_that_opened_with_the_not_sure_line():
+    from raybot.answer import Answer
+    from raybot.evaluate import RealCase, grade, report
+
+    case = RealCase("rq-1", "dev", "q?", "-", "answer", ["right-entry"], [], 1)
+
+    def ans(topic: str, confidence: float) -> Answer:
+        return Answer("t", "q?", "text", True, confidence, [topic], [], [], topic=topic)
+
+    graded = [
+        grade(case, ans("other-entry", 0.62)),  # wrong, hedged
+        grade(case, ans("other-entry", 0.95)),  # wrong, shown as sure
+        grade(case, ans("right-entry", 0.62)),  # correct, hedged
+    ]
+    assert [g.hedged for g in graded] == [True, False, True]
+    r = report(graded, "dev")
+    assert (r.wrong, r.wrong_hedged, r.correct, r.correct_hedged) == (2, 1, 1, 1)
 
 
 def test_real_set_with_an_unknown_split_is_refused(tmp_path):

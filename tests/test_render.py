@@ -326,11 +326,11 @@ def test_an_answer_less_sure_than_the_hedge_bar_says_how_often_such_answers_were
 
     unsure = _answer(0.619)
     assert unsure.confidence < tuning.HEDGE_BELOW
-    assert unsure.hedge().startswith("Confidence 0.62: about 6 in 10 answers")
+    assert unsure.hedge().startswith("Not sure this answers your question: confidence 0.62, and about 6 in 10")
     assert unsure.to_dict()["hedge"] == unsure.hedge()
     render_answer(unsure)
     out, err = capsys.readouterr()
-    assert "The answer." in out and "Confidence" not in out  # data on stdout, the note on stderr
+    assert "The answer." in out and "Not sure" not in out  # data on stdout, the note on stderr
     assert "about 6 in 10 answers" in err
     # Sure answers, declines, follow-ups that show another section, and replies that looked
     # nothing up carry no such line.
@@ -339,4 +339,16 @@ def test_an_answer_less_sure_than_the_hedge_bar_says_how_often_such_answers_were
     assert _answer(0.619, intent="section").hedge() is None
     assert _answer(0.619, kind="clarify").hedge() is None
     render_answer(_answer(0.947))
-    assert "Confidence" not in capsys.readouterr().err
+    assert "Not sure" not in capsys.readouterr().err
+
+
+def test_the_hedge_line_comes_before_the_answer_in_a_terminal(capsys, monkeypatch):
+    import sys
+
+    from raybot.render import render_answer
+
+    # One stream for both, as a terminal shows them: the warning must be read first.
+    monkeypatch.setattr(sys, "stderr", sys.stdout)
+    render_answer(_answer(0.619), hint=False)
+    shown = capsys.readouterr().out
+    assert 0 <= shown.index("Not sure this answers") < shown.index("The answer.")

@@ -117,17 +117,23 @@ def test_manifest_subscribes_to_what_the_bot_handles():
     assert "request_url" not in settings["event_subscriptions"]  # Socket Mode: no public URL
 
 
-def test_a_hedged_answer_says_how_sure_it_is_in_a_context_line_before_the_sources():
+def test_a_hedged_answer_says_how_sure_it_is_in_a_context_line_above_the_answer():
     doc = {
         "thread_id": "01abc",
         "answer": "The answer.",
         "in_scope": True,
-        "hedge": "Confidence 0.62: about 6 in 10 answers this sure were right <on> real questions.",
+        "hedge": "Not sure this answers your question: confidence 0.62, about 6 in 10 <were> right.",
         "sources": [{"title": "Ray docs", "url": "https://docs.ray.io/a"}],
     }
     (msg,) = fmt.answer_messages(doc, 3)
-    assert [b["type"] for b in msg["blocks"]] == ["section", "context", "context", "actions"]
-    hedge = msg["blocks"][1]["elements"][0]["text"]
-    assert hedge.startswith("Confidence 0.62") and "&lt;on&gt;" in hedge
+    assert [b["type"] for b in msg["blocks"]] == ["context", "section", "context", "actions"]
+    hedge = msg["blocks"][0]["elements"][0]["text"]
+    assert hedge.startswith("Not sure this answers") and "&lt;were&gt;" in hedge
+    assert msg["text"] == "The answer."  # the notification shows the answer, not the warning
+    # A long answer split over several messages: the warning opens the first one only.
+    long_doc = dict(doc, answer="\n\n".join(f"Paragraph {i}. " + "word " * 400 for i in range(12)))
+    msgs = fmt.answer_messages(long_doc, 3)
+    assert len(msgs) > 1 and msgs[0]["blocks"][0]["type"] == "context"
+    assert all(b["type"] != "context" or "Ray docs" in str(b) for m in msgs[1:] for b in m["blocks"])
     (plain,) = fmt.answer_messages(dict(doc, hedge=None), 3)
     assert [b["type"] for b in plain["blocks"]] == ["section", "context", "actions"]

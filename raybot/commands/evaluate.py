@@ -96,7 +96,9 @@ def _print_real(reports, misses) -> None:
             f"confidently wrong {r.wrong} ({r.wrong_rate:.1%} of all)  hit@1 {r.hit_at_1:.3f}  "
             f"entry right before the bar {r.top_right}/{r.answerable}\n"
             f"  declined: {r.declined_answerable} answerable, {r.declined_no_entry} without an entry, "
-            f"{r.declined_out_of_scope} out of scope",
+            f"{r.declined_out_of_scope} out of scope\n"
+            f"  opened with the not-sure line: {r.wrong_hedged} of the {r.wrong} wrong, "
+            f"{r.correct_hedged} of the {r.correct} correct",
             highlight=False,
         )
         for name, b in r.batches.items():
