@@ -80,6 +80,20 @@ def test_declined_and_low_confidence_turns_are_recorded_confident_ones_not(assis
     assert gaps[0].question == declined.question and gaps[0].entries  # nearest entries with scores
 
 
+def test_an_answer_that_says_it_is_unsure_is_recorded_as_a_low_confidence_gap(assistant, raybot_home):
+    from raybot.tuning import HEDGE_BELOW
+
+    # Real-style questions the shipped kb answers below the hedge bar (as in test_slack.py).
+    for q in ("how do I get callbacks for OOM events", "how can I know the source of an OOM"):
+        unsure = assistant.ask(q)
+        if unsure.in_scope and unsure.hedge():
+            break
+    else:
+        raise AssertionError(f"no candidate is answered below {HEDGE_BELOW} any more: pick new ones")
+    gaps = records.list_gaps(assistant._store)
+    assert [(g.kind, g.thread_id) for g in gaps] == [("low-confidence", unsure.thread_id)]
+
+
 def test_thumbs_down_records_gap_with_context_and_one_vote_per_voter(tmp_path):
     store = ThreadStore(tmp_path / "t.db")
     store.add_turn("t1", Turn("why is ray::IDLE using memory?", "answer one", entries=["idle-a"], confidence=0.9))
