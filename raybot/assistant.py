@@ -74,6 +74,8 @@ class Judgement:
     confidence: float = 0.0  #: calibrated
     signature: bool = False
     signature_bin: str = ""  #: for a signature match: its calibration bin (tuning.SIGNATURE_CALIBRATION)
+    scope_area: str | None = None  #: the nearest out-of-scope area of kb/SCOPE.yaml (for --explain)
+    scope_sim: float = 0.0  #: the question's similarity to that area
 
     def features(self, *, covered: bool = False) -> dict[str, float]:
         return {
@@ -100,6 +102,7 @@ class Judgement:
             "confidence": round(self.confidence, 4),
             "signature": self.signature,
             **({"signature_bin": self.signature_bin} if self.signature else {}),
+            **({"scope_area": self.scope_area, "scope_sim": round(self.scope_sim, 4)} if self.scope_area else {}),
         }
 
 
@@ -508,10 +511,12 @@ class Assistant:
             lines.append(f"- line {f.line}: {f.message} *Fix:* {f.fix} (see `{f.entry}`)")
         return "\n".join(lines), [f.entry for f in findings if f.entry in self.entries]
 
-    def judge(self, query: Query, hits: list[Hit], unknown: list[str], scope_sim: float) -> Judgement:
-        """Features, raw score and calibrated confidence of ``hits[0]`` as the answer to ``query``."""
+    def judge(self, query: Query, hits: list[Hit], unknown: list[str], scope: tuple[float, str | None]) -> Judgement:
+        """Features, raw score and calibrated confidence of ``hits[0]`` as the answer to ``query``;
+        ``scope`` is the question's nearest out-of-scope area and its similarity."""
+        scope_sim, area = scope
         if not hits:
-            return Judgement(None)
+            return Judgement(None, scope_area=area, scope_sim=scope_sim)
         hit = hits[0]
         missing, ident = self.retriever.missing_terms(query, hit.entry)
         j = Judgement(
@@ -526,6 +531,8 @@ class Assistant:
             coverage=self.retriever.coverage(query, hit.entry),
             lexical=hit.lexical,
             library=len(signatures.library_context(query.text)),
+            scope_area=area,
+            scope_sim=scope_sim,
         )
         j.raw = tuning.raw_score(j.features())
         j.raw_covered = tuning.raw_score(j.features(covered=True))
@@ -671,12 +678,13 @@ class Assistant:
         unknown = [t for t in self.retriever.unknown_terms(query) if t not in FILLER] if not query.has_code else []
         alone = self.retriever.search(query, k=len(self.entries))
         alone_top = alone[0] if alone else None
-        own_scope = self.retriever.scope_similarity(query)[0]
-        alone_judgement = self.judge(query, alone, unknown, own_scope)
+        scope = self.retriever.scope_similarity(query)
+        own_scope = scope[0]
+        alone_judgement = self.judge(query, alone, unknown, scope)
         # Of the first few entries, answer from the one most likely to be right: a runner-up
         # that addresses every key term beats a leader that misses what was asked.
         for i in range(1, min(tuning.RERANK_DEPTH, len(alone))):
-            cand = self.judge(query, [alone[i], *alone[:i], *alone[i + 1 :]], unknown, own_scope)
+            cand = self.judge(query, [alone[i], *alone[:i], *alone[i + 1 :]], unknown, scope)
             if cand.raw >= alone_judgement.raw + tuning.RERANK_MIN_GAIN:
                 alone_judgement = cand
         if alone and alone_judgement.entry != alone[0].entry:
@@ -719,7 +727,13 @@ class Assistant:
         judgement = alone_judgement
         if (contextual or vouched) and top is not None:
             # The thread vouches for a short follow-up: its words need not cover the entry.
-            judgement = Judgement(top.entry, dense=top.dense, raw=alone_judgement.raw)
+            judgement = Judgement(
+                top.entry,
+                dense=top.dense,
+                raw=alone_judgement.raw,
+                scope_area=alone_judgement.scope_area,
+                scope_sim=alone_judgement.scope_sim,
+            )
             judgement.confidence = max(alone_judgement.confidence, min(state.confidence, 0.9))
         numbers = {s for s in query.signals if s.isdigit()}
         top_issue = self.entries[top.entry].issue if top is not None else None
@@ -1068,7 +1082,7 @@ class Assistant:
         elif ranked:
             # Issues by meaning for a fresh question: as trustworthy as any other answer.
             own = [t for t in self.retriever.unknown_terms(query) if t not in FILLER]
-            judgement = self.judge(query, hits, own, self.retriever.scope_similarity(query)[0])
+            judgement = self.judge(query, hits, own, self.retriever.scope_similarity(query))
             conf = judgement.confidence
         else:
             conf = 0.0

@@ -69,10 +69,15 @@ def plain_text(value: Any) -> Text:
 
 
 def render_answer(answer, *, json_: bool = False, explain: bool = False, hint: bool = True) -> None:
+    judgement = getattr(answer, "judgement", None)
     if explain:
         render_hits_table(answer.hits, stderr=True)
+        render_judgement(judgement)
     if json_:
-        print_json(answer.to_dict())
+        data = answer.to_dict()
+        if explain and judgement is not None:
+            data["judgement"] = judgement.to_dict()
+        print_json(data)
         return
     if not answer.in_scope:
         err_console().print("[dim](not covered by the knowledge base)[/]")
@@ -87,6 +92,44 @@ def render_answer(answer, *, json_: bool = False, explain: bool = False, hint: b
         err_console().print(f'[dim]thread {answer.thread_id} · continue with: raybot ask -c "..."[/]', highlight=False)
     elif hint:
         err_console().print("[dim]this turn was not saved to a thread, so it cannot be continued with -c[/]")
+
+
+def render_judgement(judgement: Any) -> None:
+    """Why the answer is as sure as it is (``--explain``, on stderr): the entry judged, its score
+    and calibrated confidence against the bar, the features behind them, the key terms the entry
+    does not address, and the out-of-scope area of kb/SCOPE.yaml nearest to the question."""
+    from rich.text import Text
+
+    from raybot import tuning
+
+    if judgement is None or judgement.entry is None and not judgement.scope_area:
+        return
+    con = err_console()
+    data = judgement.to_dict()
+    if judgement.signature:
+        head = f"judged {judgement.entry}: pasted-message match, bin {judgement.signature_bin}"
+    else:
+        head = f"judged {judgement.entry}: raw {data['raw']:.3f}"
+    bar = "answers" if judgement.confidence >= tuning.IN_SCOPE_MIN else "declines"
+    con.print(
+        Text(f"{head}, confidence {judgement.confidence:.3f} ({bar}: the bar is {tuning.IN_SCOPE_MIN})"),
+        highlight=False,
+    )
+    if not judgement.signature and judgement.entry is not None:
+        feats = ", ".join(f"{k} {v:g}" for k, v in data["features"].items() if k != "bias")
+        con.print(Text(f"  features: {feats}"), highlight=False)
+    missing = [
+        *judgement.missing_identifiers,
+        *(m for m in judgement.missing if m not in judgement.missing_identifiers),
+    ]
+    if missing:
+        con.print(Text("  not addressed by the entry: " + ", ".join(clean(m) for m in missing)), highlight=False)
+    if judgement.scope_area:
+        close = " (close enough to count against the answer)" if judgement.scope_close else ""
+        con.print(
+            Text(f"  nearest out-of-scope area ({judgement.scope_sim:.3f}){close}: {clean(judgement.scope_area)}"),
+            highlight=False,
+        )
 
 
 def answer_lines(markdown: str, *, width: int, sources: Iterable[dict] | None = None, color: bool = True) -> list[Text]:

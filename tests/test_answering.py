@@ -659,3 +659,17 @@ def test_a_paste_is_not_called_near_a_message_it_shares_only_common_words_with(s
     # A paste that shares distinctive words is still named.
     close = "Failed to register worker 01ab to Raylet. IOError: timed out while waiting for the socket"
     assert signatures.near(shipped_retriever.entries, close)
+
+
+def test_a_declined_library_question_names_the_scope_area_that_is_nearest(assistant):
+    # --explain reads this: which kb/SCOPE.yaml line a question is nearest to, so a wrong
+    # decline ("how do I connect to an existing cluster") can be traced to the area behind it.
+    ans = assistant.ask("how do I define a search space for Optuna in a Tuner with tune.run")
+    assert ans.in_scope is False
+    area = ans.judgement.scope_area
+    assert area is not None and area.startswith("Ray Tune"), area
+    assert ans.judgement.to_dict()["scope_area"] == area and ans.judgement.scope_sim > 0.3
+    # A Core question is still judged against its nearest area, which does not stop its answer.
+    core = assistant.ask("how many idle workers does ray keep around by default?")
+    assert core.in_scope is True and core.judgement.scope_area is not None
+    assert core.judgement.scope_close is False

@@ -104,6 +104,20 @@ def test_out_of_scope_question_says_so(small_env):
     assert "not in my knowledge base" in data["answer"]
 
 
+def test_explain_says_why_the_answer_is_as_sure_as_it_is(small_env):
+    r = invoke("ask", "--explain", "how many idle workers does ray keep around?")
+    assert r.exit_code == 0, r.stderr
+    assert "judged soft-limit: raw" in r.stderr and "the bar is" in r.stderr
+    assert "features: dense" in r.stderr
+    # The answer itself stays on stdout; the reasons never mix into it.
+    assert "judged" not in r.stdout and r.stdout.strip()
+    data = json.loads(invoke("ask", "--json", "--explain", "how many idle workers does ray keep around?").stdout)
+    assert data["judgement"]["entry"] == data["entries"][0] == "soft-limit"
+    assert data["judgement"]["confidence"] == data["confidence"]
+    plain = json.loads(invoke("ask", "--json", "how many idle workers does ray keep around?").stdout)
+    assert "judgement" not in plain  # only asked for with --explain
+
+
 @pytest.mark.parametrize(
     "args",
     [
