@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from raybot import addresses, intents, signatures, tuning
 from raybot import answer as compose
-from raybot import intents, signatures, tuning
 from raybot.answer import Answer, Composed, Offer
 from raybot.errors import StoreError, ThreadNotFound, UsageError
 from raybot.retrieve import FILLER, Hit, Query, prepare_query, tokenize
@@ -886,6 +886,7 @@ class Assistant:
             prefer_offer=prefer,
             first_urls=first_urls,
         )
+        composed.markdown = addresses.personalize(composed.markdown, query.raw)
         ans = self._answer(
             tid, query, composed, intent=intent, in_scope=True, conf=judgement.confidence, topic=entry.id, hits=hits
         )

@@ -673,3 +673,17 @@ def test_a_declined_library_question_names_the_scope_area_that_is_nearest(assist
     core = assistant.ask("how many idle workers does ray keep around by default?")
     assert core.in_scope is True and core.judgement.scope_area is not None
     assert core.judgement.scope_close is False
+
+
+def test_the_users_head_address_is_in_the_commands_shown(assistant):
+    q = (
+        "my head node runs on 10.0.0.5 (ray start --head --port 6380). "
+        "The worker node never joins the cluster, what should I check?"
+    )
+    ans = assistant.ask(q)
+    assert ans.entries[0] == "worker-node-does-not-join"
+    assert "ray start --address=10.0.0.5:6380" in ans.answer and "<head-ip>" not in ans.answer
+    assert "Filled in from your question: head node `10.0.0.5` and GCS port `6380`." in ans.answer
+    # The same question without an address keeps the entry's placeholders.
+    plain = assistant.ask("The worker node never joins the cluster, what should I check?")
+    assert "<head-ip>" in plain.answer and "Filled in" not in plain.answer
