@@ -187,6 +187,16 @@ def _covered(tok: str, stems: set[str]) -> bool:
     return tok in stems or (tok.isalpha() and len(tok) >= 5 and "~" + tok[:5] in stems)
 
 
+#: A short answer that defines a thing ("What is a Ray actor?") ...
+_DEFINITION = re.compile(
+    r"(?!.*\bdefault)\s*what(?:'s| is| are)\s+"
+    r"(?:(?:a|an)\s+[\w .'`-]{1,40}|(?:the\s+)?[\w'`-]+(?:\s+[\w'`-]+){0,2})\?\s*$",
+    re.I,
+)
+#: ... is no answer to a question asking how to do something with it, or why.
+_HOW_OR_WHY = re.compile(r"\bhow (?:do|does|can|could|should|would|to)\b|\bwhy\b", re.I)
+
+
 def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float]) -> ShortAnswer | None:
     """The entry's short answer whose question is the user's: most of its words are used, a
     "what is the default" answer only for a default question, a yes/no one only for a yes/no
@@ -198,9 +208,12 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     q_stems = _stems(tokenize(query.text))
     default_q, yes_no = asks_default(asked), is_yes_no(asked)
     best, best_share = None, 0.0
+    how_why = bool(_HOW_OR_WHY.search(asked))
     for sa in entry.answers:
         if asks_default(sa.question) != default_q or (is_yes_no(sa.question) and not yes_no):
             continue
+        if how_why and _DEFINITION.match(sa.question):
+            continue  # "how to pass an actor to a task" is not answered with what an actor is
         toks = [t for t in dict.fromkeys(tokenize(sa.question)) if t not in ("default",)]
         if not toks:
             continue

@@ -370,6 +370,36 @@ def test_short_answer_words_are_weighted_by_how_rare_they_are():
     assert match_short_answer(entry, asked, lambda t: rare.get(t, 1.0)) is not None
 
 
+def test_a_definition_does_not_lead_a_how_or_why_question():
+    from raybot.assistant import match_short_answer
+    from raybot.kb import Entry, ShortAnswer
+    from raybot.retrieve import prepare_query
+
+    entry = Entry(
+        id="x",
+        title="x",
+        kind="concept",
+        path=Path("x.md"),
+        sha256="",
+        answers=[
+            ShortAnswer(question="What is a Ray actor?", answer="A stateful worker.", source="s"),
+            ShortAnswer(question="What is the default actor num_cpus?", answer="1 to schedule, 0 to run.", source="s"),
+        ],
+    )
+
+    def match(q: str) -> str | None:
+        sa = match_short_answer(entry, prepare_query(q), lambda t: 1.0)
+        return sa.answer if sa else None
+
+    # Fresh pool rows full-questions.jsonl:2002 and :711 (paraphrased) got "A Ray actor is ..." first.
+    assert match("how to pass a ray actor to a task") is None
+    assert match("why does my ray actor hang") is None
+    assert match("what is an actor in ray?") == "A stateful worker."
+    assert match("ray actor?") == "A stateful worker."
+    # A question about a value is no definition: its short answer is gated as before.
+    assert match("what is the default num_cpus of an actor") == "1 to schedule, 0 to run."
+
+
 def test_default_question_gets_the_number_first(assistant):
     a = assistant.ask("what is the default idle timeout for autoscaling, 5 minutes or 60 seconds")
     assert a.in_scope and a.entries[0] == "autoscaler-idle-timeout-minutes"
