@@ -99,6 +99,9 @@ def fill(markdown: str, head: HeadAddress) -> str:
         return markdown
     if head.port is not None:
         markdown = _GCS_SPOT.sub(lambda m: f"{m['host']}:{head.port}", markdown)
+        markdown = markdown.replace("<gcs-port>", str(head.port))
+        if head.ip is not None:
+            markdown = markdown.replace("<gcs-address>", f"{head.ip}:{head.port}")
     if head.ip is not None:
         markdown = _HEAD_SPOT.sub(head.ip, markdown)
         markdown = _port_spot(head.port).sub(head.ip, markdown)

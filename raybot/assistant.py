@@ -286,6 +286,7 @@ class TopicState:
     confidence: float = 0.0
     last_code: str | None = None  #: the most recent question in the thread that pasted code
     seen: dict[str, set[str]] = field(default_factory=dict)  #: every section shown in the thread, per entry
+    asked_head: str | None = None  #: the latest question in the thread that said where its head node runs
 
 
 def topic_state(thread: Thread | None) -> TopicState:
@@ -308,6 +309,8 @@ def advance(st: TopicState, turns: list[Turn]) -> TopicState:
             st.shown.update(turn.sections.get(st.entry, []))
         if prepare_query(turn.question).has_code:
             st.last_code = turn.question
+        if addresses.head_address(turn.question):
+            st.asked_head = turn.question
         for entry_id, names in turn.sections.items():
             st.seen.setdefault(entry_id, set()).update(names)
     return st
@@ -449,6 +452,10 @@ class Assistant:
             strong_signals=len([s for s in query.signals if "_" in s or s.endswith("error") or s.isdigit()]),
         )
         ans = self._dispatch(tid, query, intent, state)
+        if ans.in_scope:
+            # The user's head address in the commands shown, also in a follow-up ("yes, please").
+            said = query.raw if addresses.head_address(query.raw) else state.asked_head
+            ans.answer = addresses.personalize(ans.answer, said or "")
         ans.notes = list(self.notes)
         self._save(tid, ans)
         ans.notes = list(self.notes)
@@ -899,7 +906,6 @@ class Assistant:
             prefer_offer=prefer,
             first_urls=first_urls,
         )
-        composed.markdown = addresses.personalize(composed.markdown, query.raw)
         ans = self._answer(
             tid, query, composed, intent=intent, in_scope=True, conf=judgement.confidence, topic=entry.id, hits=hits
         )

@@ -38,13 +38,15 @@ def test_fill_replaces_head_placeholders_only():
     md = (
         "Run `ray start --address=<head-ip>:6379` or `ray start --address=<head-ip>:<port>`; "
         "the dashboard is at http://<ip>:8265, Ray Client at ray://<host>:10001. "
-        "The GCS listens on 6379 by default. Each node binds `<node-ip>:8076` for objects."
+        "The GCS listens on 6379 by default. Each node binds `<node-ip>:8076` for objects. "
+        "Test it: `nc -zv <head-ip> <gcs-port>`; or set RAY_ADDRESS=<gcs-address>."
     )
     out = fill(md, HeadAddress("10.0.0.5", 4896))
-    assert "--address=10.0.0.5:4896`" in out and out.count("10.0.0.5:4896") == 2
+    assert "--address=10.0.0.5:4896`" in out and out.count("10.0.0.5:4896") == 3
     assert "http://10.0.0.5:8265" in out and "ray://10.0.0.5:10001" in out
     assert "on 6379 by default" in out  # prose about the default stays true
     assert "<node-ip>:8076" in out  # a port every node has: not the head's
+    assert "`nc -zv 10.0.0.5 4896`" in out and "RAY_ADDRESS=10.0.0.5:4896." in out
     assert fill(md, HeadAddress(None, None)) == md
     assert "<head-ip>:4896" in fill(md, HeadAddress(None, 4896))
 

@@ -714,6 +714,9 @@ def test_the_users_head_address_is_in_the_commands_shown(assistant):
     assert ans.entries[0] == "worker-node-does-not-join"
     assert "ray start --address=10.0.0.5:6380" in ans.answer and "<head-ip>" not in ans.answer
     assert "Filled in from your question: head node `10.0.0.5` and GCS port `6380`." in ans.answer
+    # The follow-up the answer offers (the checks, step by step) keeps the thread's address.
+    steps = assistant.ask("yes, please", thread_id=ans.thread_id)
+    assert "nc -zv 10.0.0.5 6380" in steps.answer and "Filled in from your question" in steps.answer
     # The same question without an address keeps the entry's placeholders.
     plain = assistant.ask("The worker node never joins the cluster, what should I check?")
     assert "<head-ip>" in plain.answer and "Filled in" not in plain.answer
