@@ -256,3 +256,10 @@ def test_pool_scan_lists_new_answers_that_no_pass_logged(tmp_path):
     rows = pool_scan.diff(before, after, pool_scan.logged_rows(log))
     # Newly answered and moved to another entry are listed; unchanged and logged ones are not.
     assert [r["source"] for r in rows] == ["slack-general-questions.jsonl:1", "slack-general-questions.jsonl:3"]
+    # With --with-logged, the logged row a pass moved is listed too, marked, so a later pass sees it.
+    rows = pool_scan.diff(before, after, pool_scan.logged_rows(log), with_logged=True)
+    assert [(r["source"], r["logged"]) for r in rows] == [
+        ("slack-general-questions.jsonl:1", False),
+        ("slack-general-questions.jsonl:3", False),
+        ("slack-general-questions.jsonl:7", True),
+    ]

@@ -67,13 +67,16 @@ def scan(fresh_file: Path) -> dict[str, dict]:
     return out
 
 
-def diff(before: dict[str, dict], after: dict[str, dict], logged: set[str]) -> list[dict]:
+def diff(
+    before: dict[str, dict], after: dict[str, dict], logged: set[str], with_logged: bool = False
+) -> list[dict]:
     """Questions answered in ``after`` that ``before`` declined or answered from another entry,
-    except the logged ones."""
+    except the logged ones (kept, marked ``logged``, with ``with_logged``: a row an earlier pass
+    logged can still be moved to a wrong entry by this one)."""
     changed = []
     for src, now in after.items():
         was = before.get(src)
-        if now["kind"] not in ANSWERED or src in logged:
+        if now["kind"] not in ANSWERED or (src in logged and not with_logged):
             continue
         if was is not None and was["kind"] in ANSWERED and was["entry"] == now["entry"]:
             continue
@@ -83,6 +86,7 @@ def diff(before: dict[str, dict], after: dict[str, dict], logged: set[str]) -> l
                 "before": f"{was['kind']} {was['entry']}" if was else "not scanned",
                 "after": f"{now['kind']} {now['entry']} {now['confidence']}",
                 "question": now["question"],
+                "logged": src in logged,
             }
         )
     return changed
@@ -98,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("after", type=Path)
     d.add_argument("--log", type=Path, default=LOG)
     d.add_argument("--json", action="store_true")
+    d.add_argument(
+        "--with-logged",
+        action="store_true",
+        help="also list rows an earlier pass logged (marked [logged])",
+    )
     args = ap.parse_args(argv)
     paths = [args.fresh] if args.cmd == "scan" else [args.before, args.after]
     missing = [str(p) for p in paths if not p.is_file()]
@@ -114,16 +123,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: a scan file is not JSON ({exc})", file=sys.stderr)
         return 2
-    rows = diff(before, after, logged_rows(args.log))
+    rows = diff(before, after, logged_rows(args.log), with_logged=args.with_logged)
     try:
         for r in rows:
             if args.json:
                 print(json.dumps(r, ensure_ascii=False))
             else:
-                print(f"{r['source']}\t{r['before']} -> {r['after']}\t{' '.join(r['question'].split())[:200]}")
+                mark = " [logged]" if r["logged"] else ""
+                question = " ".join(r["question"].split())[:200]
+                print(f"{r['source']}{mark}\t{r['before']} -> {r['after']}\t{question}")
     except BrokenPipeError:  # piped into head
         return 0
-    print(f"{len(rows)} questions answered differently and not in the log", file=sys.stderr)
+    what = "(logged rows included)" if args.with_logged else "and not in the log"
+    print(f"{len(rows)} questions answered differently {what}", file=sys.stderr)
     return 0
 
 
