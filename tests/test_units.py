@@ -254,6 +254,7 @@ def test_codecheck_reads_json_configs_and_yaml_sections():
         ("how to deploy my serve app on an existing ray cluster", True),
         ("where will the Serve model run, local or remote cluster?", True),
         ("the actor should serve requests; how many replicas of it do I need?", False),
+        ("does the worker leak fix also cover detached actors / serve replicas?", False),
         ("why are my ray::IDLE workers holding memory?", False),
         ("python fine-tune.py fails with OwnerDiedError", False),
         ("it took some trial and error to find num_cpus", False),
