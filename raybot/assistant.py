@@ -557,6 +557,9 @@ class Assistant:
         j.raw = tuning.raw_score(j.features())
         j.raw_covered = tuning.raw_score(j.features(covered=True))
         j.confidence = tuning.calibrate(j.raw)
+        if not hit.exact and scope_sim >= hit.dense + tuning.SCOPE_CLEARLY_CLOSER:
+            # Clearly closer to an area raybot does not cover than to its best entry: decline.
+            j.confidence = min(j.confidence, tuning.IN_SCOPE_MIN - 0.01)
         return j
 
     def _runner_up_score(self, hit: Hit, others: list[Hit]) -> float:

@@ -705,6 +705,20 @@ def test_a_declined_library_question_names_the_scope_area_that_is_nearest(assist
     assert core.judgement.scope_close is False
 
 
+def test_a_question_clearly_closer_to_an_out_of_scope_area_is_declined(assistant):
+    from raybot import tuning
+
+    # Installing Ray (Python versions) is out of scope; the nearest entry (version mismatch between
+    # driver and cluster) was answered at 0.653 before this rule, as if it settled the question.
+    ans = assistant.ask("Which Python versions does Ray support?")
+    j = ans.judgement
+    assert j.scope_sim >= j.dense + tuning.SCOPE_CLEARLY_CLOSER, (j.scope_sim, j.dense)
+    assert ans.in_scope is False and j.confidence < tuning.IN_SCOPE_MIN
+    # A Core question near the same area but closer to its entry keeps its answer.
+    core = assistant.ask("my driver says the Python version does not match the cluster's, what now?")
+    assert core.in_scope is True and core.judgement.entry == "version-mismatch-error"
+
+
 def test_the_users_head_address_is_in_the_commands_shown(assistant):
     q = (
         "my head node runs on 10.0.0.5 (ray start --head --port 6380). "
