@@ -19,6 +19,7 @@ from raybot.answer import Answer, Composed, Offer
 from raybot.errors import StoreError, ThreadNotFound, UsageError
 from raybot.retrieve import FILLER, Hit, Query, prepare_query, tokenize
 from raybot.threads import Thread, ThreadStore, Turn, check_thread_id, new_thread_id
+from raybot.tokens import covered, stem_keys
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -142,7 +143,7 @@ def yes_no_clause(text: str) -> str:
 _HOW_IN_YES_NO_FORM = re.compile(
     r"\b(?:is|are)\s+there\s+(?:a|an|any)\s+(?:\w+\s+)?(?:way|option|setting|method|api|command|flag|tool)s?\b"
     r"|\bis\s+it\s+possible\b|\b(?:can|could)\s+(?:i|we|you|one)\b"
-    r"|\b(?:does|do)\s+(?:anyone|anybody|someone|you)\s+know\b"
+    r"|\b(?:does|do|would|will|might)\s+(?:anyone|anybody|someone|you)\s+(?:happen\s+to\s+)?know\b"
     # "Do you have any advice for me?": a request for help, not a yes/no about a fact.
     r"|\b(?:does|do|did)\s+(?:anyone|anybody|someone|you)\s+(?:have|got)\s+(?:any\s+|some\s+|an?\s+)?"
     r"(?:advice|ideas?|suggestions?|tips?|pointers?|thoughts?|recommendations?|experience|examples?)\b"
@@ -152,6 +153,9 @@ _HOW_IN_YES_NO_FORM = re.compile(
     # "Has anyone else seen this before?": asking for company, not about a fact of Ray.
     r"|\b(?:has|have|did)\s+(?:anyone|anybody|someone|somebody|any\s+of\s+you)(?:\s+else)?\s+(?:\w+\s+)?"
     r"(?:seen|had|run|ran|come|encountered|experienced|faced|hit|noticed|met|tried|gotten|got)\b"
+    # "... wondering if anyone else has had any luck?": the same, said the other way round.
+    r"|\b(?:anyone|anybody|someone|somebody)(?:\s+else)?\s+(?:has|have|had)\s+(?:\w+\s+)?"
+    r"(?:seen|had|run|ran|come|encountered|experienced|faced|hit|noticed|met|tried|gotten|got|luck)\b"
     # "Is there a questions channel?", "Is this the right place to ask?": about the chat itself.
     r"|\b(?:is|are)\s+there\s+(?:a|an|any)\s+(?:\w+\s+)?(?:channel|forum|slack|place|group)s?\b"
     r"|\b(?:is|am)\s+(?:this|i|here)\s+(?:in\s+)?(?:the\s+)?(?:right|correct|best|proper)\s+"
@@ -180,11 +184,10 @@ def asks_default(text: str) -> bool:
 
 
 def _stems(tokens: list[str]) -> set[str]:
-    return set(tokens) | {"~" + t[:5] for t in tokens if t.isalpha() and len(t) >= 5}
+    return set(tokens) | {k for t in tokens for k in stem_keys(t)}
 
 
-def _covered(tok: str, stems: set[str]) -> bool:
-    return tok in stems or (tok.isalpha() and len(tok) >= 5 and "~" + tok[:5] in stems)
+_covered = covered
 
 
 #: A short answer that defines a thing ("What is a Ray actor?") ...

@@ -440,7 +440,7 @@ def lexical_tables(entries: list[Entry], chunk_texts: list[str]) -> dict[str, An
             postings.setdefault(term, []).extend((i, n))
     df: Counter[str] = Counter()
     for e in entries:
-        df.update(t for t in entry_terms(e.text()) if not t.startswith("~"))
+        df.update(t for t in entry_terms(e.text()) if not t.startswith(("~", "^")))
     topic: Counter[str] = Counter()
     for e in entries:
         topic.update(topic_words(" ".join([e.title, " ".join(e.tags)])))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raybot import tuning
-from raybot.tokens import STOPWORDS, entry_terms, term_counts, tokenize, topic_words  # noqa: F401  (re-exported)
+from raybot.tokens import STOPWORDS, covered, entry_terms, term_counts, tokenize, topic_words  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -336,7 +336,7 @@ class Retriever:
         # not something asked about; a Ray name the kb knows always counts.
         own = {n for n in query.defined if n not in self.idf}
         for tok in self.key_terms(query):
-            if tok in terms or (tok.isalpha() and len(tok) >= 5 and "~" + tok[:5] in terms):
+            if covered(tok, terms):
                 continue
             if "_" in tok and (tok in text or tok.startswith("ray_") and tok[4:] in text):
                 continue
@@ -371,7 +371,7 @@ class Retriever:
         ]
         if not words:
             return 1.0
-        hit = sum(1 for t in words if t in terms or (t.isalpha() and len(t) >= 5 and "~" + t[:5] in terms))
+        hit = sum(1 for t in words if covered(t, terms))
         return hit / len(words)
 
     def _entry_text(self, entry_id: str) -> str:

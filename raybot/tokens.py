@@ -101,11 +101,46 @@ def topic_words(text: str) -> set[str]:
     return out
 
 
+def light_stem(word: str) -> str:
+    """``word`` without a plural, -ing, -ed or final -e ending: "fills", "filling" and "filled"
+    all give "fill", "reduce" and "reducing" "reduc". Crude on purpose: it only has to make the
+    forms of one word meet, for telling whether an entry speaks of a word the user used."""
+    if not word.isalpha() or len(word) < 4:
+        return word
+    w = word
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("ing") and len(w) >= 6:
+        w = w[:-3]
+    elif w.endswith("ed") and len(w) >= 5:
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if w != word and len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "aeiouylsz":
+        w = w[:-1]  # "running" -> "runn" -> "run"; "filling" keeps its "ll"
+    if w.endswith("e") and len(w) >= 4:
+        w = w[:-1]
+    return w
+
+
+def stem_keys(tok: str) -> tuple[str, ...]:
+    """The keys under which a word's other forms are found in :func:`entry_terms`: its 5-letter
+    prefix ("~sched" for "scheduler" and "scheduling") and its :func:`light_stem` ("^fill")."""
+    if not tok.isalpha() or len(tok) < 3:
+        return ()
+    stem = "^" + light_stem(tok)
+    return ("~" + tok[:5], stem) if len(tok) >= 5 else (stem,)
+
+
+def covered(tok: str, terms: set[str]) -> bool:
+    """Does an entry whose :func:`entry_terms` are ``terms`` use ``tok`` in some form?"""
+    return tok in terms or any(k in terms for k in stem_keys(tok))
+
+
 def entry_terms(text: str) -> set[str]:
-    """What an entry's text addresses: its tokens plus a ``~`` 5-letter stem of each longer word
-    ("~sched" covers "scheduler" and "scheduling")."""
+    """What an entry's text addresses: its tokens plus the :func:`stem_keys` of each word."""
     toks = set(tokenize(text))
-    return toks | {"~" + t[:5] for t in toks if t.isalpha() and len(t) >= 5}
+    return toks | {k for t in toks for k in stem_keys(t)}
 
 
 def term_counts(text: str) -> list[list]:
