@@ -719,6 +719,23 @@ def test_a_question_clearly_closer_to_an_out_of_scope_area_is_declined(assistant
     assert core.in_scope is True and core.judgement.entry == "version-mismatch-error"
 
 
+def test_common_yes_no_questions_get_the_right_yes_or_no(assistant):
+    # Before stop 21: "fractional GPU requirements" got the GPU-memory short answer's "No.", and
+    # "is ray.get blocking?" and "do two actors share a GPU?" were declined.
+    for question, entry, opener in (
+        ("Does Ray support fractional GPU requirements?", "fractional-gpus", "Yes"),
+        ("Does Ray support GPU memory as a resource to request?", "fractional-gpus", "No"),
+        ("is ray.get blocking?", "ray-get-basics", "Yes"),
+        ("can two actors share the same gpu?", "fractional-gpus", "Yes"),
+    ):
+        ans = assistant.ask(question)
+        assert ans.in_scope and ans.entries[0] == entry, (question, ans.entries[:1])
+        first = ans.answer.split("\n\n", 2)[1] if ans.answer.startswith("###") else ans.answer
+        assert first.lstrip("*").startswith(opener), (question, first[:80])
+    # Which Python versions or platforms Ray supports is installation, not Core.
+    assert assistant.ask("does ray work with python 3.12").in_scope is False
+
+
 def test_the_users_head_address_is_in_the_commands_shown(assistant):
     q = (
         "my head node runs on 10.0.0.5 (ray start --head --port 6380). "
