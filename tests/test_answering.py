@@ -736,6 +736,19 @@ def test_common_yes_no_questions_get_the_right_yes_or_no(assistant):
     assert assistant.ask("does ray work with python 3.12").in_scope is False
 
 
+def test_beginner_questions_are_answered_from_the_basics(assistant):
+    # Declined, or answered from an error entry (actor-unavailable-error), before stop 21.
+    for question, entry in (
+        ("how do I get the result of a task?", "ray-get-basics"),
+        ("what is an ObjectRef", "tasks-and-actors-basics"),
+        ("what is the difference between a task and an actor", "tasks-and-actors-basics"),
+        ("how to see logs of a task", "ray-logs-cli"),
+        ("how to pass large numpy arrays to tasks efficiently", "fix-pass-refs-from-driver"),
+    ):
+        ans = assistant.ask(question)
+        assert ans.in_scope and ans.entries[0] == entry, (question, ans.entries[:1], ans.confidence)
+
+
 def test_the_users_head_address_is_in_the_commands_shown(assistant):
     q = (
         "my head node runs on 10.0.0.5 (ray start --head --port 6380). "
