@@ -118,9 +118,43 @@ _YES_NO = re.compile(
 _DEFAULT_Q = re.compile(r"\bdefaults?\b|\bby default\b", re.I)
 
 
+#: "does ray retry failed tasks by default": a yes/no question typed without its question mark.
+#: Only a short text with no "?" anywhere that starts with the verb counts, so a pasted log line or
+#: a statement ("is set to 0 in my config.") is not read as one.
+_BARE_YES_NO = re.compile(
+    r"^\s*(?:is|are|does|do|did|can|could|will|would|should|has|have|was|were|isn't|aren't|doesn't|"
+    r"don't|won't|can't)\s+(?:it|there|this|that|i|we|you|they|ray|the|a|an|my|our|these|those|\w+)\b"
+    r"[^?\n]*$",
+    re.I,
+)
+_BARE_YES_NO_MAX_WORDS = 25
+
+
+#: "Can you show me an example of exit_actor()?": a request, whatever its grammar.
+_REQUEST = re.compile(
+    r"^\W*(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+|pls\s+)?(?:show|give|explain|tell|provide|write|"
+    r"help|list|share|describe|point|generate|create|make|suggest|recommend|summari[sz]e|elaborate|walk)\b",
+    re.I,
+)
+
+
+def _asks_yes_no(sentence: str, text: str) -> bool:
+    if _REQUEST.search(sentence):
+        return False
+    if _YES_NO.search(sentence):
+        return True
+    flat = " ".join(text.split())
+    return (
+        "?" not in flat
+        and len(flat.split()) <= _BARE_YES_NO_MAX_WORDS
+        and bool(_BARE_YES_NO.match(" ".join(sentence.split()).rstrip(".!")))
+        and sentence.strip() == _question_sentences(flat)[0].strip()
+    )
+
+
 def is_yes_no(text: str) -> bool:
     """Does the question (or one of its sentences) ask for a yes or a no?"""
-    return bool(_YES_NO.search(text.strip()))
+    return any(_asks_yes_no(s, text) for s in _question_sentences(text.strip()))
 
 
 def _question_sentences(text: str) -> list[str]:
@@ -131,7 +165,7 @@ def _question_sentences(text: str) -> list[str]:
 def yes_no_clause(text: str) -> str:
     """The sentence of ``text`` that asks for a yes or a no about a fact (for quoting it back);
     failing that, the first that asks for a yes or a no at all."""
-    sentences = [s for s in _question_sentences(text) if _YES_NO.search(s)]
+    sentences = [s for s in _question_sentences(text) if _asks_yes_no(s, text)]
     for sent in sentences:
         if not _HOW_IN_YES_NO_FORM.search(sent) and not _CHOICE.search(sent):
             return sent.strip()
@@ -172,7 +206,7 @@ def asks_fact_yes_no(text: str) -> bool:
     """Does the question ask for a yes or a no about a fact ("will the tasks be killed?"), rather
     than how to do something in yes/no form ("is there a way to ...?")?"""
     for sent in _question_sentences(text):
-        if _YES_NO.search(sent) and not _HOW_IN_YES_NO_FORM.search(sent) and not _CHOICE.search(sent):
+        if _asks_yes_no(sent, text) and not _HOW_IN_YES_NO_FORM.search(sent) and not _CHOICE.search(sent):
             return True
     return False
 
@@ -197,7 +231,56 @@ _DEFINITION = re.compile(
     re.I,
 )
 #: ... is no answer to a question asking how to do something with it, or why.
+#: ... and it answers only a question that asks what something is ("call another actor from within
+#: an actor" is no such question).
+_ASKS_DEFINITION = re.compile(
+    r"\bwhat(?:['\u2019]s|\s+is|\s+are|\s+does|\s+do)\b|\bexplain|\bdefin|\bmeaning\b|\bmeans?\b|\bwhats\b"
+    r"|\btell me about\b|\bdescribe\b|\bintroduc|\boverview\b|^\W*\w+(?:\s+\w+){0,3}\W*$",
+    re.I,
+)
 _HOW_OR_WHY = re.compile(r"\bhow (?:do|does|can|could|should|would|to)\b|\bwhy\b", re.I)
+
+
+#: Words whose opposite turns a yes into a no: "must the nodes run the same Python version?" ->
+#: "Yes." is the wrong first word for "does Ray work with different Python versions?".
+_OPPOSITES = (
+    (re.compile(r"\bsame\b|\bmatch(?:es|ing)?\b", re.I), re.compile(r"\bdiffer(?:ent|s|ing)?\b|\bmismatch", re.I)),
+    (
+        re.compile(r"\benabl(?:e|ed|es|ing)\b|\bon by default\b|\bturned on\b", re.I),
+        re.compile(r"\bdisabl(?:e|ed|es|ing)\b|\boff by default\b|\bturned off\b", re.I),
+    ),
+)
+
+
+def _opposite_asked(sa_question: str, asked: str) -> bool:
+    """Does the user's question use one side of a pair of opposites where the short answer's
+    question uses only the other side?"""
+    for one, other in _OPPOSITES:
+        for a, b in ((one, other), (other, one)):
+            if a.search(sa_question) and not b.search(sa_question) and b.search(asked) and not a.search(asked):
+                return True
+    return False
+
+
+_SETTING_VALUE = re.compile(r"\b([A-Za-z_]\w*)\s*=\s*(-?\d+(?:\.\d+)?)")
+
+
+def _zero_settings(text: str) -> dict[str, bool]:
+    """``name -> is zero`` for each ``name=number`` in ``text``."""
+    return {name.lower(): float(value) == 0 for name, value in _SETTING_VALUE.findall(text)}
+
+
+def _zero_mismatch(sa_question: str, asked: str) -> bool:
+    """Zero is not just another number: "what happens if I set num_cpus=0" is not the question of
+    someone who set num_cpus=2 (or named no value), and the other way round."""
+    sa_vals, asked_vals = _zero_settings(sa_question), _zero_settings(asked)
+    for name, zero in sa_vals.items():
+        if name in asked_vals:
+            if asked_vals[name] != zero:
+                return True
+        elif zero:
+            return True
+    return False
 
 
 def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float]) -> ShortAnswer | None:
@@ -215,8 +298,14 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     for sa in entry.answers:
         if asks_default(sa.question) != default_q or (is_yes_no(sa.question) and not yes_no):
             continue
-        if how_why and _DEFINITION.match(sa.question):
-            continue  # "how to pass an actor to a task" is not answered with what an actor is
+        if _zero_mismatch(sa.question, query.raw):
+            continue
+        if is_yes_no(sa.question) and _opposite_asked(sa.question, asked):
+            continue  # its "Yes." or "No." would be the opposite of the answer to what was asked
+        if _DEFINITION.match(sa.question) and (how_why or yes_no or not _ASKS_DEFINITION.search(asked)):
+            # "how to pass an actor to a task" and "can an actor call another actor" are not
+            # answered with what an actor is.
+            continue
         toks = [t for t in dict.fromkeys(tokenize(sa.question)) if t not in ("default",)]
         if not toks:
             continue

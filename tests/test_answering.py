@@ -734,6 +734,21 @@ def test_common_yes_no_questions_get_the_right_yes_or_no(assistant):
         assert first.lstrip("*").startswith(opener), (question, first[:80])
     # Which Python versions or platforms Ray supports is installation, not Core.
     assert assistant.ask("does ray work with python 3.12").in_scope is False
+    # Stop 22: asked without "?", and the opposite of a short answer's question.
+    for question, entry, opener in (
+        ("can I return a generator from a task", "streaming-generators", "Yes"),
+        ("can an actor call another actor", "actor-handles-and-lifetime", "Yes"),
+    ):
+        ans = assistant.ask(question)
+        assert ans.kind == "short-answer" and ans.entries[0] == entry, (question, ans.kind, ans.entries[:1])
+        first = ans.answer.split("\n\n", 2)[1] if ans.answer.startswith("###") else ans.answer
+        assert first.lstrip("*").startswith(opener), (question, first[:80])
+    # "Must all nodes run the same Python version?" -> "Yes" is no answer to "different versions".
+    ans = assistant.ask("does ray client work with different python versions")
+    first = ans.answer.split("\n\n", 2)[1] if ans.answer.startswith("###") else ans.answer
+    assert not first.lstrip("*").startswith("Yes"), first[:80]
+    # A definition is no answer to "call another actor from within an actor".
+    assert "An instance of a @ray.remote class" not in assistant.ask("call another actor from within an actor").answer
 
 
 def test_beginner_questions_are_answered_from_the_basics(assistant):

@@ -298,12 +298,36 @@ def test_library_context(text, library):
         ("I get this error on every run. Would anyone know how to resolve this?", False),
         ("Saw this documentation but was wondering if anyone else has had any luck?", False),
         ("Would the tasks on that node be killed?", True),
+        # Typed without the question mark (stop 22): still a yes/no question when short...
+        ("does ray retry failed tasks by default", True),
+        ("can an actor call another actor", True),
+        # ... but not a request, and not a pasted log line or a long paste.
+        ("can you show me an example of ray.actor.exit_actor()", False),
+        ("Task was killed due to the node running low on memory", False),
+        ("is " + "very " * 30 + "long text without a question mark", False),
     ],
 )
 def test_fact_yes_no_questions(question, fact):
     from raybot.assistant import asks_fact_yes_no
 
     assert asks_fact_yes_no(question) is fact
+
+
+def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
+    from raybot.assistant import _opposite_asked, _zero_mismatch
+
+    must_same = "Must all Ray nodes and drivers run the same Python version?"
+    assert _opposite_asked(must_same, "does ray client work with different python versions")
+    assert not _opposite_asked(must_same, "do all my nodes need the same python version")
+    on = "Is token authentication on by default in Ray 2.60?"
+    assert _opposite_asked(on, "is token authentication disabled by default")
+    # Zero is not just another value of a setting.
+    zero = "What happens if I set num_cpus=0 on a task?"
+    assert not _zero_mismatch(zero, "@ray.remote(num_cpus=0) class A: what does that do")
+    assert _zero_mismatch(zero, "I set num_cpus=4 on my actor, why is the machine idle")
+    assert _zero_mismatch(zero, "when I specify num_cpus for an actor the CPUs are idle")
+    assert not _zero_mismatch("Does num_cpus=1 limit Ray to one worker process?", "does num_cpus=4 limit it")
+    assert not _zero_mismatch("Does a task without num_gpus run on the CPU?", "is num_gpus=0 enough for the cpu")
 
 
 def test_the_quoted_yes_no_ask_is_the_one_about_a_fact():
