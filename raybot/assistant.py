@@ -227,7 +227,9 @@ _covered = covered
 #: A short answer that defines a thing ("What is a Ray actor?") ...
 _DEFINITION = re.compile(
     r"(?!.*\bdefault)\s*what(?:'s| is| are)\s+"
-    r"(?:(?:a|an)\s+[\w .'`-]{1,40}|(?:the\s+)?[\w'`-]+(?:\s+[\w'`-]+){0,2})\?\s*$",
+    r"(?:(?:a|an)\s+[\w .'`-]{1,40}|(?:the\s+)?[\w'`-]+(?:\s+[\w'`-]+){0,2})\?\s*$"
+    # "What does ray.shutdown() do?" explains a thing just the same.
+    r"|\s*what\s+does\s+[\w.()'`-]+(?:\s+[\w.()'`-]+){0,2}\s+do\?\s*$",
     re.I,
 )
 #: ... is no answer to a question asking how to do something with it, or why.
@@ -235,7 +237,7 @@ _DEFINITION = re.compile(
 #: an actor" is no such question).
 _ASKS_DEFINITION = re.compile(
     r"\bwhat(?:['\u2019]s|\s+is|\s+are|\s+does|\s+do)\b|\bexplain|\bdefin|\bmeaning\b|\bmeans?\b|\bwhats\b"
-    r"|\btell me about\b|\bdescribe\b|\bintroduc|\boverview\b|^\W*\w+(?:\s+\w+){0,3}\W*$",
+    r"|\btell me about\b|\bdescribe\b|\bintroduc|\boverview\b|^\W*[\w.()-]+(?:\s+[\w.()=-]+){0,3}\W*$",
     re.I,
 )
 _HOW_OR_WHY = re.compile(r"\bhow (?:do|does|can|could|should|would|to)\b|\bwhy\b", re.I)
@@ -283,6 +285,38 @@ def _zero_mismatch(sa_question: str, asked: str) -> bool:
     return False
 
 
+#: A short answer comparing two things ("What is the difference between ray.get and ray.wait?") answers
+#: only a question that compares, not every question naming one of the two.
+_COMPARES = re.compile(
+    r"\bdif+e+r|\bdistinguish|\bvs\.?\b|\bversus\b|\bcompar|\bbetween\b|\bprefer|\binstead\b|\bor\b|\bbetter\b",
+    re.I,
+)
+_TURN_OFF = re.compile(r"\bdisabl|\bturn\w*\s+(?:\w+\s+){0,3}off\b|\bswitch\w*\s+(?:\w+\s+){0,3}off\b", re.I)
+_TURN_OFF_ASKED = re.compile(
+    r"\bdisabl|\boff\b|\bstop|\bprevent|\bwithout\b|\bno longer\b|\bnever\b",
+    re.I,
+)
+def _without_it(sa_question: str, asked: str) -> bool:
+    """Does the user ask to do without a thing that the short answer's question is about (and that
+    question does not say "without")?"""
+    if re.search(r"\bwithout\b", sa_question, re.I):
+        return False
+    sa_stems = _stems(tokenize(sa_question))
+    for m in re.finditer(r"\bwithout\s+((?:\S+\s*){1,4})", asked, re.I):
+        # The thing done without: the first word after "without" ("using", "the" and "ray" skipped), so
+        # "without modifying logging" is about modifying, not about logging.
+        words = [t for t in tokenize(m.group(1)) if t not in FILLER and t not in ("ray", "using", "use", "any")]
+        if words and _covered(words[0], sa_stems):
+            return True
+    return False
+
+
+#: Words that frame a short answer's question rather than name its subject: "What is the difference
+#: between the head node and a worker node?" is about head and worker nodes, and "difference between"
+#: alone must not make it the answer to "difference between Kubernetes and Ray".
+_FRAME_WORDS = frozenset({"default", "difference", "between", "versus", "compare", "comparison"})
+
+
 def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float]) -> ShortAnswer | None:
     """The entry's short answer whose question is the user's: most of its words are used, a
     "what is the default" answer only for a default question, a yes/no one only for a yes/no
@@ -293,20 +327,35 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     asked = query.ask_text or query.text
     q_stems = _stems(tokenize(query.text))
     default_q, yes_no = asks_default(asked), is_yes_no(asked)
-    best, best_share = None, 0.0
+    best, best_score = None, 0.0
     how_why = bool(_HOW_OR_WHY.search(asked))
+    fact_yes_no = yes_no and asks_fact_yes_no(asked)
+    # "Should I better run my own cluster or use Kubernetes?" asks for a recommendation between two
+    # ways; "Are attributes added to the object store or kept in the process?" can still take a "No.".
+    choice = bool(
+        re.search(r"\bor\b[^?]*\?\s*$", asked.strip(), re.I)
+        and re.search(r"\b(?:better|rather|instead|which|prefer\w*|recommend\w*)\b", asked, re.I)
+    )
     for sa in entry.answers:
         if asks_default(sa.question) != default_q or (is_yes_no(sa.question) and not yes_no):
             continue
         if _zero_mismatch(sa.question, query.raw):
             continue
-        if is_yes_no(sa.question) and _opposite_asked(sa.question, asked):
-            continue  # its "Yes." or "No." would be the opposite of the answer to what was asked
+        if re.search(r"\bdifference\b|\bvs\.?\b|\bversus\b|\bcompar", sa.question, re.I) and not _COMPARES.search(asked):
+            continue
+        if _without_it(sa.question, asked):
+            continue  # "how do I submit a job" is no answer to "can I run my code without ray job submit?"
+        if _opposite_asked(sa.question, asked):
+            continue  # opposite words ("disable" for "enable") would answer the other question
+        if is_yes_no(sa.question) and choice:
+            continue  # "Yes." or "No." is no answer to "A or B?"
+        if _TURN_OFF.search(sa.question) and not _TURN_OFF_ASKED.search(asked) and len(asked.split()) > 3:
+            continue  # how to switch a thing off answers only someone who wants it off
         if _DEFINITION.match(sa.question) and (how_why or yes_no or not _ASKS_DEFINITION.search(asked)):
             # "how to pass an actor to a task" and "can an actor call another actor" are not
             # answered with what an actor is.
             continue
-        toks = [t for t in dict.fromkeys(tokenize(sa.question)) if t not in ("default",)]
+        toks = [t for t in dict.fromkeys(tokenize(sa.question)) if t not in _FRAME_WORDS]
         if not toks:
             continue
         hit = [t for t in toks if _covered(t, q_stems)]
@@ -314,8 +363,14 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         total = sum(weight(t) for t in toks)
         share = sum(weight(t) for t in hit) / total if total > 0 else covered / len(toks)
         # Two words of its question at least: one shared word ("node") is no sign it was asked.
-        if covered >= min(2, len(toks)) and share >= tuning.SHORT_ANSWER_MIN and share > best_share:
-            best, best_share = sa, share
+        # A yes/no question is best led by a short answer that settles a yes/no ("Do I need to call
+        # ray.shutdown()?"), when one is close enough, before one that explains ("What does it do?").
+        # Near-equal shares (within SHORT_ANSWER_YES_NO_TIE) go to the yes/no one; a clearly better
+        # match wins whatever its form.
+        settles = fact_yes_no and is_yes_no(sa.question)
+        score = share + (tuning.SHORT_ANSWER_YES_NO_TIE if settles else 0.0)
+        if covered >= min(2, len(toks)) and share >= tuning.SHORT_ANSWER_MIN and score > best_score:
+            best, best_score = sa, score
     return best
 
 

@@ -60,6 +60,11 @@ MESSAGE_PROSE_WORDS = 14  #: a paste with fewer own words than this is a questio
 #: how few entries use it (set by hand; the weighting was checked on 872 dev, curated and fresh pool
 #: questions, 2026-12-02: see README "Confidence and answerability").
 SHORT_ANSWER_MIN = 0.5
+#: For a yes/no question, a short answer that settles a yes/no beats one that explains when its share
+#: is at most this much lower ("Do I need to call ray.shutdown()?" over "What does ray.shutdown() do?").
+#: Set by hand on the stop-22 pool scans: 0.1 kept "No. It sets a target..." (a yes/no about another
+#: question, share 0.13 below the best) from leading a request_resources question (dev row 55).
+SHORT_ANSWER_YES_NO_TIE = 0.1
 
 # -- choosing among the leaders (curated dev + real dev) --------------------------------------
 RERANK_DEPTH = 3  #: how many of the best-ranked entries are judged

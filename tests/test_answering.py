@@ -764,6 +764,33 @@ def test_beginner_questions_are_answered_from_the_basics(assistant):
         assert ans.in_scope and ans.entries[0] == entry, (question, ans.entries[:1], ans.confidence)
 
 
+def lead_of(ans) -> str:
+    """The first paragraph under the title: what the user reads first."""
+    return (ans.answer.split("\n\n", 2)[1] if ans.answer.startswith("###") else ans.answer).lstrip("*")
+
+
+def test_everyday_questions_found_wrong_or_declined_in_stop_22(assistant):
+    # Each was answered from another topic (entry in brackets) or declined before stop 22.
+    for question, entry in (
+        ("what does ActorDiedError mean", "actor-died-error"),  # (actor-unavailable-error)
+        ("how do I shut down ray", "ray-shutdown-vs-ray-stop"),  # (ray-util-queue)
+        ("what does ray.shutdown do", "ray-shutdown-vs-ray-stop"),  # (ray-client-disconnect)
+        ("ray.init() hangs", "could-not-find-running-ray-instance"),  # (ray-init-called-twice)
+        ("how do I add another machine as a worker node to my running cluster", "ray-start-command"),
+        ("where is raylet.out", "ray-log-files"),  # (declined)
+        ("ray.exceptions.TaskCancelledError", "cancel-stuck-tasks"),  # (declined)
+    ):
+        ans = assistant.ask(question)
+        assert ans.in_scope and ans.entries[0] == entry, (question, ans.entries[:1], ans.confidence)
+    # A yes/no question is led by the short answer that settles it, not by the one that explains.
+    assert lead_of(assistant.ask("do I need to call ray.shutdown")).startswith("No")
+    # "How do I stop a Ray job?" was led by the stop-all short answer ("There is no stop-all command").
+    assert "ray job stop" in lead_of(assistant.ask("how to stop a ray job"))
+    # "difference between" alone does not pick a short answer, and "A or B?" gets no "Yes.".
+    assert not lead_of(assistant.ask("What's the difference between Kubernetes and Ray?")).startswith("Both run")
+    assert not lead_of(assistant.ask("Should I better run my own Ray cluster or use Kubernetes?")).startswith("Yes")
+
+
 def test_the_users_head_address_is_in_the_commands_shown(assistant):
     q = (
         "my head node runs on 10.0.0.5 (ray start --head --port 6380). "

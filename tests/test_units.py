@@ -330,6 +330,49 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     assert not _zero_mismatch("Does a task without num_gpus run on the CPU?", "is num_gpus=0 enough for the cpu")
 
 
+def test_short_answers_that_compare_or_switch_off_answer_only_those_questions():
+    from raybot.assistant import match_short_answer
+    from raybot.kb import ShortAnswer
+
+    class E:  # the one attribute match_short_answer reads
+        answers = [
+            ShortAnswer("What is the difference between ray.get and ray.wait?", "ray.get blocks ...", "u"),
+            ShortAnswer("How do I disable object spilling?", "Set ...", "u"),
+            ShortAnswer("How do I submit a Ray job?", "ray job submit ...", "u"),
+        ]
+
+    def lead(question):
+        sa = match_short_answer(E, prepare_query(question), lambda t: 1.0)
+        return sa.question if sa else None
+
+    assert lead("what is the difference between ray.get and ray.wait") == E.answers[0].question
+    assert lead("ray.get vs ray.wait") == E.answers[0].question
+    assert lead("how to set num_cpus in ray.wait and ray.get") is None  # no comparison asked
+    assert lead("how do I disable object spilling") == E.answers[1].question
+    assert lead("is it possible to prevent object spilling?") == E.answers[1].question
+    assert lead("how do I clear object spilling files") is None
+    assert lead("how do I submit a ray job") == E.answers[2].question
+    assert lead("can I run my code without ray job submit?") is None
+
+
+def test_a_yes_no_question_is_led_by_the_short_answer_that_settles_it_when_close():
+    from raybot.assistant import match_short_answer
+    from raybot.kb import ShortAnswer
+
+    class E:
+        answers = [
+            ShortAnswer("What does ray.shutdown() do?", "It disconnects ...", "u"),
+            ShortAnswer("Do I need to call ray.shutdown()?", "No. It runs by itself ...", "u"),
+        ]
+
+    def lead(question):
+        sa = match_short_answer(E, prepare_query(question), lambda t: 1.0)
+        return sa.answer.split(".")[0] if sa else None
+
+    assert lead("do I need to call ray.shutdown") == "No"
+    assert lead("what does ray.shutdown do") == "It disconnects "
+
+
 def test_the_quoted_yes_no_ask_is_the_one_about_a_fact():
     from raybot.assistant import yes_no_clause
 
