@@ -296,6 +296,8 @@ _TURN_OFF_ASKED = re.compile(
     r"\bdisabl|\boff\b|\bstop|\bprevent|\bwithout\b|\bno longer\b|\bnever\b",
     re.I,
 )
+
+
 def _without_it(sa_question: str, asked: str) -> bool:
     """Does the user ask to do without a thing that the short answer's question is about (and that
     question does not say "without")?"""
@@ -311,6 +313,7 @@ def _without_it(sa_question: str, asked: str) -> bool:
     return False
 
 
+_COMPARISON_SA = re.compile(r"\bdifference\b|\bvs\.?\b|\bversus\b|\bcompar", re.I)
 #: Words that frame a short answer's question rather than name its subject: "What is the difference
 #: between the head node and a worker node?" is about head and worker nodes, and "difference between"
 #: alone must not make it the answer to "difference between Kubernetes and Ray".
@@ -341,7 +344,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue
         if _zero_mismatch(sa.question, query.raw):
             continue
-        if re.search(r"\bdifference\b|\bvs\.?\b|\bversus\b|\bcompar", sa.question, re.I) and not _COMPARES.search(asked):
+        if _COMPARISON_SA.search(sa.question) and not _COMPARES.search(asked):
             continue
         if _without_it(sa.question, asked):
             continue  # "how do I submit a job" is no answer to "can I run my code without ray job submit?"
