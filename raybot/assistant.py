@@ -232,14 +232,14 @@ _DEFINITION = re.compile(
     r"|\s*what\s+does\s+[\w.()'`-]+(?:\s+[\w.()'`-]+){0,2}\s+do\?\s*$",
     re.I,
 )
-#: ... is no answer to a question asking how to do something with it, or why.
-#: ... and it answers only a question that asks what something is ("call another actor from within
-#: an actor" is no such question).
+#: ... answers only a question that asks what something is ("call another actor from within an
+#: actor" is no such question) ...
 _ASKS_DEFINITION = re.compile(
     r"\bwhat(?:['\u2019]s|\s+is|\s+are|\s+does|\s+do)\b|\bexplain|\bdefin|\bmeaning\b|\bmeans?\b|\bwhats\b"
     r"|\btell me about\b|\bdescribe\b|\bintroduc|\boverview\b|^\W*[\w.()-]+(?:\s+[\w.()=-]+){0,3}\W*$",
     re.I,
 )
+#: ... and is no answer to a question asking how to do something with it, or why.
 _HOW_OR_WHY = re.compile(r"\bhow (?:do|does|can|could|should|would|to)\b|\bwhy\b", re.I)
 
 

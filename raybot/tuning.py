@@ -62,8 +62,8 @@ MESSAGE_PROSE_WORDS = 14  #: a paste with fewer own words than this is a questio
 SHORT_ANSWER_MIN = 0.5
 #: For a yes/no question, a short answer that settles a yes/no beats one that explains when its share
 #: is at most this much lower ("Do I need to call ray.shutdown()?" over "What does ray.shutdown() do?").
-#: Set by hand on the stop-22 pool scans: 0.1 kept "No. It sets a target..." (a yes/no about another
-#: question, share 0.13 below the best) from leading a request_resources question (dev row 55).
+#: Set by hand on the stop-22 pool scans and real dev rows; an absolute preference (any settling
+#: short answer over any explaining one) was tried first and let weaker yes/no matches lead.
 SHORT_ANSWER_YES_NO_TIE = 0.1
 
 # -- choosing among the leaders (curated dev + real dev) --------------------------------------
