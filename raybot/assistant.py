@@ -108,7 +108,8 @@ class Judgement:
 
 
 _YES_NO = re.compile(
-    r"(?:^|[.?!,;:]\s*|\b(?:and|but|so|if|then|also|that|whether)\s+)"
+    # A bracketed subject line before the question ("[Resources] Is it ...?") ends a sentence too.
+    r"(?:^|[.?!,;:\])]\s*|\b(?:and|but|so|if|then|also|that|whether)\s+)"
     r"(?:is|are|does|do|did|can|could|will|would|should|shall|has|have|was|were|isn't|aren't|doesn't|don't|"
     # A dot inside a name ("ray.get", "2.60") does not end the question.
     r"won't|can't|must)\s+(?:it|there|this|that|i|we|you|they|ray|the|a|an|my|our|these|those|\w+)\b"

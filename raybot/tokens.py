@@ -129,7 +129,15 @@ def stem_keys(tok: str) -> tuple[str, ...]:
     if not tok.isalpha() or len(tok) < 3:
         return ()
     stem = "^" + light_stem(tok)
-    return ("~" + tok[:5], stem) if len(tok) >= 5 else (stem,)
+    # Words that begin with a common prefix share their first five letters with unrelated words
+    # ("multithreads" / "multiple", "interval" / "internal", "reconnect" / "reconstruction"):
+    # their prefix key is two letters longer.
+    n = 7 if tok[:5] in _SHARED_PREFIXES else 5
+    return ("~" + tok[:n], stem) if len(tok) >= 5 else (stem,)
+
+
+#: Five-letter word beginnings that many unrelated words share (see :func:`stem_keys`).
+_SHARED_PREFIXES = frozenset({"multi", "inter", "recon", "conte", "trans", "under"})
 
 
 def covered(tok: str, terms: set[str]) -> bool:

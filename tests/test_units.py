@@ -253,6 +253,8 @@ def test_codecheck_reads_json_configs_and_yaml_sections():
         ("tuner = tune.Tuner(trainable)", True),
         ("how to deploy my serve app on an existing ray cluster", True),
         ("where will the Serve model run, local or remote cluster?", True),
+        ("how can i run serve on an existing ray cluster", True),
+        ("python run serve.py starts a local ray instance", False),
         ("the actor should serve requests; how many replicas of it do I need?", False),
         ("does the worker leak fix also cover detached actors / serve replicas?", False),
         ("why are my ray::IDLE workers holding memory?", False),
@@ -305,6 +307,8 @@ def test_library_context(text, library):
         ("can you show me an example of ray.actor.exit_actor()", False),
         ("Task was killed due to the node running low on memory", False),
         ("is " + "very " * 30 + "long text without a question mark", False),
+        # A bracketed subject line before the question (pool slack:1394) does not hide it.
+        ("[Question about resources] Does ray free the memory of a deleted ref at once?", True),
     ],
 )
 def test_fact_yes_no_questions(question, fact):
@@ -490,6 +494,19 @@ def test_light_stem_lets_the_forms_of_one_word_meet():
     # Tokens are singular already ("logs" is indexed as "log"): a short one still meets "logging".
     assert covered("logging", entry_terms("Ray only logs a warning."))
     assert not covered("reduce", terms) and not covered("filter", terms)
+
+
+def test_words_that_only_share_a_common_prefix_do_not_meet():
+    from raybot.tokens import covered, entry_terms
+
+    # Pool slack:1026 ("multithreads in one process") was led by an answer about "multiple jobs".
+    assert not covered("multithreads", entry_terms("Several users can run multiple jobs."))
+    assert not covered("interval", entry_terms("An internal error."))
+    assert not covered("reconnect", entry_terms("Object reconstruction."))
+    # Forms of one word still meet through their longer prefix or their stem.
+    assert covered("scheduling", entry_terms("The scheduler places tasks."))
+    assert covered("intervals", entry_terms("The interval."))
+    assert covered("multithreaded", entry_terms("A multithreading actor."))
 
 
 def test_a_word_the_entry_uses_in_another_form_is_not_missing(shipped_retriever):
