@@ -789,6 +789,9 @@ def test_everyday_questions_found_wrong_or_declined_in_stop_22(assistant):
     # "difference between" alone does not pick a short answer, and "A or B?" gets no "Yes.".
     assert not lead_of(assistant.ask("What's the difference between Kubernetes and Ray?")).startswith("Both run")
     assert not lead_of(assistant.ask("Should I better run my own Ray cluster or use Kubernetes?")).startswith("Yes")
+    # "different" that does not compare (pool full:3578) gets no task-vs-actor comparison.
+    lead = lead_of(assistant.ask("how can I create a collection of actors and then pass them to different tasks"))
+    assert not lead.startswith("A task is a stateless"), lead
 
 
 def test_the_users_head_address_is_in_the_commands_shown(assistant):
