@@ -775,6 +775,14 @@ class Assistant:
         hit, judgement = matched
         entry = self.entries[hit.entry]
         sig = hit.signature
+        if not any(s is sig for s in entry.signatures):
+            # The entry of an exception class the paste names, chosen over the text its message
+            # shares with other classes (signature_judgement): say so, not "matches a message".
+            name = next(
+                (n for n in signatures.error_names(query.text) if entry.title.lower().startswith(n.lower())), ""
+            )
+            lead = f"Your paste names `{name}`, which I know; the rest of the message is shared by many errors."
+            return self._compose_answer(tid, query, entry, judgement, intent=intent, hits=[], lead=lead)
         how = "matches" if hit.exact else "is part of" if hit.part else "looks like a cut-off copy of"
         where = f" ({sig.where})" if sig.where else ""
         lead = f"Your paste {how} a message I know{where}: “{sig.text}” ([source]({sig.source}))."

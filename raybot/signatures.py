@@ -150,13 +150,20 @@ def words_around(text: str, sig: Signature) -> str:
     return " ".join([text[: m.start()], *after]).strip()
 
 
+#: A task that raised ModuleNotFoundError is a worker that cannot import what the driver can (a
+#: Ray deployment problem), unlike the other generic classes a RayTaskError wraps, which are the
+#: user's own code failing.
+_WRAPPED_IMPORT_ERROR = re.compile(r"\bRayTaskError\((ModuleNotFoundError)\)")
+
+
 def error_names(text: str) -> list[str]:
-    """Exception class names in ``text``, generic ones (ValueError, ...) left out."""
+    """Exception class names in ``text``, generic ones (ValueError, ...) left out, except a
+    ModuleNotFoundError that a RayTaskError wraps."""
     names = []
     for n in _ERROR_NAME.findall(text):
         if n.lower() not in GENERIC_ERRORS and n not in names:
             names.append(n)
-    return names
+    return names + [n for n in _WRAPPED_IMPORT_ERROR.findall(text)[:1] if n not in names]
 
 
 def short_name(sig: Signature) -> str:

@@ -153,6 +153,36 @@ def test_real_exception_texts_match_their_entries():
     assert hits[0].entry == "owner-died-error"
 
 
+def test_a_task_exception_as_ray_prints_it_names_the_right_entry(assistant):
+    """RayTaskError's text is built at run time (exceptions.py): make it with the installed class,
+    as a task, as an actor method and as a task whose argument failed, then paste it."""
+    exc = pytest.importorskip("ray.exceptions")
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
+
+    def pasted(cause, tb_line, **kw):
+        tb = f'Traceback (most recent call last):\n  File "job.py", line 3, in f\n{tb_line}'
+        err = exc.RayTaskError("f", tb, cause, pid=4242, ip="10.0.0.7", **kw).as_instanceof_cause()
+        return ansi.sub("", f"ray.exceptions.{type(err).__name__}: {err}")
+
+    entries = {e.id: e for e in SHIPPED}
+    plain = pasted(ZeroDivisionError("division by zero"), "ZeroDivisionError: division by zero", proctitle="ray::f")
+    actor = pasted(KeyError("label"), "KeyError: 'label'", proctitle="ray::Tagger.tag", actor_repr="<Tagger>")
+    for text in (plain, actor):
+        hits = signatures.find(entries, text)
+        assert hits and hits[0].entry == "task-exceptions-raytaskerror" and hits[0].exact, text
+    a = assistant.ask(plain)
+    assert a.kind == "signature" and a.entries[0] == "task-exceptions-raytaskerror", a.answer
+    # A worker that cannot import the driver's module is its own entry, not "your code raised".
+    missing = pasted(
+        ModuleNotFoundError("No module named 'mypkg'"), "ModuleNotFoundError: No module named 'mypkg'", proctitle="ray::f"
+    )
+    a = assistant.ask(missing)
+    assert a.entries[0] == "module-not-found-in-workers", a.answer
+    assert a.answer.startswith("Your paste names `ModuleNotFoundError`"), a.answer[:200]
+    # ...while another generic class wrapped the same way stays with the task-exception entry.
+    assert "Your paste names" not in assistant.ask(plain).answer
+
+
 def test_every_signature_filled_in_is_found_through_the_prefilter():
     """find() skips a signature whose literal words are absent; filling each placeholder with a
     value glued to its neighbours ("Foo{name}" -> "FooX1Y2") must still be found, in upper case too."""
