@@ -332,7 +332,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     asked = query.ask_text or query.text
     q_stems = _stems(tokenize(query.text))
     default_q, yes_no = asks_default(asked), is_yes_no(asked)
-    best, best_score = None, 0.0
+    best, best_score = None, (0.0, 0)
     how_why = bool(_HOW_OR_WHY.search(asked))
     fact_yes_no = yes_no and asks_fact_yes_no(asked)
     # "Should I better run my own cluster or use Kubernetes?" asks for a recommendation between two
@@ -373,7 +373,10 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         # Near-equal shares (within SHORT_ANSWER_YES_NO_TIE) go to the yes/no one; a clearly better
         # match wins whatever its form.
         settles = fact_yes_no and is_yes_no(sa.question)
-        score = share + (tuning.SHORT_ANSWER_YES_NO_TIE if settles else 0.0)
+        # At an equal share, the question that has more of the user's words is the more specific
+        # one: "Can I call ray.get inside an async actor method?" over "Can calls to a Ray actor be
+        # asynchronous?", whose three words are all in the first as well.
+        score = (share + (tuning.SHORT_ANSWER_YES_NO_TIE if settles else 0.0), covered)
         if covered >= min(2, len(toks)) and share >= tuning.SHORT_ANSWER_MIN and score > best_score:
             best, best_score = sa, score
     return best

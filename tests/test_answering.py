@@ -400,6 +400,22 @@ def test_short_answer_words_are_weighted_by_how_rare_they_are():
     assert match_short_answer(entry, asked, lambda t: rare.get(t, 1.0)) is not None
 
 
+def test_at_an_equal_share_the_short_answer_with_more_of_the_asked_words_leads():
+    from raybot.assistant import match_short_answer
+    from raybot.kb import Entry, ShortAnswer
+    from raybot.retrieve import prepare_query
+
+    general = ShortAnswer(question="Can calls to a Ray actor be asynchronous?", answer="Yes, general.", source="s")
+    specific = ShortAnswer(question="Can I call ray.get inside an async actor method?", answer="You can, but.", source="s")
+    for order in ([general, specific], [specific, general]):
+        entry = Entry(id="x", title="x", kind="concept", path=Path("x.md"), sha256="", answers=order)
+        # Every word of both questions is asked, so both shares are 1.0; the first listed used to win.
+        sa = match_short_answer(entry, prepare_query("can I call ray.get inside an async actor method"), lambda t: 1.0)
+        assert sa is not None and sa.answer == "You can, but.", order
+        sa = match_short_answer(entry, prepare_query("can calls to an actor be asynchronous"), lambda t: 1.0)
+        assert sa is not None and sa.answer == "Yes, general.", order
+
+
 def test_a_definition_does_not_lead_a_how_or_why_question():
     from raybot.assistant import match_short_answer
     from raybot.kb import Entry, ShortAnswer
