@@ -46,6 +46,10 @@ class ExampleRuns:
         from raycluster import start_head
 
         self._tmp = tmp_path_factory
+        # pytest makes its base temp dir lazily and not thread-safely: two runner threads asking for
+        # it first could each make one, and mktemp then refuses the other's path ("is not a
+        # normalized and relative path"). Make it here, before any thread exists.
+        tmp_path_factory.getbasetemp()
         self._stopping = threading.Event()
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
@@ -74,7 +78,8 @@ class ExampleRuns:
         try:
             if self._stopping.is_set():
                 raise RuntimeError("stopped before it ran")
-            cwd = self._tmp.mktemp("example")
+            with self._lock:
+                cwd = self._tmp.mktemp("example")
             script = cwd / "example.py"
             script.write_text(code, "utf-8")
             env = dict(cluster.env, RAY_ADDRESS=cluster.address)
