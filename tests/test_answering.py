@@ -173,9 +173,8 @@ def test_a_task_exception_as_ray_prints_it_names_the_right_entry(assistant):
     a = assistant.ask(plain)
     assert a.kind == "signature" and a.entries[0] == "task-exceptions-raytaskerror", a.answer
     # A worker that cannot import the driver's module is its own entry, not "your code raised".
-    missing = pasted(
-        ModuleNotFoundError("No module named 'mypkg'"), "ModuleNotFoundError: No module named 'mypkg'", proctitle="ray::f"
-    )
+    no_module = "No module named 'mypkg'"
+    missing = pasted(ModuleNotFoundError(no_module), f"ModuleNotFoundError: {no_module}", proctitle="ray::f")
     a = assistant.ask(missing)
     assert a.entries[0] == "module-not-found-in-workers", a.answer
     assert a.answer.startswith("Your paste names `ModuleNotFoundError`"), a.answer[:200]
@@ -406,7 +405,8 @@ def test_at_an_equal_share_the_short_answer_with_more_of_the_asked_words_leads()
     from raybot.retrieve import prepare_query
 
     general = ShortAnswer(question="Can calls to a Ray actor be asynchronous?", answer="Yes, general.", source="s")
-    specific = ShortAnswer(question="Can I call ray.get inside an async actor method?", answer="You can, but.", source="s")
+    asked = "Can I call ray.get inside an async actor method?"
+    specific = ShortAnswer(question=asked, answer="You can, but.", source="s")
     for order in ([general, specific], [specific, general]):
         entry = Entry(id="x", title="x", kind="concept", path=Path("x.md"), sha256="", answers=order)
         # Every word of both questions is asked, so both shares are 1.0; the first listed used to win.
