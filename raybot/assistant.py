@@ -289,8 +289,10 @@ def _zero_mismatch(sa_question: str, asked: str) -> bool:
 #: A short answer comparing two things ("What is the difference between ray.get and ray.wait?") answers
 #: only a question that compares, not every question naming one of the two.
 _COMPARES = re.compile(
-    # "different from/than" compares; "different requesting tasks" does not (pool full:3578).
-    r"\bdif+e+ren(?:ces?|t\s+(?:from|than|to)\b)|\bdif+e+rs?\b|\bdistinguish|\bvs\.?\b|\bversus\b|\bcompar|\bbetween\b|\bprefer|\binstead\b|\bor\b|\bbetter\b",
+    # "different from/than" compares; "different requesting tasks" does not (pool full:3578). "or"
+    # compares only inside a question ("task or actor?"): "not enough memory or cpu, ..." in the
+    # story before a question about something else does not (dev row 77).
+    r"\bdif+e+ren(?:ces?|t\s+(?:from|than|to)\b)|\bdif+e+rs?\b|\bdistinguish|\bvs\.?\b|\bversus\b|\bcompar|\bbetween\b|\bprefer|\binstead\b|\bor\b[^.!?\n]*\?|\bbetter\b",
     re.I,
 )
 _TURN_OFF = re.compile(r"\bdisabl|\bturn\w*\s+(?:\w+\s+){0,3}off\b|\bswitch\w*\s+(?:\w+\s+){0,3}off\b", re.I)

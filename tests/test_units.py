@@ -515,3 +515,13 @@ def test_a_word_the_entry_uses_in_another_form_is_not_missing(shipped_retriever)
     query = prepare_query("object store keeps filling up and spilling, how to reduce memory")
     missing, _ = shipped_retriever.missing_terms(query, "objects-not-freed")
     assert "filling" not in missing
+
+
+def test_or_compares_only_inside_a_question():
+    from raybot.assistant import _COMPARES
+
+    assert _COMPARES.search("Should I use a task or an actor?")
+    assert _COMPARES.search("task or actor? I am not sure")
+    # Dev row 77: "or" in the story before a question about task ids is no comparison.
+    story = "not enough memory or cpu, so the task was not scheduled. How do I map a task id to a function?"
+    assert not _COMPARES.search(story)
