@@ -69,7 +69,8 @@ HELDOUT_FROZEN_SHA256 = "8374bcbc590c70e44d5e8d2f686fd1f6a947026876ad546de941e4d
 # commit like batch 1, with the same two digests.
 HELDOUT_B2_FROZEN_SHA256 = "e208cdc2bf7b5b7ed990e88df09bc452cba6d738404747dc0bd4cd50e5153519"
 # stop 23: re-pinned after the blind re-check against the stop 23 entries; frozen fields unchanged
-HELDOUT_B2_SHA256 = "89af566001c39cf2395f862cd8a4791f820030881a355142244b98c36ff5a720"
+# stop 24: re-pinned after the blind re-check against the stop 24 entries (one row gained an entry)
+HELDOUT_B2_SHA256 = "b9a98ac9a214bf161b9fb4ea4ad36fd3d5469f6d6bee27485cc40144958f0926"
 # Held-out batch 3 (stop 17, sample_heldout_b.py --batch 3): 75 fresh pool rows drawn before that
 # stop's kb passes, labelled blind by two helpers who tune nothing; frozen the same way.
 HELDOUT_B3_FROZEN_SHA256 = "fa0a0adc4f04f8bd1037298c72ca629dbc2a1d6d7b985677529626f758796be7"
