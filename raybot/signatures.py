@@ -58,7 +58,7 @@ _LIBRARY = re.compile(
     r"""(?x)
       \bray[./](?:tune|rllib|train|data|serve|air|workflow)\b
     | \bfrom\ ray\ import\ (?:tune|serve|train|data|air|workflow)\b
-    | (?i:\b(?:rllib|(?:xgboost|lightgbm)\s*[_-]\s*ray|ray\ (?:tune|serve|data|train|workflows?))\b)
+    | (?i:\b(?:rllib|(?:xgboost|lightgbm)\s*[_-]\s*ray|ray\ (?:tune|serve|data(?:sets?)?|train|workflows?))\b)
     | \bFailure\ \#\ ?\d | \bTrials?\b | \bTuner\b | (?<![\w-])tune\.(?!py\b)\w+
     | (?i:\bserve\ (?:deploy|run|build|status)\b) | @serve\.deployment | (?<![\w-])serve\.(?!py\b)\w+
     | (?i:\bserve\ (?:apps?|applications?|models?|deployments?)\b) | (?i:\b(?:run|start|deploy)\ serve\b(?!\.py))

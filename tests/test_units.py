@@ -260,6 +260,9 @@ def test_codecheck_reads_json_configs_and_yaml_sections():
         ("why are my ray::IDLE workers holding memory?", False),
         ("python fine-tune.py fails with OwnerDiedError", False),
         ("it took some trial and error to find num_cpus", False),
+        ("How to read the ray dataset from S3", True),
+        ("can ray datasets stream from a bucket?", True),
+        ("my dataset is put in the ray object store with ray.put", False),
     ],
 )
 def test_library_context(text, library):
