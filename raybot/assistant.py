@@ -594,7 +594,7 @@ class Assistant:
                 reference="empty-question",
             )
         self.notes = []
-        query = prepare_query(question)
+        query = self.retriever.correct_typos(prepare_query(question))
         if not re.search(r"\w", query.text):
             raise UsageError(
                 "the question has no words in it", hint="ask a question in words", reference="empty-question"
@@ -646,7 +646,7 @@ class Assistant:
         if kind == "contextual" and state.entry:
             return self._retrieve(tid, query, state, contextual=True, intent="contextual")
         if kind == "new_topic" and intent.text:
-            query = prepare_query(intent.text)
+            query = self.retriever.correct_typos(prepare_query(intent.text))
         return self._retrieve(tid, query, TopicState(), contextual=False, intent=kind)
 
     def _answer(

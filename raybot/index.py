@@ -5,8 +5,9 @@ An index directory holds:
 * ``vectors.faiss``: an inner-product FAISS index of normalised chunk embeddings;
 * ``entries.json``: every entry's metadata and sections, so answering never parses YAML;
 * ``chunks.json``: for each vector, the entry id, section and text it was built from;
-* ``lexical.json``: the BM25 postings of the chunks, each term's entry frequency and the kb's
-  topic words, so that answering does not tokenize the whole corpus at start-up;
+* ``lexical.json``: the BM25 postings of the chunks, each term's entry frequency, the kb's
+  topic words and the word tables of the typo check (``raybot.typos``), so that answering does
+  not tokenize the whole corpus at start-up;
 * ``scope.json``: the out-of-scope areas of ``kb/SCOPE.yaml`` and their embeddings;
 * ``manifest.json``: builder version, model name and weights hash, dimension, and the
   sha256 of every entry file and of each data file, so a stale, foreign or damaged
@@ -425,7 +426,11 @@ def lexical_tables(entries: list[Entry], chunk_texts: list[str]) -> dict[str, An
     * ``doc_len``: number of terms of each chunk;
     * ``entry_df``: term -> number of entries whose text uses it (stems left out);
     * ``topic``: word -> number of entries whose title and tags are about it
-      (:func:`raybot.tokens.topic_words`).
+      (:func:`raybot.tokens.topic_words`);
+    * ``surface``: each plain word of four letters or more, as written -> number of entries using it,
+      and ``english_near``: the English words one typing slip from one of them (see
+      :func:`raybot.typos.english_near`), so that a misspelt word of a question is recognised
+      without loading an English word list when answering.
     """
     from collections import Counter
 
@@ -444,11 +449,16 @@ def lexical_tables(entries: list[Entry], chunk_texts: list[str]) -> dict[str, An
     topic: Counter[str] = Counter()
     for e in entries:
         topic.update(topic_words(" ".join([e.title, " ".join(e.tags)])))
+    from raybot import typos
+
+    surface = typos.surface_words(e.text() for e in entries)
     return {
         "postings": {t: " ".join(map(str, flat)) for t, flat in postings.items()},
         "doc_len": doc_len,
         "entry_df": dict(df),
         "topic": dict(topic),
+        "surface": surface,
+        "english_near": typos.english_near(surface),
     }
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from raybot import tuning
+from raybot import tuning, typos
 from raybot.tokens import STOPWORDS, covered, entry_terms, term_counts, tokenize, topic_words  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ class Query:
     ask_text: str = ""  #: the user's own words: pasted messages, logs and code left out
     message: str = ""  #: a pasted error or log line, if any (see raybot.signatures)
     defined: frozenset[str] = frozenset()  #: names the question's own code defines (lower case)
+    typos: dict[str, str] = field(default_factory=dict)  #: misspelt word -> kb word (Retriever.correct_typos)
 
 
 #: Names a pasted snippet defines: ``def f``, ``class C``, ``x = ...`` (not ``==``, not a keyword
@@ -248,6 +249,7 @@ class Retriever:
         self.chunks: list[dict[str, Any]] = loaded.chunks
         self._encoder = encoder
         self._vocab: dict[str, list[str]] | None = None
+        self._english_near: frozenset[str] | None = None  #: see raybot.typos
         self._vec_cache: dict[str, Any] = {}
         self._terms_cache: dict[str, set[str]] = {}
         self._df: dict[str, int] = {}
@@ -448,6 +450,27 @@ class Retriever:
             out.append(tok)
         return out
 
+    def typo_fixes(self, text: str) -> dict[str, str]:
+        """Misspelt words of ``text`` and the kb word each stands for (:mod:`raybot.typos`), read
+        against the word tables the index keeps (none in an index built before them: no fixes)."""
+        if self._english_near is None:
+            self._english_near = frozenset(self.loaded.lexical.get("english_near", ()))
+        return typos.fixes(text, self.loaded.lexical.get("surface", {}), self._english_near)
+
+    def correct_typos(self, query: Query) -> Query:
+        """``query`` with misspelt words replaced in what is embedded and in the user's own words.
+        The cleaned text, pasted messages and identifiers stay as typed, so an error message still
+        matches its signature letter for letter."""
+        found = self.typo_fixes(query.ask_text or query.text)
+        if not found:
+            return query
+        return replace(
+            query,
+            dense_text=typos.fix_text(query.dense_text, found),
+            ask_text=typos.fix_text(query.ask_text, found),
+            typos=found,
+        )
+
     # -- dense --------------------------------------------------------------------------
     @property
     def encoder(self):
@@ -532,6 +555,7 @@ class Retriever:
         dense_key = {e: strength[c] for c, e in enumerate(code_entry)}
         q_tokens = tokenize(query.text if len(query.text) < 4000 else query.dense_text + " " + " ".join(query.signals))
         q_tokens += [t for s in query.signals for t in tokenize(s)]
+        q_tokens += tokenize(" ".join(query.typos.values()))  # the misspelt words themselves match nothing
         lexical = self._bm25(q_tokens)
         scored = np.flatnonzero(lexical > 0)
         best = np.zeros(len(code_entry))

@@ -485,6 +485,46 @@ def test_swapped_neighbour_letters_are_a_typo_not_an_unknown_word(shipped_retrie
     assert shipped_retriever.unknown_terms(prepare_query("how do I remove a dead zlorp from my cluster?")) == ["zlorp"]
 
 
+def test_typo_tables_tell_a_slip_from_a_word():
+    from raybot import typos
+
+    assert "clster" in typos.one_slip("cluster") and "culster" in typos.one_slip("cluster")
+    assert "kluster" not in typos.one_slip("cluster")  # the first letter is kept
+    surface = typos.surface_words(["The cluster and its nodes.", "A cluster, a node.", "my.dotted name --flag"])
+    assert surface == {"cluster": 2, "node": 1, "nodes": 1, "name": 1}
+    english = {"clusters": 9, "noted": 3, "nodal": 1}
+    near = typos.english_near(surface, english)
+    assert "clusters" in near and "noted" not in near  # "noted" is two slips from "node"
+    found = typos.fixes("why does my clutser lose nodz? and clusters?", surface, frozenset(near))
+    assert found == {"clutser": "cluster"}  # "nodz" is too short, "clusters" is an English word
+    assert typos.fix_text("Clutser down", found) == "cluster down"
+    # An index built before the tables existed: no fixes, no error.
+    assert typos.fixes("my clutser", {}, frozenset()) == {}
+
+
+def test_misspelt_words_are_read_as_the_kb_word_they_stand_for(shipped_retriever, assistant):
+    from raybot.retrieve import prepare_query
+
+    fixes = shipped_retriever.typo_fixes
+    assert fixes("How to get NodeState from the ray cluter?") == {"cluter": "cluster"}
+    assert fixes("my enviornment fails and memroy keeps growing") == {
+        "enviornment": "environment",
+        "memroy": "memory",
+    }
+    # Not slips: English words the kb does not use, names in capitals, a changed first letter
+    # (names raybot does not know), and words shorter than five letters.
+    for text in ("masking rewards", "sharded tensors", "RLock pickling", "knative autoscaling", "kustomize", "logz"):
+        assert fixes(text) == {}, text
+    # The cleaned text (what signatures are matched on) stays as typed; what is embedded changes.
+    q = shipped_retriever.correct_typos(prepare_query("why does the drvier log every task?"))
+    assert "drvier" in q.text and "driver" in q.dense_text and q.typos == {"drvier": "driver"}
+    # The same question with and without the slip goes to the same entry.
+    typed = assistant.ask("how do I stop the task logs going to the drvier?")
+    spelt = assistant.ask("how do I stop the task logs going to the driver?")
+    assert typed.topic == spelt.topic and typed.topic is not None
+    assert abs(typed.confidence - spelt.confidence) < 0.05
+
+
 def test_light_stem_lets_the_forms_of_one_word_meet():
     from raybot.tokens import covered, entry_terms, light_stem
 
