@@ -37,7 +37,10 @@ _SIGNAL_RES = (
     re.compile(r"ray::[A-Za-z_]+"),
     re.compile(r"\bray\.(?:put|get|kill|shutdown|init)\b"),
     re.compile(r"(?:#|\bissues?\s*#?\s*|\bpr\s*#?\s*|/issues/|/pull/)(\d{4,5})\b", re.I),
-    re.compile(r"\bray (?:status|memory|list|summary|stack|stop|start)\b"),
+    # CLI commands (the cluster launcher's too: "what does ray up do?" has no other word to go by)
+    re.compile(
+        r"\bray (?:status|memory|list|summary|stack|stop|start|up|down|attach|exec|rsync-(?:up|down)|monitor)\b"
+    ),
     re.compile(r"(?<![\w-])--[a-z][a-z0-9]+(?:-[a-z0-9]+)+"),  # CLI flags: --dashboard-host, --system-config
 )
 #: Flags nearly every `ray start` line carries: naming them says nothing about the question.

@@ -485,6 +485,16 @@ def test_swapped_neighbour_letters_are_a_typo_not_an_unknown_word(shipped_retrie
     assert shipped_retriever.unknown_terms(prepare_query("how do I remove a dead zlorp from my cluster?")) == ["zlorp"]
 
 
+def test_cluster_launcher_commands_are_identifiers(assistant):
+    from raybot.retrieve import extract_signals
+
+    assert "ray up" in extract_signals("What does ray up do?")
+    assert "ray rsync-up" in extract_signals("ray rsync-up cluster.yaml does nothing")
+    # All its other words are stop words: before, this was "too short for me to know".
+    ans = assistant.ask("What does ray up do?")
+    assert ans.kind != "clarify" and ans.topic == "cluster-launcher-cli-commands"
+
+
 def test_typo_tables_tell_a_slip_from_a_word():
     from raybot import typos
 
