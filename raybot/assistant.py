@@ -295,9 +295,14 @@ _COMPARES = re.compile(
     r"\bdif+e+ren(?:ces?|t\s+(?:from|than|to)\b)|\bdif+e+rs?\b|\bdistinguish|\bvs\.?\b|\bversus\b|\bcompar|\bbetween\b|\bprefer|\binstead\b|\bor\b[^.!?\n]*\?|\bbetter\b",
     re.I,
 )
-_TURN_OFF = re.compile(r"\bdisabl|\bturn\w*\s+(?:\w+\s+){0,3}off\b|\bswitch\w*\s+(?:\w+\s+){0,3}off\b", re.I)
+#: "How do I stop worker output from being printed?" is a switch-off question as much as "disable".
+_TURN_OFF = re.compile(
+    r"\bdisabl|\bturn\w*\s+(?:\w+\s+){0,3}off\b|\bswitch\w*\s+(?:\w+\s+){0,3}off\b"
+    r"|\bstop\s+(?:\w+\s+){1,4}from\b|\bsuppress|\bsilenc",
+    re.I,
+)
 _TURN_OFF_ASKED = re.compile(
-    r"\bdisabl|\boff\b|\bstop|\bprevent|\bwithout\b|\bno longer\b|\bnever\b",
+    r"\bdisabl|\boff\b|\bstop|\bprevent|\bwithout\b|\bno longer\b|\bnever\b|\bsuppress|\bsilenc|\bhide\b|\bquiet",
     re.I,
 )
 

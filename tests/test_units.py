@@ -346,6 +346,7 @@ def test_short_answers_that_compare_or_switch_off_answer_only_those_questions():
             ShortAnswer("What is the difference between ray.get and ray.wait?", "ray.get blocks ...", "u"),
             ShortAnswer("How do I disable object spilling?", "Set ...", "u"),
             ShortAnswer("How do I submit a Ray job?", "ray job submit ...", "u"),
+            ShortAnswer("How do I stop worker output from being printed in the driver?", "log_to_driver ...", "u"),
         ]
 
     def lead(question):
@@ -360,6 +361,9 @@ def test_short_answers_that_compare_or_switch_off_answer_only_those_questions():
     assert lead("how do I clear object spilling files") is None
     assert lead("how do I submit a ray job") == E.answers[2].question
     assert lead("can I run my code without ray job submit?") is None
+    # "stop X from ..." switches something off too: no answer for someone who wants to see the output.
+    assert lead("how do I see the output of print statements of workers in the driver?") is None
+    assert lead("how do I suppress worker output printed in the driver?") == E.answers[3].question
 
 
 def test_a_yes_no_question_is_led_by_the_short_answer_that_settles_it_when_close():
