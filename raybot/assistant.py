@@ -236,7 +236,7 @@ _DEFINITION = re.compile(
 #: ... answers only a question that asks what something is ("call another actor from within an
 #: actor" is no such question) ...
 _ASKS_DEFINITION = re.compile(
-    r"\bwhat(?:['\u2019]s|\s+is|\s+are|\s+does|\s+do)\b|\bexplain|\bdefin|\bmeaning\b|\bmeans?\b|\bwhats\b"
+    r"\bwhat(?:['\u2019]s|\s+is|\s+are|\s+does|\s+do)\b|\bexplain|\bdefin(?:e|ition)\b|\bmeaning\b|\bmeans?\b|\bwhats\b"
     r"|\btell me about\b|\bdescribe\b|\bintroduc|\boverview\b|^\W*[\w.()-]+(?:\s+[\w.()=-]+){0,3}\W*$",
     re.I,
 )

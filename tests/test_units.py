@@ -489,6 +489,15 @@ def test_swapped_neighbour_letters_are_a_typo_not_an_unknown_word(shipped_retrie
     assert shipped_retriever.unknown_terms(prepare_query("how do I remove a dead zlorp from my cluster?")) == ["zlorp"]
 
 
+def test_a_definition_is_asked_for_only_by_define_or_definition():
+    from raybot.assistant import _ASKS_DEFINITION
+
+    assert _ASKS_DEFINITION.search("define an ObjectRef") and _ASKS_DEFINITION.search("definition of a placement group")
+    # Code that defines things, or "definitions" of the user's own classes, is no request for a definition.
+    assert not _ASKS_DEFINITION.search("my actor class definitions create objects in a loop, how do I free them?")
+    assert not _ASKS_DEFINITION.search("a function defined in my module fails to import in the worker, why?")
+
+
 def test_cluster_launcher_commands_are_identifiers(assistant):
     from raybot.retrieve import extract_signals
 
