@@ -541,6 +541,9 @@ def test_misspelt_words_are_read_as_the_kb_word_they_stand_for(shipped_retriever
     # The cleaned text (what signatures are matched on) stays as typed; what is embedded changes.
     q = shipped_retriever.correct_typos(prepare_query("why does the drvier log every task?"))
     assert "drvier" in q.text and "driver" in q.dense_text and q.typos == {"drvier": "driver"}
+    # A pasted message is not the user's words: it is left as Ray wrote it.
+    pasted = shipped_retriever.correct_typos(prepare_query("RuntimeError: the drvier failed\n```\nray.init()\n```"))
+    assert "drvier" in pasted.message and pasted.typos == {} and "drvier" in pasted.dense_text
     # The same question with and without the slip goes to the same entry.
     typed = assistant.ask("how do I stop the task logs going to the drvier?")
     spelt = assistant.ask("how do I stop the task logs going to the driver?")
