@@ -818,7 +818,15 @@ class Assistant:
             "Paste the complete message (the full exception with its class name, or the whole log line) "
             "if this was only part of it.",
         ]
-        if recognised:
+        naming = self._entries_naming_class(query.message)
+        if naming:
+            cls, found = naming
+            checks.append(
+                f"My entries that name `{cls}` (they may or may not be about your case): "
+                + ", ".join(f"`{e.id}` ({e.title})" for e in found)
+                + "."
+            )
+        elif recognised:
             names = [r if r.startswith("“") else f"`{r}`" for r in recognised]
             checks.append("Messages I do recognise include: " + ", ".join(names[:10]) + ".")
         composed = compose.compose_unknown_message(query.message.splitlines()[0], near, checks)
@@ -826,6 +834,22 @@ class Assistant:
         ans.kind = "unknown-message"
         ans.judgement = Judgement(None)
         return ans
+
+    def _entries_naming_class(self, message: str) -> tuple[str, list[Entry]] | None:
+        """The exception class a paste opens with and the few entries (1-3) whose title, tags or
+        question lines name it: ``ModuleNotFoundError`` points to the entry on workers that cannot
+        import the driver's modules, without claiming that the paste is that case."""
+        m = re.search(r"\b([A-Z][A-Za-z0-9]+(?:Error|Exception))\b", message)
+        if m is None:
+            return None
+        cls = m.group(1)
+        pat = re.compile(rf"\b{re.escape(cls)}\b")
+        found = [
+            e
+            for e in self.entries.values()
+            if pat.search(" ".join([e.title, *e.tags, *e.questions])) and e.kind != "issue"
+        ]
+        return (cls, found) if 1 <= len(found) <= 3 else None
 
     def _knows_paste(self, query: Query, names: list[str]) -> bool:
         """Does the kb know something the paste names: an error class or identifier its entries
@@ -845,6 +869,11 @@ class Assistant:
             for q in e.questions:
                 qw = re.findall(r"[a-z]+", q.lower())
                 if len(qw) >= 6 and sum(w in words for w in qw) / len(qw) >= tuning.SIGNATURE_NEAR_COPY:
+                    return True
+                # A short paste that a question line quotes inside a longer message ("TypeError:
+                # cannot pickle '_thread.lock' object" in "Could not serialize the function f:
+                # cannot pickle '_thread.lock' object"): every one of its words is there.
+                if len(words) >= 5 and words <= set(qw):
                     return True
         return False
 

@@ -267,6 +267,25 @@ def test_pasted_unknown_error_is_declined_and_the_near_one_named(assistant):
     assert "raybot diagnose" in a.answer
 
 
+def test_unknown_paste_of_a_python_error_points_to_the_entries_that_name_its_class(assistant):
+    # Python's own message, no Ray text around it: not recognised, but the few entries that
+    # name the class are listed (instead of an alphabetical sample of known messages).
+    a = assistant.ask("ModuleNotFoundError: No module named 'mypkg'")
+    assert a.kind == "unknown-message" and a.in_scope is False
+    assert "name `ModuleNotFoundError`" in a.answer and "`module-not-found-in-workers`" in a.answer
+    assert "Messages I do recognise include" not in a.answer
+
+
+def test_short_paste_quoted_in_a_question_line_goes_to_ranking(assistant):
+    # could-not-serialize-error quotes this pickle error inside Ray's longer TypeError; the bare
+    # pickle line is what users paste, and ranking answers it from that entry.
+    a = assistant.ask("TypeError: cannot pickle '_thread.lock' object")
+    assert a.kind != "unknown-message" and a.in_scope and a.entries[0] == "could-not-serialize-error"
+    # Four words of a longer message are too few to say it is quoted anywhere.
+    b = assistant.ask("RuntimeError: something odd happened here")
+    assert b.in_scope is False
+
+
 def test_known_message_is_answered_from_its_entry(assistant):
     a = assistant.ask(
         "getting this: The object has already been deleted by the reference counting protocol. This should not happen."
