@@ -286,6 +286,23 @@ def _zero_mismatch(sa_question: str, asked: str) -> bool:
     return False
 
 
+#: API names and settings a question names: ``ray.wait``, ``max_concurrency``, ``RAY_memory_usage_threshold``.
+_NAMED_API = re.compile(r"\bray\.[a-z_]+(?:\.[a-z_]+)*|\b[a-zA-Z][a-zA-Z0-9]*(?:_[a-zA-Z0-9]+)+\b")
+_BY_DEFAULT = re.compile(r"\b(?:by default|default|automatic(?:ally)?)\b", re.I)
+
+
+def _yes_no_other_ask(sa_question: str, asked: str) -> bool:
+    """A yes/no short answer settles only its own proposition. It does not answer a question that
+    names other APIs or settings than its question ("is ray.wait blocking?" is not "Is ray.get
+    blocking?"), nor one that differs in asking about the default ("are actor calls retried by
+    default?" is not "Can an actor method be retried?")."""
+    sa_names = {n.lower() for n in _NAMED_API.findall(sa_question)}
+    asked_names = {n.lower() for n in _NAMED_API.findall(asked)}
+    if sa_names and asked_names and not sa_names & asked_names:
+        return True
+    return bool(_BY_DEFAULT.search(sa_question)) != bool(_BY_DEFAULT.search(asked))
+
+
 #: A short answer comparing two things ("What is the difference between ray.get and ray.wait?") answers
 #: only a question that compares, not every question naming one of the two.
 _COMPARES = re.compile(
@@ -361,6 +378,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # opposite words ("disable" for "enable") would answer the other question
         if is_yes_no(sa.question) and choice:
             continue  # "Yes." or "No." is no answer to "A or B?"
+        if is_yes_no(sa.question) and _yes_no_other_ask(sa.question, asked):
+            continue  # its "Yes."/"No." settles another proposition
         if _TURN_OFF.search(sa.question) and not _TURN_OFF_ASKED.search(asked) and len(asked.split()) > 3:
             continue  # how to switch a thing off answers only someone who wants it off
         if _DEFINITION.match(sa.question) and (how_why or yes_no or not _ASKS_DEFINITION.search(asked)):

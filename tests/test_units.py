@@ -337,6 +337,29 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     assert not _zero_mismatch("Does a task without num_gpus run on the CPU?", "is num_gpus=0 enough for the cpu")
 
 
+def test_a_yes_no_short_answer_settles_only_its_own_api_and_default():
+    from raybot.assistant import _yes_no_other_ask
+
+    # Another API than the short answer's question names: its "Yes." is about that other API.
+    assert _yes_no_other_ask("Is ray.get blocking?", "is ray.wait blocking?")
+    assert _yes_no_other_ask("Does ray.put copy the data?", "does ray.get copy the data")
+    assert not _yes_no_other_ask("Is ray.get blocking?", "is ray.get blocking when I pass timeout=0")
+    # A question naming no API is not held to one.
+    assert not _yes_no_other_ask("Is ray.put blocking?", "does putting a big array block?")
+    # "by default" on one side only: "can it be done" is not "is it done by default".
+    retried = "Can an actor method be retried when my code raises?"
+    assert _yes_no_other_ask(retried, "are actor methods retried by default")
+    assert _yes_no_other_ask("Is Ray's OOM killer enabled by default?", "can I turn off the oom killer")
+    assert not _yes_no_other_ask("Is the OOM killer on by default?", "is the oom killer enabled by default")
+
+
+def test_yes_no_short_answer_of_another_api_does_not_lead(assistant):
+    a = assistant.ask("does max_concurrency work for async actors")
+    assert a.kind == "short-answer" and "defaults to 1000" not in a.answer.split("\n")[0]
+    b = assistant.ask("is ray.wait blocking?")
+    assert "ray.get waits" not in b.answer.split("\n")[0]
+
+
 def test_short_answers_that_compare_or_switch_off_answer_only_those_questions():
     from raybot.assistant import match_short_answer
     from raybot.kb import ShortAnswer
