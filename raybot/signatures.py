@@ -243,6 +243,41 @@ def _run_index(entries: dict[str, Entry]) -> dict[tuple[str, ...], list[Signatur
     return index
 
 
+_OPENINGS: dict[int, tuple[dict[str, Entry], dict[int, Signature]]] = {}
+#: An opening sentence needs this many literal words to name its message by itself.
+OPENING_MIN_WORDS = 5
+
+
+def _openings(entries: dict[str, Entry]) -> dict[int, Signature]:
+    """``id(signature) -> its first sentence`` for messages of several sentences whose first one
+    has OPENING_MIN_WORDS literal words and belongs to that one entry only: a paste that stops
+    after it ("The remote function f is very large (150 MiB)." without the advice that follows)
+    is that message. Openings that several entries' messages share name no message."""
+    cached = _OPENINGS.get(id(entries))
+    if cached is not None and cached[0] is entries:
+        return cached[1]
+    from raybot.kb import PLACEHOLDER_RE, Signature
+
+    found: dict[int, tuple[str, Signature]] = {}
+    owners: dict[str, set[str]] = {}
+    for entry in entries.values():
+        for sig in entry.signatures:
+            parts = re.split(r"(?<=[.!?])\s+(?=\S)", sig.text.strip(), maxsplit=1)
+            if len(parts) < 2:
+                continue
+            first = parts[0].rstrip(".!?")  # a paste may stop before the full stop
+            words = _words(PLACEHOLDER_RE.sub(" ", first))
+            if len(words) < OPENING_MIN_WORDS:
+                continue
+            key = " ".join(words)
+            owners.setdefault(key, set()).add(entry.id)
+            found[id(sig)] = (key, Signature(first, sig.source, sig.where))
+    table = {k: sig for k, (key, sig) in found.items() if len(owners[key]) == 1}
+    _OPENINGS.clear()
+    _OPENINGS[id(entries)] = (entries, table)
+    return table
+
+
 def _part_copy(sig: Signature, seq: list[str], grams: set[tuple[str, ...]]) -> int:
     """How many of the signature's literal words the longest pasted run covers (0: none)."""
     from raybot.kb import PLACEHOLDER_RE
@@ -277,6 +312,7 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
     runs = _run_index(entries)
     # The signatures a run of the paste belongs to: the only ones a part copy can be of.
     part_candidates = {id(sig) for g in grams for sig in runs.get(g, ())}
+    openings = _openings(entries)
     low = text.lower()
     for entry in entries.values():
         for sig in entry.signatures:
@@ -299,6 +335,12 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
             covered = _part_copy(sig, seq, grams) if id(sig) in part_candidates else 0
             if covered:
                 hits.append(SignatureHit(entry.id, sig, False, covered / len(lit), 0, part=True))
+                continue
+            opening = openings.get(id(sig))
+            m = opening.pattern().search(text) if opening is not None else None
+            if m:
+                share = len(literal_words(opening)) / len(lit)
+                hits.append(SignatureHit(entry.id, sig, False, share, m.start(), part=True))
     # Ray's messages open with a line their variants share ("Failed to retrieve object ...")
     # and say what happened after it: the match that starts later is the more specific one.
     # At the same place, a signature with a placeholder filled in ("Could not read

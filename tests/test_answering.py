@@ -220,6 +220,24 @@ def test_a_short_signature_is_not_found_with_a_distinctive_word_missing(shipped_
     assert [h for h in signatures.find(entries, copy) if h.signature.text.startswith("Run cmd[")]
 
 
+def test_a_message_pasted_up_to_its_first_sentence_is_that_message(assistant, shipped_retriever):
+    from raybot import signatures
+    from raybot.kb import Entry
+
+    # The warning's advice ("Check that its definition ...") left out, as users paste it.
+    a = assistant.ask(
+        '"WARNING worker.py -- Warning: The remote function __main__.process is very large (150 MiB)" should I worry?'
+    )
+    assert a.kind == "signature" and a.entries[0] == "large-remote-function-warning"
+    assert "part of a message I know" in a.answer
+    # An opening that two entries' messages share names neither of them.
+    entry = shipped_retriever.entries["large-remote-function-warning"]
+    twin = Entry(**{**entry.__dict__, "id": "twin-entry"})
+    both = {entry.id: entry, twin.id: twin}
+    assert not signatures.find(both, "The remote function f is very large (150 MiB)")
+    assert signatures.find({entry.id: entry}, "The remote function f is very large (150 MiB)")
+
+
 def test_a_message_pasted_without_its_start_is_found_as_part_of_it(assistant, shipped_retriever):
     from raybot import signatures
 
