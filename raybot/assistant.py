@@ -265,12 +265,15 @@ def _opposite_asked(sa_question: str, asked: str) -> bool:
     return False
 
 
-_SETTING_VALUE = re.compile(r"\b([A-Za-z_]\w*)\s*=\s*(-?\d+(?:\.\d+)?)")
+#: ``name=number``; a CLI flag's name keeps its dashes ("--num-cpus=0" names num_cpus, not "cpus").
+_SETTING_VALUE = re.compile(r"(?<![\w-])-{0,2}([A-Za-z_][\w-]*)\s*=\s*(-?\d+(?:\.\d+)?)")
 
 
 def _zero_settings(text: str) -> dict[str, bool]:
-    """``name -> is zero`` for each ``name=number`` in ``text``."""
-    return {name.lower(): float(value) == 0 for name, value in _SETTING_VALUE.findall(text)}
+    """``name -> is zero`` for each ``name=number`` in ``text`` (``--num-cpus`` read as ``num_cpus``)."""
+    return {
+        name.lower().replace("-", "_"): float(value) == 0 for name, value in _SETTING_VALUE.findall(text)
+    }
 
 
 def _zero_mismatch(sa_question: str, asked: str) -> bool:

@@ -335,6 +335,9 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     assert _zero_mismatch(zero, "when I specify num_cpus for an actor the CPUs are idle")
     assert not _zero_mismatch("Does num_cpus=1 limit Ray to one worker process?", "does num_cpus=4 limit it")
     assert not _zero_mismatch("Does a task without num_gpus run on the CPU?", "is num_gpus=0 enough for the cpu")
+    # A CLI flag names the same setting: "--num-cpus=0" is num_cpus=0, not a setting called "cpus".
+    assert not _zero_mismatch("What does ray start --num-cpus=0 do on the head?", "can I set num_cpus=0 on the head")
+    assert _zero_mismatch("What does ray start --num-cpus=0 do on the head?", "I set num_cpus=8 on the head")
 
 
 def test_a_yes_no_short_answer_settles_only_its_own_api_and_default():
