@@ -139,10 +139,19 @@ _REQUEST = re.compile(
 )
 
 
+#: "if the head restarts do workers rejoin?": a condition first, then the yes/no question, no comma.
+_CONDITION_THEN_YES_NO = re.compile(
+    r"^\W*(?:if|when|after|once)\s+(?!(?:is|are|does|do|did|can|could|will|would|should|must)\b)"
+    r"(?![^?]*\b(?:how|what|why|which|where|who|whom|whose)\b)\S+\s+\S+[^?]*?"
+    r"\s(?:is|are|does|do|did|can|could|will|would|should|must)\s+\w+[^?]*\?",
+    re.I,
+)
+
+
 def _asks_yes_no(sentence: str, text: str) -> bool:
     if _REQUEST.search(sentence):
         return False
-    if _YES_NO.search(sentence):
+    if _YES_NO.search(sentence) or _CONDITION_THEN_YES_NO.search(sentence):
         return True
     flat = " ".join(text.split())
     return (

@@ -362,7 +362,9 @@ def test_a_question_about_something_else_than_the_paste_is_its_own_bin(assistant
     )
     matched = assistant.signature_judgement(prepare_query(q))
     assert matched is not None and matched[1].entry == "reference-counting-assertion-error"
-    assert matched[1].signature_bin == "other-ask" and "dashboard" in matched[1].missing
+    # Which of its words count as key terms moves with the kb's titles and tags ("dashboard" became
+    # background once many entries were about it); some of them must be missing from the entry.
+    assert matched[1].signature_bin == "other-ask" and set(matched[1].missing) & {"dashboard", "ssh", "tunnel"}
     a = assistant.ask(q)
     assert not (a.kind == "signature" and a.confidence == tuning.SIGNATURE_CALIBRATION["clean"])
 

@@ -340,6 +340,25 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     assert _zero_mismatch("What does ray start --num-cpus=0 do on the head?", "I set num_cpus=8 on the head")
 
 
+@pytest.mark.parametrize(
+    "question, yes_no",
+    [
+        ("if the head node restarts do workers rejoin automatically?", True),
+        ("once the job finishes are the workers killed?", True),
+        ("when does ray spill objects?", False),
+        ("when will ray retry my task?", False),
+        ("when I call ray.get, how do I set a timeout?", False),
+        ("after a node dies what happens to its actors?", False),
+    ],
+)
+def test_a_condition_before_a_yes_no_question(question, yes_no):
+    from raybot.assistant import is_yes_no
+
+    # A condition first and no comma before the yes/no part (found by h33b and h33c); "when" that
+    # asks for a time, or a wh-question after the condition, is no yes/no question.
+    assert is_yes_no(question) is yes_no
+
+
 def test_a_yes_no_short_answer_settles_only_its_own_api_and_default():
     from raybot.assistant import _yes_no_other_ask
 
