@@ -244,13 +244,11 @@ def _run_index(entries: dict[str, Entry]) -> dict[tuple[str, ...], list[Signatur
 
 
 _OPENINGS: dict[int, tuple[dict[str, Entry], dict[int, Signature]]] = {}
-#: An opening sentence needs this many literal words to name its message by itself.
-OPENING_MIN_WORDS = 5
 
 
 def _openings(entries: dict[str, Entry]) -> dict[int, Signature]:
     """``id(signature) -> its first sentence`` for messages of several sentences whose first one
-    has OPENING_MIN_WORDS literal words and belongs to that one entry only: a paste that stops
+    has tuning.SIGNATURE_OPENING_MIN_WORDS literal words and belongs to that one entry only: a paste that stops
     after it ("The remote function f is very large (150 MiB)." without the advice that follows)
     is that message. Openings that several entries' messages share name no message."""
     cached = _OPENINGS.get(id(entries))
@@ -267,7 +265,7 @@ def _openings(entries: dict[str, Entry]) -> dict[int, Signature]:
                 continue
             first = parts[0].rstrip(".!?")  # a paste may stop before the full stop
             words = _words(PLACEHOLDER_RE.sub(" ", first))
-            if len(words) < OPENING_MIN_WORDS:
+            if len(words) < tuning.SIGNATURE_OPENING_MIN_WORDS:
                 continue
             key = " ".join(words)
             owners.setdefault(key, set()).add(entry.id)

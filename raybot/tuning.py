@@ -54,6 +54,10 @@ KEY_TOPICALITY = 0.1
 SIGNATURE_NEAR_COPY = 0.85  #: share of a signature's words (in order) that makes a cut-off copy
 SIGNATURE_NEAR_SHARE = 0.3  #: share of words that makes a signature worth naming as "not this"
 MESSAGE_PROSE_WORDS = 14  #: a paste with fewer own words than this is a question about the paste
+#: A paste that stops after a message's first sentence is that message when the sentence has this many
+#: literal words (and no other entry's message opens the same way). Set by hand: 4 would also admit
+#: generic openings such as "Lost reference to actor"; with 5 the whole-pool scan moved no row (2026-12-04).
+SIGNATURE_OPENING_MIN_WORDS = 5
 
 # -- short answers ---------------------------------------------------------------------------
 #: Share of the short answer's question words the user's question must use, each word weighted by
