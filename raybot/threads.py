@@ -139,7 +139,10 @@ class ThreadStore:
                     migrate(db)
                     db.execute("commit")
                 except BaseException:
-                    db.execute("rollback")
+                    # SQLite has already rolled back after an I/O error; a second rollback would
+                    # replace the real error with "no transaction is active".
+                    if db.in_transaction:
+                        db.execute("rollback")
                     raise
         except BaseException:
             db.close()
@@ -166,12 +169,20 @@ class ThreadStore:
         """Run ``op`` on the open store with bounded lock waits and recovery from damage."""
         deadline: float | None = None
         recovered = False
+        reopened = 0
         while True:
             try:
                 if self._db is None:
                     self._db = self._open()
                 return op(self._db)
             except sqlite3.DatabaseError as exc:
+                if _is_ioerr(exc) and reopened < 3 and self._stat_id() != self._opened_ino:
+                    # Another raybot process moved a damaged store aside while this connection
+                    # still pointed at it (its journal now belongs to the new file): open the
+                    # store that is there now and try again.
+                    self.close()
+                    reopened += 1
+                    continue
                 if _is_busy(exc):
                     now = time.monotonic()
                     if deadline is None:
@@ -416,7 +427,7 @@ def _pending_migrations(db: sqlite3.Connection) -> bool:
     return any(fn.__name__ not in done for fn in MIGRATIONS)
 
 
-_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 10, 11, 26
 
 
 def _is_busy(exc: sqlite3.DatabaseError) -> bool:
@@ -424,6 +435,13 @@ def _is_busy(exc: sqlite3.DatabaseError) -> bool:
     if code is not None:
         return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def _is_ioerr(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == _SQLITE_IOERR
+    return "disk I/O error" in str(exc)
 
 
 def _is_damage(exc: sqlite3.DatabaseError) -> bool:
