@@ -870,7 +870,7 @@ class Assistant:
         """The exception class a paste opens with and the few entries (1-3) whose title, tags or
         question lines name it: ``ModuleNotFoundError`` points to the entry on workers that cannot
         import the driver's modules, without claiming that the paste is that case."""
-        m = re.search(r"\b([A-Z][A-Za-z0-9]+(?:Error|Exception))\b", message)
+        m = signatures.ERROR_NAME.search(message)
         if m is None:
             return None
         cls = m.group(1)

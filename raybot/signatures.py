@@ -49,7 +49,9 @@ _QUOTED = re.compile(r'"([^"\n]{30,600})"|“([^”\n]{30,600})”')
 #: does", the text between two spans is the user's own words, not a quoted message.
 _BACKTICKED = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 _WORD = re.compile(r"[a-z][a-z0-9_']*")
-_ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z0-9]+(?:Error|Exception))\b")
+#: An exception class name ("OwnerDiedError", "ModuleNotFoundError"); also used by the assistant.
+ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z0-9]+(?:Error|Exception))\b")
+_ERROR_NAME = ERROR_NAME
 
 #: What names one of Ray's libraries (outside raybot's scope, kb/SCOPE.yaml) in a question or in
 #: a pasted traceback: module paths and imports, the library's own names, its classes and the
