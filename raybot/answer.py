@@ -489,9 +489,9 @@ def compose_issue_list(
             + "."
         )
     if not matches:
-        what = f" mentioning {md_code(term)}" if term else ""
+        what = f" mentioning {md_code(term)}" if term else " about this"
         return Composed(
-            f"I have no GitHub issue entries{what} in my knowledge base. " + SCOPE + denied_md, [], {}, [], None
+            f"I have no GitHub issue entry{what} in my knowledge base. " + SCOPE + denied_md, [], {}, [], None
         )
     head = (
         f"Issues in my knowledge base that mention {md_code(term)}:"

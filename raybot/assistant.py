@@ -1341,6 +1341,13 @@ class Assistant:
             conf = 0.0
         if not exact and conf < tuning.IN_SCOPE_MIN:
             ranked = []
+        symptom = intents.without_issue_ask(query.text) if not ranked and not term and not denied else ""
+        if symptom and not self._topic_for_issues:
+            # "X happens. Is this a known issue?" with no issue entry about X: the user still
+            # describes a symptom, so answer that (without the issue ask, whose words would pull
+            # any issue entry up) rather than report an empty list.
+            symptom_query = self.retriever.correct_typos(prepare_query(symptom))
+            return self._retrieve(tid, symptom_query, TopicState(), contextual=False, intent="question")
         shown_term = term
         if not term and self._topic_for_issues in self.entries:
             shown_term = self.entries[self._topic_for_issues].title

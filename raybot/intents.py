@@ -205,7 +205,20 @@ def issue_term(text: str) -> str | None:
     term = m.group(1) if m else ""
     term = re.sub(r"^(?:the|a|an)\s+", "", term.strip(" ?.!`'\""), flags=re.I)
     term = re.sub(r"\s+(?:is|are|was|were)?\s*(?:mentioned|discussed|named|referenced)\W*$", "", term, flags=re.I)
-    return term.strip(" ?.!`'\"") or None
+    term = term.strip(" ?.!`'\"")
+    # "is there an issue for this?" points back at the conversation; it names nothing to search for.
+    if term.lower() in {"this", "that", "it", "these", "those", "them", "this one", "that one", "this problem",
+                        "this error", "this bug", "that error", "that problem"}:
+        return None
+    return term or None
+
+
+def without_issue_ask(text: str) -> str:
+    """The message without its sentences that ask about issues ("... Is this a known bug?"): what
+    is left describes the symptom. Empty when nothing else is said."""
+    parts = re.split(r"(?<=[.?!])\s+|[,;]\s+(?=(?:is|are|any|was|has|have|do|does|or)\b)", text.strip(), flags=re.I)
+    kept = [p for p in parts if not _ISSUES.search(p.lower())]
+    return " ".join(kept) if len(_words(" ".join(kept))) >= 3 else ""
 
 
 def classify(

@@ -913,3 +913,27 @@ def test_the_users_head_address_is_in_the_commands_shown(assistant):
     # The same question without an address keeps the entry's placeholders.
     plain = assistant.ask("The worker node never joins the cluster, what should I check?")
     assert "<head-ip>" in plain.answer and "Filled in" not in plain.answer
+
+
+def test_a_symptom_asked_as_a_known_issue_is_answered_when_no_issue_entry_fits(assistant):
+    # "X happens, is this a known issue?" with no issue entry about X used to print "I have no
+    # GitHub issue entries in my knowledge base", which is false (the kb has dozens) and left the
+    # symptom unanswered. It is answered as a question now.
+    a = assistant.ask("ray dashboard shows wrong memory numbers, is this a known issue?")
+    assert a.kind != "issue-list", a.answer
+    assert a.entries and a.entries[0] == "idle-worker-memory-rss-vs-shr", a.entries
+    # A question that names what to look for still gets the (empty) list, worded truthfully.
+    b = assistant.ask("any bugs about the object store filling up?")
+    assert b.kind == "issue-list" and "no GitHub issue entry mentioning" in b.answer, b.answer
+
+
+def test_an_issue_question_that_points_back_searches_the_threads_topic(assistant):
+    from raybot import intents
+
+    assert intents.issue_term("is there an open issue for this?") is None
+    assert intents.issue_term("are there issues about that error") is None
+    assert intents.issue_term("which issues mention num_workers_soft_limit") == "num_workers_soft_limit"
+    first = assistant.ask("ray.get hangs forever")
+    b = assistant.ask("is there an open issue for this?", thread_id=first.thread_id)
+    assert b.kind == "issue-list" and b.entries, b.answer
+    assert "mentioning `this`" not in b.answer
