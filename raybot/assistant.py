@@ -358,6 +358,28 @@ _COMPARISON_SA = re.compile(r"\bdifference\b|\bvs\.?\b|\bversus\b|\bcompar", re.
 _FRAME_WORDS = frozenset({"default", "difference", "between", "versus", "compare", "comparison"})
 
 
+_TOPIC_WORDS: dict[int, tuple[Entry, frozenset[str]]] = {}
+
+
+def _topic_words(entry: Entry) -> frozenset[str]:
+    """Words most of an entry's short-answer questions share ("placement" and "group" in an entry
+    with a dozen placement-group questions): they say what the entry is about, not which of its
+    questions was asked, so a match on them alone chooses none."""
+    cached = _TOPIC_WORDS.get(id(entry))
+    if cached is not None and cached[0] is entry:
+        return cached[1]
+    n = len(entry.answers)
+    words: frozenset[str] = frozenset()
+    if n >= tuning.SHORT_ANSWER_TOPIC_MIN_ANSWERS:
+        df: dict[str, int] = {}
+        for sa in entry.answers:
+            for t in set(tokenize(sa.question)) - _FRAME_WORDS:
+                df[t] = df.get(t, 0) + 1
+        words = frozenset(t for t, c in df.items() if c / n > tuning.SHORT_ANSWER_TOPIC_SHARE)
+    _TOPIC_WORDS[id(entry)] = (entry, words)
+    return words
+
+
 def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float]) -> ShortAnswer | None:
     """The entry's short answer whose question is the user's: most of its words are used, a
     "what is the default" answer only for a default question, a yes/no one only for a yes/no
@@ -370,6 +392,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     default_q, yes_no = asks_default(asked), is_yes_no(asked)
     best, best_score = None, (0.0, 0)
     how_why = bool(_HOW_OR_WHY.search(asked))
+    definition = bool(_DEFINITION.match(asked.strip().rstrip("?") + "?"))  # users drop the "?"
     fact_yes_no = yes_no and asks_fact_yes_no(asked)
     # "Should I better run my own cluster or use Kubernetes?" asks for a recommendation between two
     # ways; "Are attributes added to the object store or kept in the process?" can still take a "No.".
@@ -377,6 +400,10 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         re.search(r"\bor\b[^?]*\?\s*$", asked.strip(), re.I)
         and re.search(r"\b(?:better|rather|instead|which|prefer\w*|recommend\w*)\b", asked, re.I)
     )
+    topic = _topic_words(entry)
+    # In a short question the topic words are the ask ("default num_cpus for an actor"); a long one
+    # names its topic on the way to asking something else.
+    long_ask = len([t for t in tokenize(asked) if t not in FILLER]) >= tuning.SHORT_ANSWER_TOPIC_LONG_ASK
     for sa in entry.answers:
         if asks_default(sa.question) != default_q or (is_yes_no(sa.question) and not yes_no):
             continue
@@ -394,6 +421,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # its "Yes."/"No." settles another proposition
         if _TURN_OFF.search(sa.question) and not _TURN_OFF_ASKED.search(asked) and len(asked.split()) > 3:
             continue  # how to switch a thing off answers only someone who wants it off
+        if definition and _HOW_OR_WHY.search(sa.question):
+            continue  # "what is a placement group bundle" is not asking how to do something with one
         if _DEFINITION.match(sa.question) and (how_why or yes_no or not _ASKS_DEFINITION.search(asked)):
             # "how to pass an actor to a task" and "can an actor call another actor" are not
             # answered with what an actor is.
@@ -402,6 +431,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         if not toks:
             continue
         hit = [t for t in toks if _covered(t, q_stems)]
+        if long_ask and any(t not in topic for t in toks) and all(t in topic for t in hit):
+            continue  # a long question shares only the entry's topic words: nothing says this was asked
         covered = len(hit)
         total = sum(weight(t) for t in toks)
         share = sum(weight(t) for t in hit) / total if total > 0 else covered / len(toks)

@@ -69,6 +69,18 @@ SHORT_ANSWER_MIN = 0.5
 #: Set by hand on the stop-22 pool scans and real dev rows; an absolute preference (any settling
 #: short answer over any explaining one) was tried first and let weaker yes/no matches lead.
 SHORT_ANSWER_YES_NO_TIE = 0.1
+#: Choosing among an entry's short answers: a word that more than SHORT_ANSWER_TOPIC_SHARE of its
+#: short-answer questions use is the entry's topic (e.g. "placement group"), and a short answer whose
+#: question shares only such words with the user's is not chosen (entries with at least
+#: SHORT_ANSWER_TOPIC_MIN_ANSWERS short answers). Set on a long placement-group question that
+#: "How do I get the placement group the current task runs in?" answered on "placement group"
+#: alone (stop 28 hand-asked set); checked against ~480 hand-asked questions whose leads were judged.
+#: Only for questions of at least SHORT_ANSWER_TOPIC_LONG_ASK content words: in a short question the
+#: topic words are the ask ("what is the default num_cpus for an actor"), and applying the rule there
+#: lost 8 right short answers of that set; weighing topic words down (x0.3) instead lost 16.
+SHORT_ANSWER_TOPIC_SHARE = 0.5
+SHORT_ANSWER_TOPIC_LONG_ASK = 15
+SHORT_ANSWER_TOPIC_MIN_ANSWERS = 4
 
 # -- choosing among the leaders (curated dev + real dev) --------------------------------------
 RERANK_DEPTH = 3  #: how many of the best-ranked entries are judged

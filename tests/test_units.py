@@ -429,6 +429,39 @@ def test_a_yes_no_question_is_led_by_the_short_answer_that_settles_it_when_close
     assert lead("what does ray.shutdown do") == "It disconnects "
 
 
+def test_a_long_question_that_only_names_the_entrys_topic_gets_none_of_its_short_answers():
+    from raybot.assistant import match_short_answer
+    from raybot.kb import ShortAnswer
+
+    class E:  # five questions about placement groups: "placement" and "group" are the topic
+        answers = [
+            ShortAnswer("How do I get the placement group the current task or actor runs in?", "Call ...", "u"),
+            ShortAnswer("How do I remove a placement group?", "remove_placement_group ...", "u"),
+            ShortAnswer("What does PACK mean for a placement group?", "Bundles ...", "u"),
+            ShortAnswer("Can a placement group reserve custom resources?", "Yes ...", "u"),
+            ShortAnswer("How do I name a placement group?", "name= ...", "u"),
+            ShortAnswer("How do I size a placement group bundle?", "Each bundle ...", "u"),
+        ]
+
+    def lead(question):
+        # weights as the shipped kb's term_weight gives them (rare words weigh more)
+        weights = {"placement": 2.1, "group": 1.5, "current": 1.7, "task": 0.2, "actor": 0.4, "run": 0.5}
+        sa = match_short_answer(E, prepare_query(question), lambda t: weights.get(t, 2.0))
+        return sa.question if sa else None
+
+    long_q = (
+        "Question on placement groups: I create a placement group for four GPUs with STRICT_SPREAD "
+        "on a cluster with 2 GPU nodes that have 2 GPUs each, and it never becomes ready. Why?"
+    )
+    assert lead(long_q) is None
+    # In a short question the topic words are the ask.
+    assert lead("how do I remove a placement group") == E.answers[1].question
+    assert lead("current placement group of a task") == E.answers[0].question
+    # A definition question is not answered with how to do something with the thing.
+    assert lead("what is a placement group bundle") is None
+    assert lead("how big should a placement group bundle be, how do I size it") == E.answers[5].question
+
+
 def test_the_quoted_yes_no_ask_is_the_one_about_a_fact():
     from raybot.assistant import yes_no_clause
 
