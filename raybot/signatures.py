@@ -23,7 +23,7 @@ GENERIC_ERRORS = frozenset(
     """valueerror runtimeerror typeerror keyerror assertionerror exception oserror ioerror
     connectionerror timeouterror importerror modulenotfounderror attributeerror indexerror
     raytaskerror raysystemerror rayerror notimplementederror permissionerror filenotfounderror
-    memoryerror systemexit baseexception error""".split()
+    memoryerror systemexit baseexception error rpcerror""".split()
 )
 
 _LOG_LINE = re.compile(

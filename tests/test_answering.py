@@ -937,3 +937,19 @@ def test_an_issue_question_that_points_back_searches_the_threads_topic(assistant
     b = assistant.ask("is there an open issue for this?", thread_id=first.thread_id)
     assert b.kind == "issue-list" and b.entries, b.answer
     assert "mentioning `this`" not in b.answer
+
+
+def test_a_paste_whose_only_known_word_is_rpcerror_is_not_recognised(assistant):
+    # RpcError wraps every failed gRPC call, so the kb naming it somewhere (a connection entry
+    # quotes "RpcError: RPC error: Method not found!") says nothing about this message.
+    a = assistant.ask(
+        "[2024-01-01 10:00:00,000 W 123 456] gcs_server.cc:512: Failed to sync the widget table: "
+        "RpcError: unavailable -- what does this mean?"
+    )
+    assert a.kind == "unknown-message", (a.kind, a.entries)
+    # The GCS's resource-load warning is a message the kb knows.
+    b = assistant.ask(
+        "[2024-01-01 10:00:00,000 W 123 456] gcs_server.cc:429: Failed to get the resource load: "
+        "RpcError: unavailable -- what does this mean?"
+    )
+    assert b.kind == "signature" and b.entries[0] == "node-marked-dead-health-check", (b.kind, b.entries)
