@@ -261,6 +261,9 @@ _OPPOSITES = (
         re.compile(r"\benabl(?:e|ed|es|ing)\b|\bon by default\b|\bturned on\b", re.I),
         re.compile(r"\bdisabl(?:e|ed|es|ing)\b|\boff by default\b|\bturned off\b", re.I),
     ),
+    # What goes into a task is not what comes out: "can I pass a generator to a task" is not "Can a
+    # task return a generator?".
+    (re.compile(r"\breturn(?:s|ed|ing)?\b", re.I), re.compile(r"\bpass(?:es|ed|ing)?\b|\bas an? argument", re.I)),
 )
 
 
@@ -303,7 +306,7 @@ _NAMED_API = re.compile(r"\bray\.[a-z_]+(?:\.[a-z_]+)*|\b[a-zA-Z][a-zA-Z0-9]*(?:
 _BY_DEFAULT = re.compile(r"\b(?:by default|default|automatic(?:ally)?)\b", re.I)
 
 
-def _yes_no_other_ask(sa_question: str, asked: str) -> bool:
+def _yes_no_other_ask(sa_question: str, asked: str, sa_answer: str = "") -> bool:
     """A yes/no short answer settles only its own proposition. It does not answer a question that
     names other APIs or settings than its question ("is ray.wait blocking?" is not "Is ray.get
     blocking?"), nor one that differs in asking about the default ("are actor calls retried by
@@ -312,7 +315,12 @@ def _yes_no_other_ask(sa_question: str, asked: str) -> bool:
     asked_names = {n.lower() for n in _NAMED_API.findall(asked)}
     if sa_names and asked_names and not sa_names & asked_names:
         return True
-    return bool(_BY_DEFAULT.search(sa_question)) != bool(_BY_DEFAULT.search(asked))
+    if bool(_BY_DEFAULT.search(sa_question)) == bool(_BY_DEFAULT.search(asked)):
+        return False
+    # "Are refs inside a list resolved automatically?" is still answered by "No." to "Are refs inside
+    # a list resolved?": what Ray never does it does not do by itself either. A "Yes." may need a setting.
+    only_automatic = not _BY_DEFAULT.search(sa_question) and not re.search(r"\bdefault\b", asked, re.I)
+    return not (only_automatic and sa_answer.lstrip().lower().startswith("no"))
 
 
 #: A short answer comparing two things ("What is the difference between ray.get and ray.wait?") answers
@@ -334,6 +342,9 @@ _TURN_OFF_ASKED = re.compile(
     r"\bdisabl|\boff\b|\bstop|\bprevent|\bwithout\b|\bno longer\b|\bnever\b|\bsuppress|\bsilenc|\bhide\b|\bquiet",
     re.I,
 )
+
+
+_WITHOUT = re.compile(r"\bwithout\b", re.I)
 
 
 def _without_it(sa_question: str, asked: str) -> bool:
@@ -413,14 +424,18 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue
         if _without_it(sa.question, asked):
             continue  # "how do I submit a job" is no answer to "can I run my code without ray job submit?"
+        if is_yes_no(sa.question) and _WITHOUT.search(sa.question) and not _WITHOUT.search(asked):
+            continue  # "Does X work without Y?" -> "No." would say the opposite to "does X need Y?"
         if _opposite_asked(sa.question, asked):
             continue  # opposite words ("disable" for "enable") would answer the other question
         if is_yes_no(sa.question) and choice:
             continue  # "Yes." or "No." is no answer to "A or B?"
-        if is_yes_no(sa.question) and _yes_no_other_ask(sa.question, asked):
+        if is_yes_no(sa.question) and _yes_no_other_ask(sa.question, asked, sa.answer):
             continue  # its "Yes."/"No." settles another proposition
         if _TURN_OFF.search(sa.question) and not _TURN_OFF_ASKED.search(asked) and len(asked.split()) > 3:
             continue  # how to switch a thing off answers only someone who wants it off
+        if fact_yes_no and re.match(r"\s*why\b", sa.question, re.I):
+            continue  # "does ray serialize numpy arrays zero-copy?" wants a yes or no, not "Because ..."
         if definition and _HOW_OR_WHY.search(sa.question):
             continue  # "what is a placement group bundle" is not asking how to do something with one
         if _DEFINITION.match(sa.question) and (how_why or yes_no or not _ASKS_DEFINITION.search(asked)):

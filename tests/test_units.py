@@ -373,6 +373,11 @@ def test_a_yes_no_short_answer_settles_only_its_own_api_and_default():
     assert _yes_no_other_ask(retried, "are actor methods retried by default")
     assert _yes_no_other_ask("Is Ray's OOM killer enabled by default?", "can I turn off the oom killer")
     assert not _yes_no_other_ask("Is the OOM killer on by default?", "is the oom killer enabled by default")
+    # "automatically" on the user's side only: a "No." still holds, a "Yes." may need a setting.
+    nested = "Are ObjectRefs inside a list resolved when I pass them to a task?"
+    assert not _yes_no_other_ask(nested, "are object refs inside a list resolved automatically", "No. Only ...")
+    assert _yes_no_other_ask(retried, "are actor methods retried automatically", "Yes, with max_task_retries ...")
+    assert _yes_no_other_ask(retried, "are actor methods retried by default", "No. Only ...")
 
 
 def test_yes_no_short_answer_of_another_api_does_not_lead(assistant):
@@ -460,6 +465,42 @@ def test_a_long_question_that_only_names_the_entrys_topic_gets_none_of_its_short
     # A definition question is not answered with how to do something with the thing.
     assert lead("what is a placement group bundle") is None
     assert lead("how big should a placement group bundle be, how do I size it") == E.answers[5].question
+
+
+def test_a_yes_no_short_answer_about_doing_without_does_not_answer_needing():
+    from raybot.assistant import match_short_answer
+    from raybot.kb import ShortAnswer
+
+    class E:
+        answers = [ShortAnswer("Does ray job submit work without the dashboard?", "No. It is served by ...", "u")]
+
+    def lead(question):
+        sa = match_short_answer(E, prepare_query(question), lambda t: 1.0)
+        return sa.question if sa else None
+
+    assert lead("does ray job submit work without the dashboard") == E.answers[0].question
+    # Its "No." would read as "it does not need the dashboard".
+    assert lead("does ray job submit need the dashboard") is None
+
+
+def test_a_yes_no_fact_question_is_not_led_by_a_why_or_by_the_other_direction():
+    from raybot.assistant import match_short_answer
+    from raybot.kb import ShortAnswer
+
+    class E:
+        answers = [
+            ShortAnswer("Why is the numpy array I got from ray.get read-only?", "Because ...", "u"),
+            ShortAnswer("Can a task return a generator?", "Yes. Write it with yield ...", "u"),
+        ]
+
+    def lead(question):
+        sa = match_short_answer(E, prepare_query(question), lambda t: 1.0)
+        return sa.question if sa else None
+
+    assert lead("why is my numpy array from ray.get read only") == E.answers[0].question
+    assert lead("is a numpy array from ray.get zero copy and read only?") is None
+    assert lead("can a task return a generator") == E.answers[1].question
+    assert lead("can I pass a generator to a task") is None
 
 
 def test_the_quoted_yes_no_ask_is_the_one_about_a_fact():
