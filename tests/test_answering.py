@@ -381,8 +381,10 @@ def test_worker_registration_timeout_is_not_answered_with_another_entry(assistan
 
 def test_yes_no_only_when_the_entry_settles_it(assistant):
     # (The raylet question of issue #8 was the example here until the kb gained an entry that
-    # says what happens when a raylet dies: see test_the_six_questions_of_issue_8.)
-    unsupported = assistant.ask("Can the autoscaler scale down a node that holds a placement group bundle?")
+    # says what happens when a raylet dies: see test_the_six_questions_of_issue_8. The next one,
+    # whether the autoscaler scales down a node holding a placement group bundle, is answered by
+    # autoscaler-nodes-not-scaling-down since h34a.)
+    unsupported = assistant.ask("Does the autoscaler give one node type priority over another?")
     assert unsupported.in_scope is False
     assert not re.match(r"\W*(yes|no)\b", unsupported.answer, re.I)
     assert any(
