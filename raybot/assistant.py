@@ -281,22 +281,37 @@ def _opposite_asked(sa_question: str, asked: str) -> bool:
 _SETTING_VALUE = re.compile(r"(?<![\w-])-{0,2}([A-Za-z_][\w-]*)\s*=\s*(-?\d+(?:\.\d+)?)")
 
 
-def _zero_settings(text: str) -> dict[str, bool]:
-    """``name -> is zero`` for each ``name=number`` in ``text`` (``--num-cpus`` read as ``num_cpus``)."""
+def _value_kind(value: float) -> str:
+    """Values whose meaning differs: 0 (none), negative (-1: no limit), a fraction below 1 (a share),
+    more than 1 but not whole (1.5 GPUs: refused), and ordinary whole counts."""
+    if value == 0:
+        return "zero"
+    if value < 0:
+        return "negative"
+    if value < 1:
+        return "fraction"
+    return "whole" if value == int(value) else "mixed"
+
+
+def _setting_kinds(text: str) -> dict[str, str]:
+    """``name -> kind of value`` for each ``name=number`` in ``text`` (``--num-cpus`` read as ``num_cpus``)."""
     return {
-        name.lower().replace("-", "_"): float(value) == 0 for name, value in _SETTING_VALUE.findall(text)
+        name.lower().replace("-", "_"): _value_kind(float(value)) for name, value in _SETTING_VALUE.findall(text)
     }
 
 
 def _zero_mismatch(sa_question: str, asked: str) -> bool:
-    """Zero is not just another number: "what happens if I set num_cpus=0" is not the question of
-    someone who set num_cpus=2 (or named no value), and the other way round."""
-    sa_vals, asked_vals = _zero_settings(sa_question), _zero_settings(asked)
-    for name, zero in sa_vals.items():
+    """Special values are not just other numbers: "what happens if I set num_cpus=0" is not the
+    question of someone who set num_cpus=2 (or named no value), "What does max_task_retries=-1
+    mean?" does not answer a question naming no value, and "num_gpus=1.5" is not "num_gpus=0.5"."""
+    sa_vals, asked_vals = _setting_kinds(sa_question), _setting_kinds(asked)
+    # Numbers the user writes on their own ("num_gpus greater than 1, like 1.5").
+    loose = {_value_kind(float(v)) for v in re.findall(r"(?<![\w.=-])(-?\d+(?:\.\d+)?)(?![\w.])", asked)}
+    for name, kind in sa_vals.items():
         if name in asked_vals:
-            if asked_vals[name] != zero:
+            if asked_vals[name] != kind:
                 return True
-        elif zero:
+        elif kind != "whole" and not (name in asked.lower().replace("-", "_") and kind in loose):
             return True
     return False
 

@@ -338,6 +338,15 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     # A CLI flag names the same setting: "--num-cpus=0" is num_cpus=0, not a setting called "cpus".
     assert not _zero_mismatch("What does ray start --num-cpus=0 do on the head?", "can I set num_cpus=0 on the head")
     assert _zero_mismatch("What does ray start --num-cpus=0 do on the head?", "I set num_cpus=8 on the head")
+    # -1 (no limit) and fractions are special values too.
+    unlimited = "What does max_task_retries=-1 mean?"
+    assert _zero_mismatch(unlimited, "difference between max_restarts and max_task_retries")
+    assert not _zero_mismatch(unlimited, "max_task_retries=-1 and the actor keeps dying")
+    above_one = "Can num_gpus be fractional and more than 1, such as num_gpus=1.5?"
+    assert _zero_mismatch(above_one, "num_gpus=0.5 for two actors, will they be on the same gpu?")
+    assert not _zero_mismatch(above_one, "can I use num_gpus=2.5")
+    assert not _zero_mismatch(above_one, "can i use fractional num_gpus greater than 1 like 1.5?")
+    assert _zero_mismatch(above_one, 'num_gpus fractional bundles like {"GPU": 0.5}?')
 
 
 @pytest.mark.parametrize(
