@@ -223,7 +223,7 @@ def asks_fact_yes_no(text: str) -> bool:
 
 def asks_default(text: str) -> bool:
     return bool(_DEFAULT_Q.search(text)) and bool(
-        re.search(r"\b(what|which|how (?:long|many|much|often)|is it|value)\b", text, re.I)
+        re.search(r"\b(what|whats|which|how (?:long|many|much|often)|is it|value)\b", text, re.I)
     )
 
 

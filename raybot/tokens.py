@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3  # 3: "auth" -> "authentication"
 
 STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for with from as is are was were be been being
@@ -31,6 +31,7 @@ SYNONYMS = {
     "mem": "memory",
     "k8s": "kubernetes",
     "gb": "gib",
+    "auth": "authentication",
 }
 
 _TOKEN_RE = re.compile(r"[a-z_][a-z0-9_]*(?:::[a-z_]+)?|\d+")

@@ -722,3 +722,14 @@ def test_or_compares_only_inside_a_question():
     # Dev row 77: "or" in the story before a question about task ids is no comparison.
     story = "not enough memory or cpu, so the task was not scheduled. How do I map a task id to a function?"
     assert not _COMPARES.search(story)
+
+
+def test_whats_asks_for_a_default_and_auth_is_authentication():
+    from raybot.assistant import asks_default
+    from raybot.tokens import tokenize
+
+    # Users drop the apostrophe; "whats the default X" is as much a default question as "what's".
+    assert asks_default("whats the default maximum_startup_concurrency")
+    assert asks_default("what's the default maximum_startup_concurrency")
+    # "token auth" is how users write it; the kb says "token authentication".
+    assert "authentication" in tokenize("is token auth on by default")
