@@ -364,17 +364,26 @@ _WITHOUT = re.compile(r"\bwithout\b", re.I)
 
 def _without_it(sa_question: str, asked: str) -> bool:
     """Does the user ask to do without a thing that the short answer's question is about (and that
-    question does not say "without")?"""
-    if re.search(r"\bwithout\b", sa_question, re.I):
-        return False
-    sa_stems = _stems(tokenize(sa_question))
-    for m in re.finditer(r"\bwithout\s+((?:\S+\s*){1,4})", asked, re.I):
+    question does not say "without")? When both say "without", they must do without the same thing
+    ("without ray remote" is not "without the ray job CLI")."""
+
+    def done_without(text: str) -> list[str]:
         # The thing done without: the first word after "without" ("using", "the" and "ray" skipped), so
         # "without modifying logging" is about modifying, not about logging.
-        words = [t for t in tokenize(m.group(1)) if t not in FILLER and t not in ("ray", "using", "use", "any")]
-        if words and _covered(words[0], sa_stems):
-            return True
-    return False
+        found = []
+        for m in re.finditer(r"\bwithout\s+((?:\S+\s*){1,4})", text, re.I):
+            words = [t for t in tokenize(m.group(1)) if t not in FILLER and t not in ("ray", "using", "use", "any", "job")]
+            if words:
+                found.append(words[0])
+        return found
+
+    if re.search(r"\bwithout\b", sa_question, re.I):
+        # Things, not actions: "without stopping the loop" and "without crashing my loop" say the same.
+        theirs = [t for t in done_without(sa_question) if not t.endswith("ing")]
+        mine = [t for t in done_without(asked) if not t.endswith("ing")]
+        return bool(theirs and mine) and not any(_covered(t, _stems(theirs)) for t in mine)
+    sa_stems = _stems(tokenize(sa_question))
+    return any(_covered(w, sa_stems) for w in done_without(asked))
 
 
 _COMPARISON_SA = re.compile(r"\bdifference\b|\bvs\.?\b|\bversus\b|\bcompar", re.I)
@@ -429,7 +438,9 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     topic = _topic_words(entry)
     # In a short question the topic words are the ask ("default num_cpus for an actor"); a long one
     # names its topic on the way to asking something else.
-    long_ask = len([t for t in tokenize(asked) if t not in FILLER]) >= tuning.SHORT_ANSWER_TOPIC_LONG_ASK
+    asked_words = [t for t in tokenize(asked) if t not in FILLER]
+    asked_toks = list(dict.fromkeys(asked_words))
+    long_ask = len(asked_words) >= tuning.SHORT_ANSWER_TOPIC_LONG_ASK
     for sa in entry.answers:
         if asks_default(sa.question) != default_q or (is_yes_no(sa.question) and not yes_no):
             continue
@@ -461,8 +472,16 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         if not toks:
             continue
         hit = [t for t in toks if _covered(t, q_stems)]
-        if long_ask and any(t not in topic for t in toks) and all(t in topic for t in hit):
-            continue  # a long question shares only the entry's topic words: nothing says this was asked
+        if topic and all(t in topic for t in hit) and any(t not in topic for t in toks):
+            # Only the entry's topic words are shared. In a long question nothing says this one was
+            # asked; in a short one the topic words are usually the ask, unless the user names a rare
+            # word the short answer's question lacks ("how do I rotate the auth token").
+            sa_stems = _stems(toks)
+            if long_ask or any(
+                weight(t) >= tuning.SHORT_ANSWER_TOPIC_RARE_WORD and t not in topic and not _covered(t, sa_stems)
+                for t in asked_toks
+            ):
+                continue
         covered = len(hit)
         total = sum(weight(t) for t in toks)
         share = sum(weight(t) for t in hit) / total if total > 0 else covered / len(toks)

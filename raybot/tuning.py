@@ -81,6 +81,11 @@ SHORT_ANSWER_YES_NO_TIE = 0.1
 #: most for the worse.
 SHORT_ANSWER_TOPIC_SHARE = 0.5
 SHORT_ANSWER_TOPIC_LONG_ASK = 15
+#: ... and in a shorter question when it names a word this rare (term weight, ~log inverse entry
+#: frequency) that the short answer's question lacks: "rotate" (5.0) in "how do I rotate the ray auth
+#: token", which "Where is the Ray auth token stored?" had led. 3.0 leaves out "enabled" (2.6), whose
+#: absence cost a right "is the OOM killer enabled by default" lead.
+SHORT_ANSWER_TOPIC_RARE_WORD = 3.0
 SHORT_ANSWER_TOPIC_MIN_ANSWERS = 4
 
 # -- choosing among the leaders (curated dev + real dev) --------------------------------------
