@@ -372,7 +372,8 @@ def _without_it(sa_question: str, asked: str) -> bool:
         # "without modifying logging" is about modifying, not about logging.
         found = []
         for m in re.finditer(r"\bwithout\s+((?:\S+\s*){1,4})", text, re.I):
-            words = [t for t in tokenize(m.group(1)) if t not in FILLER and t not in ("ray", "using", "use", "any", "job")]
+            skip = ("ray", "using", "use", "any", "job")
+            words = [t for t in tokenize(m.group(1)) if t not in FILLER and t not in skip]
             if words:
                 found.append(words[0])
         return found
