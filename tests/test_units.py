@@ -443,25 +443,34 @@ def test_a_yes_no_question_is_led_by_the_short_answer_that_settles_it_when_close
     assert lead("what does ray.shutdown do") == "It disconnects "
 
 
-def test_a_long_question_that_only_names_the_entrys_topic_gets_none_of_its_short_answers():
+def _short_answer_lead(questions, asked, weights=None):
+    """The question of the short answer match_short_answer picks among ``questions`` for ``asked``
+    (every word weighing 1 unless ``weights`` says otherwise), or None."""
     from raybot.assistant import match_short_answer
     from raybot.kb import ShortAnswer
 
-    class E:  # five questions about placement groups: "placement" and "group" are the topic
-        answers = [
-            ShortAnswer("How do I get the placement group the current task or actor runs in?", "Call ...", "u"),
-            ShortAnswer("How do I remove a placement group?", "remove_placement_group ...", "u"),
-            ShortAnswer("What does PACK mean for a placement group?", "Bundles ...", "u"),
-            ShortAnswer("Can a placement group reserve custom resources?", "Yes ...", "u"),
-            ShortAnswer("How do I name a placement group?", "name= ...", "u"),
-            ShortAnswer("How do I size a placement group bundle?", "Each bundle ...", "u"),
-        ]
+    class E:  # the one attribute match_short_answer reads
+        answers = [ShortAnswer(q, "A ...", "u") for q in questions]
 
-    def lead(question):
-        # weights as the shipped kb's term_weight gives them (rare words weigh more)
-        weights = {"placement": 2.1, "group": 1.5, "current": 1.7, "task": 0.2, "actor": 0.4, "run": 0.5, "rotate": 5.0}
-        sa = match_short_answer(E, prepare_query(question), lambda t: weights.get(t, 2.0))
-        return sa.question if sa else None
+    sa = match_short_answer(E, prepare_query(asked), lambda t: (weights or {}).get(t, 1.0 if weights is None else 2.0))
+    return sa.question if sa else None
+
+
+def test_a_long_question_that_only_names_the_entrys_topic_gets_none_of_its_short_answers():
+    # Six questions about placement groups: "placement" and "group" are the topic. Weights as the
+    # shipped kb's term_weight gives them (rare words weigh more; others 2.0).
+    questions = [
+        "How do I get the placement group the current task or actor runs in?",
+        "How do I remove a placement group?",
+        "What does PACK mean for a placement group?",
+        "Can a placement group reserve custom resources?",
+        "How do I name a placement group?",
+        "How do I size a placement group bundle?",
+    ]
+    weights = {"placement": 2.1, "group": 1.5, "current": 1.7, "task": 0.2, "actor": 0.4, "run": 0.5, "rotate": 5.0}
+
+    def lead(asked):
+        return _short_answer_lead(questions, asked, weights)
 
     long_q = (
         "Question on placement groups: I create a placement group for four GPUs with STRICT_SPREAD "
@@ -470,50 +479,29 @@ def test_a_long_question_that_only_names_the_entrys_topic_gets_none_of_its_short
     assert lead(long_q) is None
     # In a short question the topic words are the ask, unless it names a rare word the short
     # answer's question lacks ("rotate" weighs 5 in the shipped kb).
-    assert lead("how do I remove a placement group") == E.answers[1].question
+    assert lead("how do I remove a placement group") == questions[1]
     assert lead("how do I rotate a placement group") is None
-    assert lead("current placement group of a task") == E.answers[0].question
+    assert lead("current placement group of a task") == questions[0]
     # A definition question is not answered with how to do something with the thing.
     assert lead("what is a placement group bundle") is None
-    assert lead("how big should a placement group bundle be, how do I size it") == E.answers[5].question
+    assert lead("how big should a placement group bundle be, how do I size it") == questions[5]
 
 
 def test_a_yes_no_short_answer_about_doing_without_does_not_answer_needing():
-    from raybot.assistant import match_short_answer
-    from raybot.kb import ShortAnswer
-
-    class E:
-        answers = [ShortAnswer("Does ray job submit work without the dashboard?", "No. It is served by ...", "u")]
-
-    def lead(question):
-        sa = match_short_answer(E, prepare_query(question), lambda t: 1.0)
-        return sa.question if sa else None
-
-    assert lead("does ray job submit work without the dashboard") == E.answers[0].question
+    questions = ["Does ray job submit work without the dashboard?"]
+    assert _short_answer_lead(questions, "does ray job submit work without the dashboard") == questions[0]
     # Its "No." would read as "it does not need the dashboard".
-    assert lead("does ray job submit need the dashboard") is None
+    assert _short_answer_lead(questions, "does ray job submit need the dashboard") is None
     # Both say "without", about different things.
-    assert lead("does ray job submit work without ray remote") is None
+    assert _short_answer_lead(questions, "does ray job submit work without ray remote") is None
 
 
 def test_a_yes_no_fact_question_is_not_led_by_a_why_or_by_the_other_direction():
-    from raybot.assistant import match_short_answer
-    from raybot.kb import ShortAnswer
-
-    class E:
-        answers = [
-            ShortAnswer("Why is the numpy array I got from ray.get read-only?", "Because ...", "u"),
-            ShortAnswer("Can a task return a generator?", "Yes. Write it with yield ...", "u"),
-        ]
-
-    def lead(question):
-        sa = match_short_answer(E, prepare_query(question), lambda t: 1.0)
-        return sa.question if sa else None
-
-    assert lead("why is my numpy array from ray.get read only") == E.answers[0].question
-    assert lead("is a numpy array from ray.get zero copy and read only?") is None
-    assert lead("can a task return a generator") == E.answers[1].question
-    assert lead("can I pass a generator to a task") is None
+    questions = ["Why is the numpy array I got from ray.get read-only?", "Can a task return a generator?"]
+    assert _short_answer_lead(questions, "why is my numpy array from ray.get read only") == questions[0]
+    assert _short_answer_lead(questions, "is a numpy array from ray.get zero copy and read only?") is None
+    assert _short_answer_lead(questions, "can a task return a generator") == questions[1]
+    assert _short_answer_lead(questions, "can I pass a generator to a task") is None
 
 
 def test_the_quoted_yes_no_ask_is_the_one_about_a_fact():
