@@ -378,7 +378,7 @@ def _without_it(sa_question: str, asked: str) -> bool:
                 found.append(words[0])
         return found
 
-    if re.search(r"\bwithout\b", sa_question, re.I):
+    if _WITHOUT.search(sa_question):
         # Things, not actions: "without stopping the loop" and "without crashing my loop" say the same.
         theirs = [t for t in done_without(sa_question) if not t.endswith("ing")]
         mine = [t for t in done_without(asked) if not t.endswith("ing")]

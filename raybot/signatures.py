@@ -51,7 +51,6 @@ _BACKTICKED = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 _WORD = re.compile(r"[a-z][a-z0-9_']*")
 #: An exception class name ("OwnerDiedError", "ModuleNotFoundError"); also used by the assistant.
 ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z0-9]+(?:Error|Exception))\b")
-_ERROR_NAME = ERROR_NAME
 
 #: What names one of Ray's libraries (outside raybot's scope, kb/SCOPE.yaml) in a question or in
 #: a pasted traceback: module paths and imports, the library's own names, its classes and the
@@ -122,7 +121,7 @@ _CODE_LIKE = re.compile(
 def _message_like(text: str) -> bool:
     if _CODE_LIKE.search(text):
         return False
-    return bool(_MESSAGE_WORDS.search(text) or _ERROR_NAME.search(text) or _LOG_LINE.match(text))
+    return bool(_MESSAGE_WORDS.search(text) or ERROR_NAME.search(text) or _LOG_LINE.match(text))
 
 
 def library_context(text: str) -> list[str]:
@@ -162,7 +161,7 @@ def error_names(text: str) -> list[str]:
     """Exception class names in ``text``, generic ones (ValueError, ...) left out, except a
     ModuleNotFoundError that a RayTaskError wraps."""
     names = []
-    for n in _ERROR_NAME.findall(text):
+    for n in ERROR_NAME.findall(text):
         if n.lower() not in GENERIC_ERRORS and n not in names:
             names.append(n)
     return names + [n for n in _WRAPPED_IMPORT_ERROR.findall(text)[:1] if n not in names]
@@ -170,7 +169,7 @@ def error_names(text: str) -> list[str]:
 
 def short_name(sig: Signature) -> str:
     """How to name a signature in a list: its exception class, else its first words."""
-    m = _ERROR_NAME.search(sig.where)
+    m = ERROR_NAME.search(sig.where)
     if m and m.group(1).lower() not in GENERIC_ERRORS:
         return m.group(1)
     from raybot.kb import PLACEHOLDER_RE
@@ -404,7 +403,7 @@ def near(entries: dict[str, Entry], message: str) -> list[tuple[str, str, Entry]
             shared = len(lit & words)
             share = shared / len(lit)
             if shared >= 3 and share >= tuning.SIGNATURE_NEAR_SHARE:
-                m = _ERROR_NAME.search(sig.where) or _ERROR_NAME.search(entry.title)
+                m = ERROR_NAME.search(sig.where) or ERROR_NAME.search(entry.title)
                 name = m.group(1) if m else " ".join(sig.text.split()[:4]) + " …"
                 scored.append((share, name, sig.text, entry))
     scored.sort(key=lambda t: -t[0])
