@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-TOKENIZER_VERSION = 3  # 3: "auth" -> "authentication"
+TOKENIZER_VERSION = 4  # 3: "auth" -> "authentication"; 4: "c++" -> "cpp", "monitor.out" -> "monitor_out"
 
 STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for with from as is are was were be been being
@@ -36,6 +36,15 @@ SYNONYMS = {
 
 _TOKEN_RE = re.compile(r"[a-z_][a-z0-9_]*(?:::[a-z_]+)?|\d+")
 
+#: Spellings the token pattern would lose, rewritten first: "C++" (the "c" is too short to keep)
+#: and a log file's name ("monitor.out" vs "monitor.err": "out" is a stop word), which becomes one
+#: identifier that also yields its stem ("monitor_out" and "monitor").
+_BEFORE_TOKENS = re.compile(r"\bc\+\+|\b([a-z][a-z0-9_]*)\.(out|err)\b")
+
+
+def _rewrite(m: re.Match[str]) -> str:
+    return " cpp " if m.group(1) is None else f" {m.group(1)}_{m.group(2)} "
+
 
 def norm_token(tok: str) -> str:
     """A crude singular: "workers" -> "worker", "policies" -> "policy"; identifiers unchanged."""
@@ -52,7 +61,7 @@ def tokenize(text: str) -> list[str]:
     """Lower-case tokens; identifiers are kept whole *and* split into their parts."""
     out: list[str] = []
     cache = _TERMS_OF
-    for tok in _TOKEN_RE.findall(text.lower().replace("#", " ")):
+    for tok in _TOKEN_RE.findall(_BEFORE_TOKENS.sub(_rewrite, text.lower().replace("#", " "))):
         terms = cache.get(tok)
         if terms is None:
             if len(cache) >= _TERMS_OF_MAX:
