@@ -130,6 +130,16 @@ _BARE_YES_NO = re.compile(
 )
 _BARE_YES_NO_MAX_WORDS = 25
 
+#: "my actor constructor fails, does ray retry it": the yes/no part after a comma, still without
+#: its question mark. The subject must be a pronoun, "ray" or a determiner so that a statement
+#: ("..., is set to 0 in my config") is not read as a question.
+_BARE_YES_NO_CLAUSE = re.compile(
+    r"[,;]\s*(?:and\s+|but\s+|so\s+)?(?:is|are|does|do|did|can|could|will|would|should|has|have|was|were|"
+    r"isn't|aren't|doesn't|don't|won't|can't)\s+(?:it|there|this|that|i|we|you|they|ray|the|a|an|my|our|"
+    r"these|those|its|their|all|any)\b[^?,;\n]*$",
+    re.I,
+)
+
 
 #: "Can you show me an example of exit_actor()?": a request, whatever its grammar.
 _REQUEST = re.compile(
@@ -154,12 +164,13 @@ def _asks_yes_no(sentence: str, text: str) -> bool:
     if _YES_NO.search(sentence) or _CONDITION_THEN_YES_NO.search(sentence):
         return True
     flat = " ".join(text.split())
-    return (
-        "?" not in flat
-        and len(flat.split()) <= _BARE_YES_NO_MAX_WORDS
-        and bool(_BARE_YES_NO.match(" ".join(sentence.split()).rstrip(".!")))
-        and sentence.strip() == _question_sentences(flat)[0].strip()
-    )
+    if "?" in flat or len(flat.split()) > _BARE_YES_NO_MAX_WORDS:
+        return False
+    bare = " ".join(sentence.split()).rstrip(".!")
+    if sentence.strip() == _question_sentences(flat)[0].strip() and _BARE_YES_NO.match(bare):
+        return True
+    # The last sentence may end in the yes/no clause: "my actor constructor fails, does ray retry it".
+    return sentence.strip() == _question_sentences(flat)[-1].strip() and bool(_BARE_YES_NO_CLAUSE.search(bare))
 
 
 def is_yes_no(text: str) -> bool:
@@ -264,6 +275,12 @@ _OPPOSITES = (
     # What goes into a task is not what comes out: "can I pass a generator to a task" is not "Can a
     # task return a generator?".
     (re.compile(r"\breturn(?:s|ed|ing)?\b", re.I), re.compile(r"\bpass(?:es|ed|ing)?\b|\bas an? argument", re.I)),
+    # Adding nodes is not removing them: "how do I make it scale down faster" is not answered by
+    # raising upscaling_speed (found by h34a).
+    (
+        re.compile(r"\bscal(?:e|es|ed|ing)[ -]?up\b|\bupscal", re.I),
+        re.compile(r"\bscal(?:e|es|ed|ing)[ -]?down\b|\bdownscal", re.I),
+    ),
 )
 
 
