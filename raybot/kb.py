@@ -55,12 +55,14 @@ class Signature:
 
     def pattern(self) -> re.Pattern[str]:
         """Literal parts match case-insensitively with any run of whitespace; placeholders match
-        up to 300 characters on the same line."""
+        up to 300 characters on the same line. A placeholder that ends the message takes the
+        rest of its line (an exit detail can run to many sentences), so a message quoted inside
+        it is seen as part of this one."""
         text = self.text.replace("{{", "\x00").replace("}}", "\x01")
         out, pos = [], 0
         for m in PLACEHOLDER_RE.finditer(text):
             out.append(_literal(text[pos : m.start()]))
-            out.append(r"[^\n]{0,300}?")
+            out.append(r"[^\n]*" if not text[m.end() :].strip() else r"[^\n]{0,300}?")
             pos = m.end()
         out.append(_literal(text[pos:]))
         return re.compile("".join(out), re.I)

@@ -107,6 +107,23 @@ def test_a_message_quoted_inside_another_ranks_after_it():
     assert alone and alone[0].entry == "grpc-failed-to-connect-all-addresses"
 
 
+def test_a_long_exit_detail_stays_inside_the_actor_message():
+    """The ActorDiedError cause line ends in an exit detail that may run past 300 characters and
+    quote other known messages (h34b): the actor message is the one matched, the quoted ones
+    rank after it, and the assistant answers from the actor entry."""
+    entries = {e.id: e for e in SHIPPED}
+    pasted = (
+        "The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker exit "
+        "detail: Worker unexpectedly exits with a connection error code 2. End of file. There are some "
+        "potential root causes. (1) The process is killed by SIGKILL by OOM killer due to high memory usage. "
+        "(2) ray stop --force is called. (3) The worker is crashed unexpectedly due to SIGSEGV or other "
+        "unexpected errors."
+    )
+    hits = signatures.find(entries, pasted)
+    assert hits[0].entry == "actor-died-error" and hits[0].exact and hits[0].end == len(pasted)
+    assert {"worker-crashed-error", "kernel-oom-vs-ray-oom"} <= {h.entry for h in hits[1:]}
+
+
 BINARIES = [WHEEL / "_raylet.so", WHEEL / "core/src/ray/raylet/raylet", WHEEL / "core/src/ray/gcs/gcs_server"]
 
 
