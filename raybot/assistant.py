@@ -433,6 +433,18 @@ def _topic_words(entry: Entry) -> frozenset[str]:
     return words
 
 
+def _retyped(query: Query) -> bool:
+    """A short message in quotes inside the user's sentence ('what does "the actor died because
+    its owner has died" mean'): typed from memory, not pasted, so its words need not be Ray's.
+    One line, no error class, no log prefix, at most tuning.RETYPED_MESSAGE_MAX_WORDS words."""
+    msg = query.message.strip()
+    if "\n" in msg or len(msg.split()) > tuning.RETYPED_MESSAGE_MAX_WORDS:
+        return False
+    if signatures.ERROR_NAME.search(msg) or re.search(r"\.(?:cc|h|py):\d+|\d{2}:\d{2}:\d{2}", msg):
+        return False
+    return bool(re.search(r"[\"“'‘`]\s*" + re.escape(msg[:20]), query.raw))
+
+
 def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float]) -> ShortAnswer | None:
     """The entry's short answer whose question is the user's: most of its words are used, a
     "what is the default" answer only for a default question, a yes/no one only for a yes/no
@@ -459,6 +471,16 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     asked_words = [t for t in tokenize(asked) if t not in FILLER]
     asked_toks = list(dict.fromkeys(asked_words))
     long_ask = len(asked_words) >= tuning.SHORT_ANSWER_TOPIC_LONG_ASK
+    # Beside a pasted message, a short ask in the user's own words ("is this harmful?"): a short
+    # answer that only shares the message's words ("What does '...' mean?") answers the message,
+    # not them. (A longer story around the paste usually asks what the message means.)
+    own_ask = (
+        [t for t in asked_toks if t not in _FRAME_WORDS and t not in set(tokenize(query.message))]
+        if query.message and query.ask_text
+        else []
+    )
+    if len(own_ask) > tuning.SHORT_ANSWER_OWN_ASK_MAX:
+        own_ask = []
     for sa in entry.answers:
         if asks_default(sa.question) != default_q or (is_yes_no(sa.question) and not yes_no):
             continue
@@ -490,6 +512,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         if not toks:
             continue
         hit = [t for t in toks if _covered(t, q_stems)]
+        if own_ask and not any(_covered(t, _stems(toks)) for t in own_ask):
+            continue
         if topic and all(t in topic for t in hit) and any(t not in topic for t in toks):
             # Only the entry's topic words are shared. In a long question nothing says this one was
             # asked; in a short one the topic words are usually the ask, unless the user names a rare
@@ -939,6 +963,8 @@ class Assistant:
         own = [t for t in tokenize(query.ask_text) if t not in FILLER]
         if self._knows_paste(query, names) or len(own) >= tuning.MESSAGE_PROSE_WORDS:
             return None  # a class raybot knows, or a question of its own around the paste
+        if _retyped(query):
+            return None  # a few words in quotes, from memory: ranking answers, or declines
         near = signatures.near(self.entries, query.message)
         recognised = sorted({signatures.short_name(g) for e in self.entries.values() for g in e.signatures})
         checks = [

@@ -57,13 +57,20 @@ class Signature:
         """Literal parts match case-insensitively with any run of whitespace; placeholders match
         up to 300 characters on the same line. A placeholder that ends the message takes the
         rest of its line (an exit detail can run to many sentences), so a message quoted inside
-        it is seen as part of this one."""
+        it is seen as part of this one. A placeholder alone in brackets may be left out whole."""
         text = self.text.replace("{{", "\x00").replace("}}", "\x01")
         out, pos = [], 0
         for m in PLACEHOLDER_RE.finditer(text):
-            out.append(_literal(text[pos : m.start()]))
-            out.append(r"[^\n]*" if not text[m.end() :].strip() else r"[^\n]{0,300}?")
-            pos = m.end()
+            start, end = m.start(), m.end()
+            if text[start - 1 : start] == "(" and text[end : end + 1] == ")" and start - 1 >= pos:
+                # "process({pid})": users who retype the message leave the bracketed id out.
+                out.append(_literal(text[pos : start - 1]))
+                out.append(r"(?:\s*\([^\n]{0,300}?\))?")
+                pos = end + 1
+                continue
+            out.append(_literal(text[pos:start]))
+            out.append(r"[^\n]*" if not text[end:].strip() else r"[^\n]{0,300}?")
+            pos = end
         out.append(_literal(text[pos:]))
         return re.compile("".join(out), re.I)
 

@@ -219,6 +219,49 @@ def test_signature_placeholders_and_whitespace():
     sig = Signature("All copies of {object_id} have been lost due to node failure.", "https://x.org/a#L1")
     assert sig.pattern().search("All copies of 00ab12 have been\n lost due to NODE failure.")
     assert not sig.pattern().search("All copies of x have been removed due to node failure.")
+    # An id alone in brackets may be left out whole when the user retypes the message (h34b).
+    pid = Signature("Some workers of the worker process({pid}) have not registered.", "https://x.org/a#L1")
+    assert pid.pattern().search("Some workers of the worker process(4242) have not registered.")
+    assert pid.pattern().search("some workers of the worker process have not registered.")
+    assert not pid.pattern().search("Some workers of the worker pool have not registered.")
+
+
+@pytest.mark.parametrize(
+    "question, retyped",
+    [
+        ('what does "the actor died because its owner has died" mean', True),
+        ('my tasks fail with "the worker exited unexpectedly during start", why', True),
+        ('what does "ActorDiedError: the actor died" mean', False),
+        ('getting "[2026-01-05 10:00:00] raylet.cc:120 node lost"', False),
+        ('what does "the actor died because its owner has died and then it tried to restart it '
+         'but failed" mean', False),
+    ],
+)
+def test_a_few_quoted_words_are_retyped_not_pasted(question, retyped):
+    from raybot.assistant import _retyped
+    from raybot.retrieve import prepare_query
+
+    q = prepare_query(question)
+    assert (bool(q.message) and _retyped(q)) is retyped
+
+
+def test_a_retyped_message_is_answered_by_ranking_not_called_unknown(assistant):
+    # h34b: typed from memory ("died" where Ray says "dead"), it matched no signature and got
+    # "I don't recognise this message" although the actor entry lists that cause.
+    ans = assistant.ask('what does "the actor died because its owner has died" mean')
+    assert ans.kind != "unknown-message" and ans.judgement.entry == "actor-died-error"
+
+
+def test_a_short_ask_beside_a_paste_gets_the_short_answer_about_it(assistant):
+    """"is this harmful?" after a retyped registration-timeout line: the message is known without
+    its pid, and the short answer that says whether it is harmful leads, not "what does it mean"
+    nor another warning's "No, not by itself"."""
+    ans = assistant.ask(
+        "WARNING worker_pool.cc: Some workers of the worker process have not registered within the timeout. "
+        "is this harmful?"
+    )
+    assert ans.judgement is not None and ans.judgement.entry == "worker-register-timeout"
+    assert "Not when it repeats" in ans.answer
 
 
 def test_a_short_signature_is_not_found_with_a_distinctive_word_missing(shipped_retriever):
