@@ -275,6 +275,12 @@ _OPPOSITES = (
     # What goes into a task is not what comes out: "can I pass a generator to a task" is not "Can a
     # task return a generator?".
     (re.compile(r"\breturn(?:s|ed|ing)?\b", re.I), re.compile(r"\bpass(?:es|ed|ing)?\b|\bas an? argument", re.I)),
+    # Staying alive is the opposite of being ended: "does a detached actor survive ray stop?" must
+    # not get the "Yes." of "Does ray stop kill detached actors?".
+    (
+        re.compile(r"\bsurviv\w*|\boutliv\w*|\bkeeps? (?:on )?running\b|\bstays? (?:alive|up|running)\b", re.I),
+        re.compile(r"\bkill(?:s|ed|ing)?\b|\bterminat\w*|\bdestroy\w*|\bdies\b|\bdie\b", re.I),
+    ),
     # Adding nodes is not removing them: "how do I make it scale down faster" is not answered by
     # raising upscaling_speed (found by h34a).
     (
@@ -334,7 +340,12 @@ def _zero_mismatch(sa_question: str, asked: str) -> bool:
 
 
 #: API names and settings a question names: ``ray.wait``, ``max_concurrency``, ``RAY_memory_usage_threshold``.
-_NAMED_API = re.compile(r"\bray\.[a-z_]+(?:\.[a-z_]+)*|\b[a-zA-Z][a-zA-Z0-9]*(?:_[a-zA-Z0-9]+)+\b")
+_NAMED_API = re.compile(
+    r"\bray\.[a-z_]+(?:\.[a-z_]+)*|\b[a-zA-Z][a-zA-Z0-9]*(?:_[a-zA-Z0-9]+)+\b"
+    # A CLI command names an API too: "does a detached actor survive ray stop" is not "Does
+    # ray.shutdown() kill detached actors?". ("ray get" and "ray memory" are also plain words.)
+    r"|\b[Rr]ay (?:stop|start|up|down|status|submit|job|list|logs|exec|attach|summary|timeline|stack)\b"
+)
 _BY_DEFAULT = re.compile(r"\b(?:by default|default|automatic(?:ally)?)\b", re.I)
 
 
@@ -445,6 +456,22 @@ def _retyped(query: Query) -> bool:
     return bool(re.search(r"[\"“'‘`]\s*" + re.escape(msg[:20]), query.raw))
 
 
+#: Two ways to say one action, made one word before short-answer questions and the user's are
+#: compared: "can I disable the OOM killer" asks "Can I turn off Ray's OOM killer?".
+_ACTION_PHRASES = (
+    (re.compile(r"\b(?:turn|switch|shut)(?:s|ed|ing)?\s+(?:it\s+|them\s+)?off\b", re.I), "disable"),
+    (re.compile(r"\b(?:turn|switch)(?:s|ed|ing)?\s+(?:it\s+|them\s+)?on\b", re.I), "enable"),
+    (re.compile(r"\bon by default\b", re.I), "enabled by default"),
+    (re.compile(r"\boff by default\b", re.I), "disabled by default"),
+)
+
+
+def _same_action(text: str) -> str:
+    for pattern, word in _ACTION_PHRASES:
+        text = pattern.sub(word, text)
+    return text
+
+
 def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float]) -> ShortAnswer | None:
     """The entry's short answer whose question is the user's: most of its words are used, a
     "what is the default" answer only for a default question, a yes/no one only for a yes/no
@@ -453,7 +480,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     increase the object store" although half of its words are there, because "minimum" is the
     one that tells it from the other object store questions."""
     asked = query.ask_text or query.text
-    q_stems = _stems(tokenize(query.text))
+    q_stems = _stems(tokenize(_same_action(query.text)))
     default_q, yes_no = asks_default(asked), is_yes_no(asked)
     best, best_score = None, (0.0, 0)
     how_why = bool(_HOW_OR_WHY.search(asked))
@@ -508,7 +535,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             # "how to pass an actor to a task" and "can an actor call another actor" are not
             # answered with what an actor is.
             continue
-        toks = [t for t in dict.fromkeys(tokenize(sa.question)) if t not in _FRAME_WORDS]
+        toks = [t for t in dict.fromkeys(tokenize(_same_action(sa.question))) if t not in _FRAME_WORDS]
         if not toks:
             continue
         hit = [t for t in toks if _covered(t, q_stems)]
@@ -519,6 +546,10 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             # asked; in a short one the topic words are usually the ask, unless the user names a rare
             # word the short answer's question lacks ("how do I rotate the auth token").
             sa_stems = _stems(toks)
+            # Nor does a how-to answer a yes/no about a fact on the same topic ("is a placement
+            # group released when the driver exits?" is not "How do I list all placement groups?").
+            if fact_yes_no and re.match(r"\s*how (?:do|can|should) (?:i|we|you)\b", sa.question, re.I):
+                continue
             if long_ask or any(
                 weight(t) >= tuning.SHORT_ANSWER_TOPIC_RARE_WORD and t not in topic and not _covered(t, sa_stems)
                 for t in asked_toks

@@ -252,6 +252,22 @@ def test_a_retyped_message_is_answered_by_ranking_not_called_unknown(assistant):
     assert ans.kind != "unknown-message" and ans.judgement.entry == "actor-died-error"
 
 
+@pytest.mark.parametrize(
+    "question, entry, must, must_not",
+    [
+        # "disable" is "turn off": not the "Yes." of "Can the OOM killer kill actors, not only tasks?"
+        ("can i disable the oom killer", "oom-killer", "RAY_memory_monitor_refresh_ms=0", "actors included"),
+        # A how-to sharing only the topic does not answer a yes/no about a fact.
+        ("is a placement group released when the driver exits", "placement-group-bundles-nodes",
+         "lifetime='detached'", "ray list placement-groups"),
+    ],
+)
+def test_stop_35_short_answer_choices(assistant, question, entry, must, must_not):
+    ans = assistant.ask(question)
+    assert ans.judgement is not None and ans.judgement.entry == entry
+    assert must in ans.answer and must_not not in ans.answer
+
+
 def test_a_short_ask_beside_a_paste_gets_the_short_answer_about_it(assistant):
     """"is this harmful?" after a retyped registration-timeout line: the message is known without
     its pid, and the short answer that says whether it is harmful leads, not "what does it mean"

@@ -342,6 +342,13 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     assert _opposite_asked(faster, "how do I make the autoscaler scale down faster")
     assert _opposite_asked("Can the autoscaler scale down to zero worker nodes?", "can it upscale from zero")
     assert not _opposite_asked(faster, "my cluster scales up too slowly")
+    # Staying alive is the opposite of being killed (stop 35: "does a detached actor survive ray
+    # stop" was answered "Yes" by the short answer to "Does ray stop kill detached actors?").
+    kills = "Does ray stop kill detached actors?"
+    assert _opposite_asked(kills, "does a detached actor survive ray stop")
+    assert _opposite_asked(kills, "will my detached actor keep running after ray stop")
+    assert not _opposite_asked(kills, "are detached actors killed by ray stop")
+
     # Zero is not just another value of a setting.
     zero = "What happens if I set num_cpus=0 on a task?"
     assert not _zero_mismatch(zero, "@ray.remote(num_cpus=0) class A: what does that do")
@@ -361,6 +368,24 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     assert not _zero_mismatch(above_one, "can I use num_gpus=2.5")
     assert not _zero_mismatch(above_one, "can i use fractional num_gpus greater than 1 like 1.5?")
     assert _zero_mismatch(above_one, 'num_gpus fractional bundles like {"GPU": 0.5}?')
+
+
+def test_a_cli_command_is_a_named_api_for_yes_no_short_answers():
+    from raybot.assistant import _yes_no_other_ask
+
+    assert _yes_no_other_ask("Does ray.shutdown() kill detached actors?", "does ray stop kill a detached actor")
+    assert not _yes_no_other_ask("Does ray stop kill detached actors?", "does Ray stop kill my detached actor")
+    # "ray get" and "ray memory" are plain words too often to count as commands.
+    assert not _yes_no_other_ask("Is ray.get blocking?", "is ray get blocking")
+
+
+def test_turning_off_is_disabling_when_short_answers_are_compared():
+    from raybot.assistant import _same_action
+
+    assert _same_action("Can I turn off Ray's OOM killer?") == "Can I disable Ray's OOM killer?"
+    assert _same_action("is it switched on by default") == "is it enable by default"
+    assert _same_action("Is the memory monitor on by default?") == "Is the memory monitor enabled by default?"
+    assert _same_action("turn the dashboard on") == "turn the dashboard on"  # words between: left alone
 
 
 @pytest.mark.parametrize(
