@@ -531,9 +531,12 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # "does ray serialize numpy arrays zero-copy?" wants a yes or no, not "Because ..."
         if definition and _HOW_OR_WHY.search(sa.question):
             continue  # "what is a placement group bundle" is not asking how to do something with one
-        if _DEFINITION.match(sa.question) and (how_why or yes_no or not _ASKS_DEFINITION.search(asked)):
+        if _DEFINITION.match(sa.question) and (
+            how_why or yes_no or not _ASKS_DEFINITION.search(asked) or _COMPARES.search(asked)
+        ):
             # "how to pass an actor to a task" and "can an actor call another actor" are not
-            # answered with what an actor is.
+            # answered with what an actor is, nor "the difference between ray job submit and python
+            # script.py" with what a job is.
             continue
         toks = [t for t in dict.fromkeys(tokenize(_same_action(sa.question))) if t not in _FRAME_WORDS]
         if not toks:

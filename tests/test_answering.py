@@ -561,6 +561,9 @@ def test_a_definition_does_not_lead_a_how_or_why_question():
     assert match("ray actor?") == "A stateful worker."
     # A question about a value is no definition: its short answer is gated as before.
     assert match("what is the default num_cpus of an actor") == "1 to schedule, 0 to run."
+    # Nor is a comparison (stop 35: "difference between ray job submit and python script.py" got
+    # "What is a Ray job?").
+    assert match("what is the difference between a ray actor and a task") is None
 
 
 def test_default_question_gets_the_number_first(assistant):
