@@ -346,6 +346,12 @@ _NAMED_API = re.compile(
     # ray.shutdown() kill detached actors?". ("ray get" and "ray memory" are also plain words.)
     r"|\b[Rr]ay (?:stop|start|up|down|status|submit|job|list|logs|exec|attach|summary|timeline|stack)\b"
 )
+_USER_MAY = re.compile(r"^\W*(?:can|could|may|should|must)\s+(?:i|we)\b", re.I)
+_RAY_DOES = re.compile(
+    r"\b(?:does|do|did|will|would)\s+(?:ray|the\s+(?:raylet|gcs|autoscaler|cluster|head))\s+"
+    r"(?!support|allow|let|have|has|provide|offer|need|require|work|run)\w+",
+    re.I,
+)
 _BY_DEFAULT = re.compile(r"\b(?:by default|default|automatic(?:ally)?)\b", re.I)
 
 
@@ -357,6 +363,17 @@ def _yes_no_other_ask(sa_question: str, asked: str, sa_answer: str = "") -> bool
     sa_names = {n.lower() for n in _NAMED_API.findall(sa_question)}
     asked_names = {n.lower() for n in _NAMED_API.findall(asked)}
     if sa_names and asked_names and not sa_names & asked_names:
+        return True
+    # "Does ray job submit work without the dashboard?" settles that command, not "does ray work
+    # without the dashboard?": a command the user does not name, not even by its own word, is
+    # another ask. (API names such as ray.remote are often implied, so only commands count.)
+    commands = {n for n in sa_names if n.startswith("ray ")}
+    asked_words = set(tokenize(asked))
+    if commands and not asked_names and all(not set(tokenize(n)) & asked_words for n in commands):
+        return True
+    # "Can I delete old session directories?" is about what the user may do; "does ray delete old
+    # session directories?" asks what Ray does by itself.
+    if _USER_MAY.match(sa_question) and _RAY_DOES.search(asked):
         return True
     if bool(_BY_DEFAULT.search(sa_question)) == bool(_BY_DEFAULT.search(asked)):
         return False

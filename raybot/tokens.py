@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-TOKENIZER_VERSION = 4  # 3: "auth" -> "authentication"; 4: "c++" -> "cpp", "monitor.out" -> "monitor_out"
+TOKENIZER_VERSION = 5  # 3: "auth" -> "authentication"; 4: "c++" -> "cpp", "monitor.out" -> "monitor_out"; 5: ".log" too
 
 STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for with from as is are was were be been being
@@ -37,9 +37,9 @@ SYNONYMS = {
 _TOKEN_RE = re.compile(r"[a-z_][a-z0-9_]*(?:::[a-z_]+)?|\d+")
 
 #: Spellings the token pattern would lose, rewritten first: "C++" (the "c" is too short to keep)
-#: and a log file's name ("monitor.out" vs "monitor.err": "out" is a stop word), which becomes one
+#: and a log file's name ("monitor.out" vs "monitor.err" vs "monitor.log"; "out" is a stop word), which becomes one
 #: identifier that also yields its stem ("monitor_out" and "monitor").
-_BEFORE_TOKENS = re.compile(r"\bc\+\+|\b([a-z][a-z0-9_]*)\.(out|err)\b")
+_BEFORE_TOKENS = re.compile(r"\bc\+\+|\b([a-z][a-z0-9_]*)\.(out|err|log)\b")
 
 
 def _rewrite(m: re.Match[str]) -> str:

@@ -119,6 +119,7 @@ def test_tokenize_keeps_cpp_log_file_names_and_ray_get():
     assert "cpp" in tokenize("Does Ray support C++ workers?")
     toks = tokenize("what is in monitor.out vs monitor.err")
     assert "monitor_out" in toks and "monitor_err" in toks and "monitor" in toks
+    assert "dashboard_log" in tokenize("where is dashboard.log")
 
 
 @pytest.mark.parametrize(
@@ -377,6 +378,13 @@ def test_a_cli_command_is_a_named_api_for_yes_no_short_answers():
     assert not _yes_no_other_ask("Does ray stop kill detached actors?", "does Ray stop kill my detached actor")
     # "ray get" and "ray memory" are plain words too often to count as commands.
     assert not _yes_no_other_ask("Is ray.get blocking?", "is ray get blocking")
+    # A command the user does not name at all is another ask ("does ray work without the dashboard").
+    assert _yes_no_other_ask("Does ray job submit work without the dashboard?", "does ray work without the dashboard")
+    assert not _yes_no_other_ask("Does ray job submit work without the dashboard?", "can i submit a job without it")
+    # What the user may do is not what Ray does by itself.
+    assert _yes_no_other_ask("Can I delete old Ray session directories?", "does ray delete old session directories")
+    assert not _yes_no_other_ask("Can I delete old Ray session directories?", "is it safe to delete old sessions")
+    assert not _yes_no_other_ask("Can I use GPUs with Ray?", "does ray support gpus")
 
 
 def test_turning_off_is_disabling_when_short_answers_are_compared():
