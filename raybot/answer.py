@@ -479,7 +479,12 @@ def issue_line(entry: Entry) -> str:
 
 
 def compose_issue_list(
-    term: str | None, matches: list[Entry], exact: set[str], denied: list[Entry] | None = None
+    term: str | None,
+    matches: list[Entry],
+    exact: set[str],
+    denied: list[Entry] | None = None,
+    *,
+    about_nothing: bool = False,
 ) -> Composed:
     denied_md = ""
     if denied and term:
@@ -487,6 +492,18 @@ def compose_issue_list(
             f"\n\nOften cited for {md_code(term)}, but the issue itself does not mention it: "
             + ", ".join(f"#{d.issue.number} ({d.issue.title})" for d in denied if d.issue)
             + "."
+        )
+    if not matches and not term and about_nothing:
+        # "is there an upstream issue for this?" as the first message: "this" points at nothing.
+        return Composed(
+            "Which problem do you mean? This thread has no earlier question, so I cannot tell what "
+            "\u201cthis\u201d is. Describe the symptom or paste the error message, or name what to look "
+            "for (for example: is there an issue about `ray::IDLE` memory?), and I will list the GitHub "
+            "issue entries in my knowledge base about it.",
+            [],
+            {},
+            [],
+            None,
         )
     if not matches:
         what = f" mentioning {md_code(term)}" if term else " about this"

@@ -1528,7 +1528,13 @@ class Assistant:
         shown_term = term
         if not term and self._topic_for_issues in self.entries:
             shown_term = self.entries[self._topic_for_issues].title
-        composed = compose.compose_issue_list(shown_term, ranked, exact, [issues[d] for d in sorted(denied)])
+        composed = compose.compose_issue_list(
+            shown_term,
+            ranked,
+            exact,
+            [issues[d] for d in sorted(denied)],
+            about_nothing=not term and not self._topic_for_issues and not symptom and not denied,
+        )
         ans = self._answer(
             tid,
             query,

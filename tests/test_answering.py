@@ -1034,3 +1034,14 @@ def test_a_paste_whose_only_known_word_is_rpcerror_is_not_recognised(assistant):
         "RpcError: unavailable -- what does this mean?"
     )
     assert b.kind == "signature" and b.entries[0] == "node-marked-dead-health-check", (b.kind, b.entries)
+
+
+def test_an_issue_question_about_nothing_asks_what_is_meant(assistant):
+    """"is there an upstream issue for this?" as a thread's first message: "this" names nothing, so
+    raybot asks for the problem instead of saying it has no issue entry about it (h34c)."""
+    ans = assistant.ask("is there an upstream issue for this?")
+    assert "Which problem do you mean?" in ans.answer and "no GitHub issue entry" not in ans.answer
+    # With a topic in the thread, "this" is that topic.
+    first = assistant.ask("ray::IDLE workers keep gigabytes of memory")
+    follow = assistant.ask("is there an upstream issue for this?", thread_id=first.thread_id)
+    assert "Which problem do you mean?" not in follow.answer and "#" in follow.answer
