@@ -427,6 +427,10 @@ def _without_it(sa_question: str, asked: str) -> bool:
         # Things, not actions: "without stopping the loop" and "without crashing my loop" say the same.
         theirs = [t for t in done_without(sa_question) if not t.endswith("ing")]
         mine = [t for t in done_without(asked) if not t.endswith("ing")]
+        # "num_gpus=1 on an actor but ..." sets what "... started without num_gpus?" leaves out.
+        given = {name.lower().replace("-", "_") for name, value in _SETTING_VALUE.findall(asked) if float(value) > 0}
+        if any(t in given for t in theirs):
+            return True
         return bool(theirs and mine) and not any(_covered(t, _stems(theirs)) for t in mine)
     sa_stems = _stems(tokenize(sa_question))
     return any(_covered(w, sa_stems) for w in done_without(asked))

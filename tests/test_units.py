@@ -371,6 +371,17 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     assert _zero_mismatch(above_one, 'num_gpus fractional bundles like {"GPU": 0.5}?')
 
 
+def test_a_setting_given_a_value_is_not_done_without():
+    from raybot.assistant import _without_it
+
+    # h34b: "num_gpus=1 on an actor but torch.cuda.is_available() is False" was led by the answer to
+    # "Why does torch see all GPUs inside a task started without num_gpus?".
+    without = "Why does torch see all GPUs inside a task started without num_gpus?"
+    assert _without_it(without, "num_gpus=1 on an actor but torch.cuda.is_available() is False")
+    assert not _without_it(without, "torch sees every gpu in my task, I did not set num_gpus")
+    assert not _without_it(without, "num_gpus=0 and torch still sees the gpus")
+
+
 def test_a_cli_command_is_a_named_api_for_yes_no_short_answers():
     from raybot.assistant import _yes_no_other_ask
 
