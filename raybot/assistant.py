@@ -158,6 +158,16 @@ _CONDITION_THEN_YES_NO = re.compile(
 )
 
 
+#: The same without a question mark; only an auxiliary that cannot start a statement's predicate
+#: ("after a few hours the object store is full" is a statement).
+_BARE_CONDITION_THEN_YES_NO = re.compile(
+    r"^\W*(?:if|when|after|once)\s+(?!(?:is|are|does|do|did|can|could|will|would|should|must)\b)"
+    r"(?!.*\b(?:how|what|why|which|where|who|whom|whose)\b)\S+\s+\S+.*?"
+    r"\s(?:do|does|did|will|would|can|could|should)\s+\w+.*$",
+    re.I,
+)
+
+
 def _asks_yes_no(sentence: str, text: str) -> bool:
     if _REQUEST.search(sentence):
         return False
@@ -169,8 +179,11 @@ def _asks_yes_no(sentence: str, text: str) -> bool:
     bare = " ".join(sentence.split()).rstrip(".!")
     if sentence.strip() == _question_sentences(flat)[0].strip() and _BARE_YES_NO.match(bare):
         return True
-    # The last sentence may end in the yes/no clause: "my actor constructor fails, does ray retry it".
-    return sentence.strip() == _question_sentences(flat)[-1].strip() and bool(_BARE_YES_NO_CLAUSE.search(bare))
+    # The last sentence may end in the yes/no clause: "my actor constructor fails, does ray retry it",
+    # or put a condition first: "if i set it to 0 do idle workers stay forever".
+    return sentence.strip() == _question_sentences(flat)[-1].strip() and bool(
+        _BARE_YES_NO_CLAUSE.search(bare) or _BARE_CONDITION_THEN_YES_NO.search(bare)
+    )
 
 
 def is_yes_no(text: str) -> bool:
@@ -898,9 +911,14 @@ class Assistant:
         findings = check(query.raw)
         if not findings:
             return "", []
-        lines = ["**In the code you pasted:**"]
-        for f in findings:
-            lines.append(f"- line {f.line}: {f.message} *Fix:* {f.fix} (see `{f.entry}`)")
+        if query.has_code or "\n" in query.raw.strip():
+            lines = ["**In the code you pasted:**"]
+            lines += [f"- line {f.line}: {f.message} *Fix:* {f.fix} (see `{f.entry}`)" for f in findings]
+        else:
+            # A setting written into a one-line question ("does kill_idle_workers_interval_ms=0 kill
+            # idle workers immediately"): no code was pasted and there are no lines to point at.
+            lines = ["**About the setting in your question:**"]
+            lines += [f"- {f.message} *Fix:* {f.fix} (see `{f.entry}`)" for f in findings]
         return "\n".join(lines), [f.entry for f in findings if f.entry in self.entries]
 
     def judge(self, query: Query, hits: list[Hit], unknown: list[str], scope: tuple[float, str | None]) -> Judgement:

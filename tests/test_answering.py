@@ -1045,3 +1045,9 @@ def test_an_issue_question_about_nothing_asks_what_is_meant(assistant):
     first = assistant.ask("ray::IDLE workers keep gigabytes of memory")
     follow = assistant.ask("is there an upstream issue for this?", thread_id=first.thread_id)
     assert "Which problem do you mean?" not in follow.answer and "#" in follow.answer
+
+
+def test_a_setting_in_a_one_line_question_is_not_called_pasted_code(assistant):
+    ans = assistant.ask("does kill_idle_workers_interval_ms=0 kill idle workers immediately")
+    assert "About the setting in your question" in ans.answer
+    assert "code you pasted" not in ans.answer and "line 1:" not in ans.answer

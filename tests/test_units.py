@@ -414,6 +414,9 @@ def test_turning_off_is_disabling_when_short_answers_are_compared():
         ("my actor constructor fails, does ray retry it", True),
         ("i set max_restarts=3, does it also retry the tasks", True),
         ("the head node restarts; will my detached actors survive", True),
+        ("if i set kill_idle_workers_interval_ms to 0 do idle workers stay forever", True),
+        ("if the task fails ray retries it three times", False),
+        ("after a few hours the object store is full and everything slows down", False),
         ("max_retries for my task, is set to 0 in my config", False),
         ("my task fails, does ray retry it. how do I see the error", False),
         ("does ray retry a failed task, my actor constructor fails, and the log shows an error at line 3 "
