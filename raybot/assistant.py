@@ -490,15 +490,13 @@ def _retyped(query: Query) -> bool:
     return bool(re.search(r"[\"“'‘`]\s*" + re.escape(msg[:20]), query.raw))
 
 
-#: Two ways to say one thing, made one word before short-answer questions and the user's are
+#: Two ways to say one action, made one word before short-answer questions and the user's are
 #: compared: "can I disable the OOM killer" asks "Can I turn off Ray's OOM killer?".
 _ACTION_PHRASES = (
     (re.compile(r"\b(?:turn|switch|shut)(?:s|ed|ing)?\s+(?:it\s+|them\s+)?off\b", re.I), "disable"),
     (re.compile(r"\b(?:turn|switch)(?:s|ed|ing)?\s+(?:it\s+|them\s+)?on\b", re.I), "enable"),
     (re.compile(r"\bon by default\b", re.I), "enabled by default"),
     (re.compile(r"\boff by default\b", re.I), "disabled by default"),
-    # "two clusters on one machine" asks "Can I run multiple Ray clusters on one machine?".
-    (re.compile(r"\b(?:two|several|more than one)\b", re.I), "multiple"),
 )
 
 
