@@ -1051,3 +1051,16 @@ def test_a_setting_in_a_one_line_question_is_not_called_pasted_code(assistant):
     ans = assistant.ask("does kill_idle_workers_interval_ms=0 kill idle workers immediately")
     assert "About the setting in your question" in ans.answer
     assert "code you pasted" not in ans.answer and "line 1:" not in ans.answer
+
+
+def test_a_yes_no_short_answer_sharing_only_the_setting_name_needs_the_rest_of_the_ask(assistant):
+    """The seed's setting: "will lowering idle_timeout_minutes free the memory of idle workers" had the
+    "Yes." of "Can idle_timeout_minutes be a fraction such as 0.5?" (the name and its three parts
+    outweighed "fraction")."""
+    from raybot.assistant import _name_only
+
+    toks = ["idle_timeout_minutes", "idle", "timeout", "minute", "fraction"]
+    assert _name_only(toks, ["idle_timeout_minutes", "idle", "timeout", "minute"])
+    assert not _name_only(toks, ["idle_timeout_minutes", "idle", "fraction"])
+    ans = assistant.ask("will lowering idle_timeout_minutes free the memory of idle workers")
+    assert "fraction" not in ans.answer.split("\n\n")[0] and not ans.answer.lstrip("* ").startswith("Yes")
