@@ -493,8 +493,9 @@ def _retyped(query: Query) -> bool:
 #: Two ways to say one action, made one word before short-answer questions and the user's are
 #: compared: "can I disable the OOM killer" asks "Can I turn off Ray's OOM killer?".
 _ACTION_PHRASES = (
-    (re.compile(r"\b(?:turn|switch|shut)(?:s|ed|ing)?\s+(?:it\s+|them\s+)?off\b", re.I), "disable"),
-    (re.compile(r"\b(?:turn|switch)(?:s|ed|ing)?\s+(?:it\s+|them\s+)?on\b", re.I), "enable"),
+    # "turn Ray token authentication off": up to three words between, kept after the verb.
+    (re.compile(r"\b(?:turn|switch|shut)(?:s|ed|ing)?\s+((?:\w+\s+){0,3}?)off\b", re.I), r"disable \1"),
+    (re.compile(r"\b(?:turn|switch)(?:s|ed|ing)?\s+((?:\w+\s+){0,3}?)on\b", re.I), r"enable \1"),
     (re.compile(r"\bon by default\b", re.I), "enabled by default"),
     (re.compile(r"\boff by default\b", re.I), "disabled by default"),
 )
