@@ -459,8 +459,9 @@ def test_yes_no_only_when_the_entry_settles_it(assistant):
     # (The raylet question of issue #8 was the example here until the kb gained an entry that
     # says what happens when a raylet dies: see test_the_six_questions_of_issue_8. The next one,
     # whether the autoscaler scales down a node holding a placement group bundle, is answered by
-    # autoscaler-nodes-not-scaling-down since h34a.)
-    unsupported = assistant.ask("Does the autoscaler give one node type priority over another?")
+    # autoscaler-nodes-not-scaling-down since h34a, and whether one node type gets priority over
+    # another by autoscaler-node-type-selection since h35b.)
+    unsupported = assistant.ask("Does the autoscaler spread worker nodes across availability zones evenly?")
     assert unsupported.in_scope is False
     assert not re.match(r"\W*(yes|no)\b", unsupported.answer, re.I)
     assert any(
