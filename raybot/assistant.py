@@ -545,11 +545,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     # Beside a pasted message, a short ask in the user's own words ("is this harmful?"): a short
     # answer that only shares the message's words ("What does '...' mean?") answers the message,
     # not them. (A longer story around the paste usually asks what the message means.)
-    own_ask = (
-        [t for t in asked_toks if t not in _FRAME_WORDS and t not in set(tokenize(query.message))]
-        if query.message and query.ask_text
-        else []
-    )
+    message_words = set(tokenize(query.message)) if query.message and query.ask_text else set()
+    own_ask = [t for t in asked_toks if t not in _FRAME_WORDS and t not in message_words] if message_words else []
     if len(own_ask) > tuning.SHORT_ANSWER_OWN_ASK_MAX:
         own_ask = []
     for sa in entry.answers:
@@ -586,13 +583,13 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         if not toks:
             continue
         hit = [t for t in toks if _covered(t, q_stems)]
-        if own_ask and not any(_covered(t, _stems(toks)) for t in own_ask):
+        sa_stems = _stems(toks)
+        if own_ask and not any(_covered(t, sa_stems) for t in own_ask):
             continue
         if topic and all(t in topic for t in hit) and any(t not in topic for t in toks):
             # Only the entry's topic words are shared. In a long question nothing says this one was
             # asked; in a short one the topic words are usually the ask, unless the user names a rare
             # word the short answer's question lacks ("how do I rotate the auth token").
-            sa_stems = _stems(toks)
             # Nor does a how-to answer a yes/no about a fact on the same topic ("is a placement
             # group released when the driver exits?" is not "How do I list all placement groups?").
             if fact_yes_no and re.match(r"\s*how (?:do|can|should) (?:i|we|you)\b", sa.question, re.I):
@@ -608,8 +605,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             # workers"): the name and its parts count four times, so the share looks high. Anything
             # else the user asks must be in the short answer's question. (For every short answer,
             # this lost 7 right leads of ~840 judged questions, stop 29; for yes/no ones none.)
-            sa_stems_all = _stems(toks)
-            if any(not _covered(t, sa_stems_all) for t in asked_toks if t not in _FRAME_WORDS):
+            if any(not _covered(t, sa_stems) for t in asked_toks if t not in _FRAME_WORDS):
                 continue
         covered = len(hit)
         total = sum(weight(t) for t in toks)
@@ -1040,7 +1036,10 @@ class Assistant:
             return self._compose_answer(tid, query, entry, judgement, intent=intent, hits=[], lead=lead)
         how = "matches" if hit.exact else "is part of" if hit.part else "looks like a cut-off copy of"
         where = f" ({sig.where})" if sig.where else ""
-        lead = f"Your paste {how} a message I know{where}: “{sig.text}” ([source]({sig.source}))."
+        shown = (signatures.shared_opening(entry, sig) if not hit.exact else None) or sig.text
+        if shown != sig.text:
+            shown += " …"  # the paste stops where two of the entry's messages part
+        lead = f"Your paste {how} a message I know{where}: “{shown}” ([source]({sig.source}))."
         return self._compose_answer(
             tid, query, entry, judgement, intent=intent, hits=[], lead=lead, first_urls=[sig.source]
         )
@@ -1567,12 +1566,9 @@ class Assistant:
         shown_term = term
         if not term and self._topic_for_issues in self.entries:
             shown_term = self.entries[self._topic_for_issues].title
+        about_nothing = not ranked and not term and not self._topic_for_issues and not symptom and not denied
         composed = compose.compose_issue_list(
-            shown_term,
-            ranked,
-            exact,
-            [issues[d] for d in sorted(denied)],
-            about_nothing=not term and not self._topic_for_issues and not symptom and not denied,
+            shown_term, ranked, exact, [issues[d] for d in sorted(denied)], about_nothing=about_nothing
         )
         ans = self._answer(
             tid,
@@ -1584,7 +1580,8 @@ class Assistant:
             topic=self._topic_for_issues or (ranked[0].id if ranked else None),
             hits=hits,
         )
-        ans.kind = "issue-list"
+        # A question back ("Which problem do you mean?") is no list of issues.
+        ans.kind = "clarify" if about_nothing else "issue-list"
         ans.judgement = judgement
         return ans
 

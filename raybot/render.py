@@ -79,7 +79,8 @@ def render_answer(answer, *, json_: bool = False, explain: bool = False, hint: b
             data["judgement"] = judgement.to_dict()
         print_json(data)
         return
-    if not answer.in_scope:
+    if not answer.in_scope and getattr(answer, "kind", "") not in ("clarify", "nothing-pending", "thanks"):
+        # A question back or a thank-you looked nothing up: "not covered" would say the wrong thing.
         err_console().print("[dim](not covered by the knowledge base)[/]")
     hedge = answer.hedge() if hasattr(answer, "hedge") else None
     if hedge:

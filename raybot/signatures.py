@@ -277,6 +277,18 @@ def _openings(entries: dict[str, Entry]) -> dict[int, Signature]:
     return table
 
 
+def shared_opening(entry: Entry, sig: Signature) -> str | None:
+    """The first sentence of ``sig`` when another signature of the same entry opens with it too
+    ("Some workers of the worker process({pid}) have not registered within the timeout." goes on
+    "The process is still alive ..." or "The process is dead ..."): a paste of that sentence alone
+    is either message, so only the sentence may be quoted back."""
+    first = re.split(r"(?<=[.!?])\s+(?=\S)", sig.text.strip(), maxsplit=1)[0]
+    if first == sig.text.strip():
+        return None
+    others = (o for o in entry.signatures if o is not sig)
+    return first if any(o.text.strip().startswith(first) for o in others) else None
+
+
 def _part_copy(sig: Signature, seq: list[str], grams: set[tuple[str, ...]]) -> int:
     """How many of the signature's literal words the longest pasted run covers (0: none)."""
     from raybot.kb import PLACEHOLDER_RE

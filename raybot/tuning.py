@@ -55,8 +55,8 @@ SIGNATURE_NEAR_COPY = 0.85  #: share of a signature's words (in order) that make
 SIGNATURE_NEAR_SHARE = 0.3  #: share of words that makes a signature worth naming as "not this"
 MESSAGE_PROSE_WORDS = 14  #: a paste with fewer own words than this is a question about the paste
 #: A quoted message of at most this many words that matches no signature was typed from memory
-#: ("what does 'worker exited unexpectedly' mean"): ranking answers it. h34b's retyped messages
-#: (stop 35) were 4-9 words; Ray's own lines that users paste run longer or carry a log prefix.
+#: ('what does "the actor died because its owner has died" mean'): ranking answers it. The retyped
+#: messages h34b asked (stop 28) were 4-9 words; Ray's own lines that users paste run longer or carry a log prefix.
 RETYPED_MESSAGE_MAX_WORDS = 10
 #: A paste that stops after a message's first sentence is that message when the sentence has this many
 #: literal words (and no other entry's message opens the same way). Set by hand: 4 would also admit
@@ -97,7 +97,7 @@ SHORT_ANSWER_TOPIC_MIN_ANSWERS = 4
 
 #: A pasted message with at most this many content words of the user's own around it ("is this
 #: harmful?", "can I ignore it"): its short answer must speak to one of them. Set from h34b's
-#: hand-asked pastes (stop 35); at 10+ words the story around a paste ("pass my class with a
+#: hand-asked pastes (stop 28) in stop 29; at 10+ words the story around a paste ("pass my class with a
 #: logger to a task, how do I fix this") asks what the message means.
 SHORT_ANSWER_OWN_ASK_MAX = 3
 
@@ -433,4 +433,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-

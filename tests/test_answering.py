@@ -262,7 +262,7 @@ def test_a_retyped_message_is_answered_by_ranking_not_called_unknown(assistant):
          "lifetime='detached'", "ray list placement-groups"),
     ],
 )
-def test_stop_35_short_answer_choices(assistant, question, entry, must, must_not):
+def test_disable_is_turn_off_and_topic_how_tos_do_not_answer_yes_no(assistant, question, entry, must, must_not):
     ans = assistant.ask(question)
     assert ans.judgement is not None and ans.judgement.entry == entry
     assert must in ans.answer and must_not not in ans.answer
@@ -278,6 +278,10 @@ def test_a_short_ask_beside_a_paste_gets_the_short_answer_about_it(assistant):
     )
     assert ans.judgement is not None and ans.judgement.entry == "worker-register-timeout"
     assert "Not when it repeats" in ans.answer
+    # Only the shared first sentence was pasted: neither the "still alive" nor the "dead" ending is
+    # quoted back as if the user had pasted it.
+    lead = ans.answer.split("\n\n")[0]
+    assert "The process is dead" not in lead and "The process is still alive" not in lead
 
 
 def test_a_short_signature_is_not_found_with_a_distinctive_word_missing(shipped_retriever):
@@ -562,7 +566,7 @@ def test_a_definition_does_not_lead_a_how_or_why_question():
     assert match("ray actor?") == "A stateful worker."
     # A question about a value is no definition: its short answer is gated as before.
     assert match("what is the default num_cpus of an actor") == "1 to schedule, 0 to run."
-    # Nor is a comparison (stop 35: "difference between ray job submit and python script.py" got
+    # Nor is a comparison (stop 29: "difference between ray job submit and python script.py" got
     # "What is a Ray job?").
     assert match("what is the difference between a ray actor and a task") is None
 
@@ -1042,6 +1046,7 @@ def test_an_issue_question_about_nothing_asks_what_is_meant(assistant):
     raybot asks for the problem instead of saying it has no issue entry about it (h34c)."""
     ans = assistant.ask("is there an upstream issue for this?")
     assert "Which problem do you mean?" in ans.answer and "no GitHub issue entry" not in ans.answer
+    assert ans.kind == "clarify"
     # With a topic in the thread, "this" is that topic.
     first = assistant.ask("ray::IDLE workers keep gigabytes of memory")
     follow = assistant.ask("is there an upstream issue for this?", thread_id=first.thread_id)

@@ -206,3 +206,14 @@ def test_hostile_kb_title_fails_lint_and_never_reaches_the_terminal(tmp_path):
     assert "evil" not in out and "\u202e" not in out
     r = run(["kb", "list", "--json"], env)
     assert "\\u202e" in r.stdout  # JSON keeps the data, escaped
+
+
+def test_a_question_back_is_not_labelled_not_covered(tmp_path):
+    # "Which problem do you mean?" looked nothing up, so "(not covered by the knowledge base)" would be
+    # wrong; a real decline keeps the label.
+    env = env_for(tmp_path / "home", 80)
+    back = run(["ask", "is there an upstream issue for this?"], env)
+    assert back.returncode == 0 and "Which problem do you mean?" in back.stdout
+    assert "not covered by the knowledge base" not in back.stderr
+    decline = run(["ask", "how do I tune the learning rate of PPO in RLlib?"], env)
+    assert "not covered by the knowledge base" in decline.stderr

@@ -343,7 +343,7 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     assert _opposite_asked(faster, "how do I make the autoscaler scale down faster")
     assert _opposite_asked("Can the autoscaler scale down to zero worker nodes?", "can it upscale from zero")
     assert not _opposite_asked(faster, "my cluster scales up too slowly")
-    # Staying alive is the opposite of being killed (stop 35: "does a detached actor survive ray
+    # Staying alive is the opposite of being killed (stop 29: "does a detached actor survive ray
     # stop" was answered "Yes" by the short answer to "Does ray stop kill detached actors?").
     kills = "Does ray stop kill detached actors?"
     assert _opposite_asked(kills, "does a detached actor survive ray stop")
