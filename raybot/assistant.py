@@ -302,11 +302,20 @@ _OPPOSITES = (
     ),
 )
 
+#: Tasks are retried and actors restarted by different rules: "does ray restart tasks killed by
+#: oom" is not "Is an actor restarted after the OOM killer kills it?". Only for that ask: elsewhere
+#: what is said of an actor's worker often holds for a task's ("how do I find the pid ...").
+_TASK_OR_ACTOR = (re.compile(r"\btasks?\b", re.I), re.compile(r"\bactors?\b", re.I))
+_COMES_BACK = re.compile(r"\brestart\w*|\bretr(?:y|ies|ied|ying)\b|\bre-?run\w*|\bresubmit\w*", re.I)
+
 
 def _opposite_asked(sa_question: str, asked: str) -> bool:
     """Does the user's question use one side of a pair of opposites where the short answer's
     question uses only the other side?"""
-    for one, other in _OPPOSITES:
+    pairs = _OPPOSITES
+    if _COMES_BACK.search(sa_question) and _COMES_BACK.search(asked):
+        pairs = (*pairs, _TASK_OR_ACTOR)
+    for one, other in pairs:
         for a, b in ((one, other), (other, one)):
             if a.search(sa_question) and not b.search(sa_question) and b.search(asked) and not a.search(asked):
                 return True
@@ -628,15 +637,21 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`*(])")
 
 
+#: A value a default can take: a number, or a boolean / None ("retry_exceptions defaults to False").
+_DEFAULT_VALUE = re.compile(r"\d|\b(?:True|False|None)\b")
+
+
 def default_sentence(entry: Entry, query: Query, retriever) -> str | None:
     """For "what is the default ...": the entry sentence that states a default value for what
     was asked, if it is not already the answer's first sentence."""
     key = set(retriever.key_terms(query)) | {t for t in query.signals if "_" in t}
     best, best_score = None, 0
     for name in ("Answer", "Details"):
-        text = re.sub(r"\s+", " ", entry.sections.get(name, ""))
-        for i, sent in enumerate(_SENTENCE.split(text)):
-            if not re.search(r"\bdefault", sent, re.I) or not re.search(r"\d", sent):
+        # Bullets and paragraphs are units of their own, so a sentence never runs into the next bullet.
+        blocks = re.split(r"\n\s*\n|\n\s*[-*]\s+|^\s*[-*]\s+", entry.sections.get(name, ""))
+        sentences = [s for b in blocks for s in _SENTENCE.split(re.sub(r"\s+", " ", b).strip()) if s]
+        for i, sent in enumerate(sentences):
+            if not re.search(r"\bdefault", sent, re.I) or not _DEFAULT_VALUE.search(sent):
                 continue
             stems = _stems(tokenize(sent))
             score = sum(1 for t in key if _covered(t, stems)) + (1 if name == "Answer" else 0)

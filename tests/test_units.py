@@ -812,3 +812,39 @@ def test_whats_asks_for_a_default_and_auth_is_authentication():
     assert asks_default("what's the default maximum_startup_concurrency")
     # "token auth" is how users write it; the kb says "token authentication".
     assert "authentication" in tokenize("is token auth on by default")
+
+
+def test_a_default_question_gets_a_boolean_default_and_never_the_next_bullet(assistant):
+    from pathlib import Path
+
+    from raybot.assistant import default_sentence
+    from raybot.kb import Entry
+    from raybot.retrieve import prepare_query
+
+    entry = Entry(
+        id="x", title="t", kind="config", path=Path("x.md"), sha256="",
+        sections={
+            "Answer": "A task is retried 3 times by default when its worker dies.",
+            "Details": (
+                "- `max_retries` is 3 (L1).\n- `retry_exceptions` defaults to `False` (L9).\n- Seen once by default."
+            ),
+        },
+    )
+    got = default_sentence(entry, prepare_query("what is the default for retry_exceptions"), assistant.retriever)
+    # A default may be True/False, not only a number; the bullet after it is not part of the sentence.
+    assert got == "`retry_exceptions` defaults to `False` (L9)."
+    # The real entry leads with that default too.
+    lead = assistant.ask("what is the default for retry_exceptions").answer.split("\n\n")[1]
+    assert "defaults to `False`" in lead, lead
+
+
+def test_a_task_retry_question_is_not_answered_by_an_actor_restart(assistant):
+    from raybot.assistant import _opposite_asked
+
+    actor = "Is an actor restarted after the OOM killer kills it?"
+    assert _opposite_asked(actor, "does ray restart tasks killed by oom")
+    assert not _opposite_asked(actor, "my actor got OOM killed, will it restart")
+    # Outside retries and restarts, what holds for an actor's worker often holds for a task's.
+    assert not _opposite_asked("How do I find the PID of an actor's worker?", "how do i find the pid of my task")
+    got = assistant.ask("does ray restart tasks killed by oom")
+    assert got.kind == "short-answer" and "task_oom_retries" in got.answer.split("\n\n")[1]
