@@ -312,7 +312,7 @@ _COMES_BACK = re.compile(r"\brestart\w*|\bretr(?:y|ies|ied|ying)\b|\bre-?run\w*|
 def _opposite_asked(sa_question: str, asked: str) -> bool:
     """Does the user's question use one side of a pair of opposites where the short answer's
     question uses only the other side?"""
-    pairs = _OPPOSITES
+    pairs: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = _OPPOSITES
     if _COMES_BACK.search(sa_question) and _COMES_BACK.search(asked):
         pairs = (*pairs, _TASK_OR_ACTOR)
     for one, other in pairs:
