@@ -277,6 +277,17 @@ _ASKS_DEFINITION = re.compile(
 _HOW_OR_WHY = re.compile(r"\bhow (?:do|does|can|could|should|would|to)\b|\bwhy\b", re.I)
 
 
+#: A statement that something does not work ("ray.cancel doesnt stop my actor task") reports a
+#: how-to already tried: its answer is why, not "How do I cancel a running task?".
+_COMPLAINT = re.compile(
+    r"\b(?:doesn'?t|does not|didn'?t|did not|won'?t|will not|isn'?t|is not|aren'?t|are not)\s+(?:\w+\s+)?"
+    r"(?:work|stop|start|run|do|finish|return|exit|die|get|show|connect|scale|release|free)\w*\b"
+    r"|\bdoes nothing\b|\bnothing happens\b|\bnot working\b",
+    re.I,
+)
+_HOW_TO_SA = re.compile(r"\s*how (?:do|can|should) (?:i|we|you)\b", re.I)
+
+
 #: Words whose opposite turns a yes into a no: "must the nodes run the same Python version?" ->
 #: "Yes." is the wrong first word for "does Ray work with different Python versions?".
 _OPPOSITES = (
@@ -307,6 +318,22 @@ _OPPOSITES = (
 #: what is said of an actor's worker often holds for a task's ("how do I find the pid ...").
 _TASK_OR_ACTOR = (re.compile(r"\btasks?\b", re.I), re.compile(r"\bactors?\b", re.I))
 _COMES_BACK = re.compile(r"\brestart\w*|\bretr(?:y|ies|ied|ying)\b|\bre-?run\w*|\bresubmit\w*", re.I)
+
+
+#: Which ID: "node id" and "task id" differ in the one word that matters, and both words are so
+#: common that their weights cannot tell "How do I get the current task ID?" from the node's.
+_ID_KIND = re.compile(
+    r"\b(node|task|job|actor|worker|object|submission|placement[ _-]?group|session|cluster)[ _-]?ids?\b", re.I
+)
+
+
+def _other_id_kind(sa_question: str, asked: str) -> bool:
+    """Do the user and the short answer's question each name a kind of ID, and never the same one?"""
+    def kinds(text: str) -> set[str]:
+        return {re.sub(r"[ _-]", "", k.lower()) for k in _ID_KIND.findall(text)}
+
+    mine, theirs = kinds(sa_question), kinds(asked)
+    return bool(mine and theirs and not mine & theirs)
 
 
 def _opposite_asked(sa_question: str, asked: str) -> bool:
@@ -537,6 +564,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     default_q, yes_no = asks_default(asked), is_yes_no(asked)
     best, best_score = None, (0.0, 0)
     how_why = bool(_HOW_OR_WHY.search(asked))
+    complaint = bool(_COMPLAINT.search(asked)) and not re.search(r"\bhow\b", asked, re.I) and not yes_no
     definition = bool(_DEFINITION.match(asked.strip().rstrip("?") + "?"))  # users drop the "?"
     fact_yes_no = yes_no and asks_fact_yes_no(asked)
     # "Should I better run my own cluster or use Kubernetes?" asks for a recommendation between two
@@ -571,12 +599,16 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # "Does X work without Y?" -> "No." would say the opposite to "does X need Y?"
         if _opposite_asked(sa.question, asked):
             continue  # opposite words ("disable" for "enable") would answer the other question
+        if _other_id_kind(sa.question, asked):
+            continue  # the task ID is no answer to "how do I get the node id"
         if is_yes_no(sa.question) and choice:
             continue  # "Yes." or "No." is no answer to "A or B?"
         if is_yes_no(sa.question) and _yes_no_other_ask(sa.question, asked, sa.answer):
             continue  # its "Yes."/"No." settles another proposition
         if _TURN_OFF.search(sa.question) and not _TURN_OFF_ASKED.search(asked) and len(asked.split()) > 3:
             continue  # how to switch a thing off answers only someone who wants it off
+        if complaint and _HOW_TO_SA.match(sa.question):
+            continue  # "ray.cancel doesn't stop my actor task": they did what "How do I cancel ...?" says
         if fact_yes_no and re.match(r"\s*why\b", sa.question, re.I):
             continue  # "does ray serialize numpy arrays zero-copy?" wants a yes or no, not "Because ..."
         if definition and _HOW_OR_WHY.search(sa.question):
@@ -651,7 +683,8 @@ def default_sentence(entry: Entry, query: Query, retriever) -> str | None:
         blocks = re.split(r"\n\s*\n|\n\s*[-*]\s+|^\s*[-*]\s+", entry.sections.get(name, ""))
         sentences = [s for b in blocks for s in _SENTENCE.split(re.sub(r"\s+", " ", b).strip()) if s]
         for i, sent in enumerate(sentences):
-            if not re.search(r"\bdefault", sent, re.I) or not _DEFAULT_VALUE.search(sent):
+            # "default_worker.py" is a file name, not a default.
+            if not re.search(r"\bdefault(?:s|ed)?\b", sent, re.I) or not _DEFAULT_VALUE.search(sent):
                 continue
             stems = _stems(tokenize(sent))
             score = sum(1 for t in key if _covered(t, stems)) + (1 if name == "Answer" else 0)

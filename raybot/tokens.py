@@ -143,11 +143,18 @@ def stem_keys(tok: str) -> tuple[str, ...]:
     # ("multithreads" / "multiple", "interval" / "internal", "reconnect" / "reconstruction"):
     # their prefix key is two letters longer.
     n = 7 if tok[:5] in _SHARED_PREFIXES else 5
+    if tok in _OWN_WORDS:
+        return (stem,)
     return ("~" + tok[:n], stem) if len(tok) >= 5 else (stem,)
 
 
 #: Five-letter word beginnings that many unrelated words share (see :func:`stem_keys`).
 _SHARED_PREFIXES = frozenset({"multi", "inter", "recon", "conte", "trans", "under"})
+
+#: Words that are not another form of the word their prefix spells: "asyncio" (the library) is not
+#: "async" (an async actor), so "Can I call asyncio.run ...?" does not answer "can actors have async
+#: methods".
+_OWN_WORDS = frozenset({"asyncio"})
 
 
 def covered(tok: str, terms: set[str]) -> bool:

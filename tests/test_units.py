@@ -848,3 +848,28 @@ def test_a_task_retry_question_is_not_answered_by_an_actor_restart(assistant):
     assert not _opposite_asked("How do I find the PID of an actor's worker?", "how do i find the pid of my task")
     got = assistant.ask("does ray restart tasks killed by oom")
     assert got.kind == "short-answer" and "task_oom_retries" in got.answer.split("\n\n")[1]
+
+
+def test_short_answers_tell_kinds_of_id_asyncio_and_complaints_apart(assistant):
+    from raybot.assistant import _other_id_kind
+    from raybot.tokens import covered, stem_keys
+
+    # The one word that tells the IDs apart is too common to weigh anything.
+    assert _other_id_kind("How do I get the current task ID inside a Ray task?", "how to get the node id in a task")
+    assert not _other_id_kind("How do I get the node ID inside a task?", "current node_id inside a task")
+    assert not _other_id_kind("How do I get the node ID inside a task?", "what is my node's ip")
+    ids = {
+        "how to get the current node id inside a task": "get_node_id()",
+        "how to get the task id inside a task": "get_task_id()",
+    }
+    for q, call in ids.items():
+        got = assistant.ask(q)
+        assert got.kind == "short-answer" and call in got.answer.split("\n\n")[1][:60], (q, got.answer[:200])
+    # asyncio is not another form of async.
+    assert not covered("asyncio", set(stem_keys("async")) | {"async"})
+    assert covered("asynchronous", set(stem_keys("async")) | {"async"})
+    lead = assistant.ask("can ray actors have async methods").answer.split("\n\n")[1]
+    assert lead.startswith("**Yes."), lead
+    # "X doesn't stop my actor task" reports a how-to already tried: the answer is why.
+    lead = assistant.ask("ray.cancel doesnt stop my actor task").answer.split("\n\n")[1]
+    assert "is_canceled" in lead, lead
