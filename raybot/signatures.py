@@ -154,17 +154,22 @@ def words_around(text: str, sig: Signature) -> str:
 #: A task that raised ModuleNotFoundError is a worker that cannot import what the driver can (a
 #: Ray deployment problem), unlike the other generic classes a RayTaskError wraps, which are the
 #: user's own code failing.
-_WRAPPED_IMPORT_ERROR = re.compile(r"\bRayTaskError\((ModuleNotFoundError)\)")
+#: ... and RaySystemError's "System error: No module named 'x'", the same import failure met while
+#: deserializing an object (serialization.py L601-L603, 2.60.0).
+_WRAPPED_IMPORT_ERROR = re.compile(
+    r"\bRayTaskError\((ModuleNotFoundError)\)|\bRaySystemError: System error: No (module) named\b"
+)
 
 
 def error_names(text: str) -> list[str]:
     """Exception class names in ``text``, generic ones (ValueError, ...) left out, except a
-    ModuleNotFoundError that a RayTaskError wraps."""
+    ModuleNotFoundError that a RayTaskError or RaySystemError wraps."""
     names = []
     for n in ERROR_NAME.findall(text):
         if n.lower() not in GENERIC_ERRORS and n not in names:
             names.append(n)
-    return names + [n for n in _WRAPPED_IMPORT_ERROR.findall(text)[:1] if n not in names]
+    wrapped = ["ModuleNotFoundError" for _ in _WRAPPED_IMPORT_ERROR.findall(text)[:1]]
+    return names + [n for n in wrapped if n not in names]
 
 
 def short_name(sig: Signature) -> str:

@@ -873,3 +873,15 @@ def test_short_answers_tell_kinds_of_id_asyncio_and_complaints_apart(assistant):
     # "X doesn't stop my actor task" reports a how-to already tried: the answer is why.
     lead = assistant.ask("ray.cancel doesnt stop my actor task").answer.split("\n\n")[1]
     assert "is_canceled" in lead, lead
+
+
+def test_a_raysystemerror_no_module_named_is_the_import_failure_raybot_knows(assistant):
+    from raybot.signatures import error_names
+
+    assert error_names("ray.exceptions.RaySystemError: System error: No module named 'foo'") == [
+        "ModuleNotFoundError"
+    ]
+    assert error_names("RayTaskError(ModuleNotFoundError): ray::f()") == ["ModuleNotFoundError"]
+    assert error_names("ModuleNotFoundError: No module named 'mypkg'") == []  # Python's own: generic
+    got = assistant.ask("ray.exceptions.RaySystemError: System error: No module named 'transformers_modules'")
+    assert got.kind != "unknown-message" and got.entries[:1] == ["module-not-found-in-workers"], got.entries
