@@ -277,6 +277,12 @@ _ASKS_DEFINITION = re.compile(
 _HOW_OR_WHY = re.compile(r"\bhow (?:do|does|can|could|should|would|to)\b|\bwhy\b", re.I)
 
 
+#: The first words of an answer that settles a yes/no question.
+_YES_NO_OPENING = re.compile(
+    r"\s*(?:yes|no|not necessarily|not by default|not directly|not always|usually not)\b\s*[.,:;]", re.I
+)
+
+
 #: A statement that something does not work ("ray.cancel doesnt stop my actor task") reports a
 #: how-to already tried: its answer is why, not "How do I cancel a running task?".
 _COMPLAINT = re.compile(
@@ -587,7 +593,11 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     if len(own_ask) > tuning.SHORT_ANSWER_OWN_ASK_MAX:
         own_ask = []
     for sa in entry.answers:
-        if asks_default(sa.question) != default_q or (is_yes_no(sa.question) and not yes_no):
+        if asks_default(sa.question) != default_q or (
+            (is_yes_no(sa.question) or _YES_NO_OPENING.match(sa.answer)) and not yes_no
+        ):
+            # An answer that opens with a yes or a no answers a yes/no question, whatever the form
+            # of its question ("Does '...' mean the pod ran out of memory?" -> "Not necessarily.").
             continue
         if _zero_mismatch(sa.question, query.raw):
             continue

@@ -885,3 +885,17 @@ def test_a_raysystemerror_no_module_named_is_the_import_failure_raybot_knows(ass
     assert error_names("ModuleNotFoundError: No module named 'mypkg'") == []  # Python's own: generic
     got = assistant.ask("ray.exceptions.RaySystemError: System error: No module named 'transformers_modules'")
     assert got.kind != "unknown-message" and got.entries[:1] == ["module-not-found-in-workers"], got.entries
+
+
+def test_an_answer_opening_with_yes_or_no_answers_only_a_yes_no_question(assistant):
+    from raybot.assistant import _YES_NO_OPENING
+
+    assert _YES_NO_OPENING.match("Not necessarily. Ray appends that sentence whenever ...")
+    assert _YES_NO_OPENING.match("No, not by default: retry_exceptions is False.")
+    assert not _YES_NO_OPENING.match("Nothing by itself: it is a name and a count ...")
+    # The story of a head pod OOMKilled asks what eats memory: "Not necessarily." is no answer.
+    got = assistant.ask(
+        "we run ray on k8s with kuberay and the head pod keeps getting OOMKilled after a day or so. "
+        "nothing else runs on the head. any idea what eats the memory?"
+    )
+    assert not got.answer.split("\n\n")[1].startswith("**Not necessarily"), got.answer[:300]
