@@ -246,8 +246,16 @@ def asks_fact_yes_no(text: str) -> bool:
 
 
 def asks_default(text: str) -> bool:
-    return bool(_DEFAULT_Q.search(text)) and bool(
-        re.search(r"\b(what|whats|which|how (?:long|many|much|often)|is it|value)\b", text, re.I)
+    if not _DEFAULT_Q.search(text):
+        return False
+    if re.search(r"\b(what|whats|which|how (?:long|many|much|often)|is it|value)\b", text, re.I):
+        return True
+    # A few words typed like a search ("min_worker_port max_worker_port defaults") ask for the
+    # default too; "by default" in a yes/no question ("does it retry by default") does not.
+    return (
+        len(text.split()) <= tuning.DEFAULT_KEYWORD_QUERY_MAX_WORDS
+        and not re.search(r"\bby default\b", text, re.I)
+        and not is_yes_no(text)
     )
 
 

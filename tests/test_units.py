@@ -122,6 +122,19 @@ def test_tokenize_keeps_cpp_log_file_names_and_ray_get():
     assert "dashboard_log" in tokenize("where is dashboard.log")
 
 
+def test_a_cli_flag_is_the_identifier_of_its_setting():
+    # "--min-worker-port" in an entry is what "min_worker_port" asks about (tokenizer 6).
+    toks = tokenize("ray start --min-worker-port=10002 --object-store-memory 8000000000 --block")
+    assert {"min_worker_port", "min", "worker", "port", "object_store_memory", "block"} <= set(toks)
+    assert "out_of_memory" not in tokenize("an out-of-memory error")  # only flags, not hyphenated words
+    from raybot.assistant import asks_default
+
+    # A few words typed like a search ask for the default; "by default" in a yes/no does not.
+    assert asks_default("min_worker_port max_worker_port defaults")
+    assert not asks_default("does ray retry failed tasks by default")
+    assert not asks_default("is the default fine for a big cluster?")
+
+
 @pytest.mark.parametrize(
     "text,kind,section",
     [
