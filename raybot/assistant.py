@@ -581,6 +581,9 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     complaint = bool(_COMPLAINT.search(asked)) and not re.search(r"\bhow\b", asked, re.I) and not yes_no
     definition = bool(_DEFINITION.match(asked.strip().rstrip("?") + "?"))  # users drop the "?"
     fact_yes_no = yes_no and asks_fact_yes_no(asked)
+    # "Is there a way to tell ray that this actor needs 8 GB?" asks for a way, which a "No." about
+    # another fact ("Can setting memory= keep it from being OOM killed?") denies by mistake.
+    capability = yes_no and bool(re.search(r"\bis there (?:a|any)(?: \w+)? way\b|\bis it possible\b", asked, re.I))
     # "Should I better run my own cluster or use Kubernetes?" asks for a recommendation between two
     # ways; "Are attributes added to the object store or kept in the process?" can still take a "No.".
     choice = bool(
@@ -619,6 +622,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # opposite words ("disable" for "enable") would answer the other question
         if _other_id_kind(sa.question, asked):
             continue  # the task ID is no answer to "how do I get the node id"
+        if capability and is_yes_no(sa.question) and asks_fact_yes_no(sa.question):
+            continue  # "is there a way to reserve memory?" is not settled by "No." about another fact
         if is_yes_no(sa.question) and choice:
             continue  # "Yes." or "No." is no answer to "A or B?"
         if is_yes_no(sa.question) and _yes_no_other_ask(sa.question, asked, sa.answer):
@@ -627,8 +632,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # how to switch a thing off answers only someone who wants it off
         if complaint and _HOW_TO_SA.match(sa.question):
             continue  # "ray.cancel doesn't stop my actor task": they did what "How do I cancel ...?" says
-        if fact_yes_no and re.match(r"\s*why\b", sa.question, re.I):
-            continue  # "does ray serialize numpy arrays zero-copy?" wants a yes or no, not "Because ..."
+        if fact_yes_no and re.match(r"\s*(?:why|where)\b", sa.question, re.I):
+            continue  # "does ray serialize numpy arrays zero-copy?" wants a yes or no, not "Because ..." or a place
         if definition and _HOW_OR_WHY.search(sa.question):
             continue  # "what is a placement group bundle" is not asking how to do something with one
         if _DEFINITION.match(sa.question) and (

@@ -912,3 +912,17 @@ def test_an_answer_opening_with_yes_or_no_answers_only_a_yes_no_question(assista
         "nothing else runs on the head. any idea what eats the memory?"
     )
     assert not got.answer.split("\n\n")[1].startswith("**Not necessarily"), got.answer[:300]
+
+
+def test_is_there_a_way_is_not_denied_by_a_no_about_another_fact(assistant):
+    q = (
+        "We have a long running actor that caches a big pandas dataframe (like 8GB). After a few hours the node "
+        "gets OOM killed by ray. Is there a way to tell ray that this actor needs that much memory so it doesn't "
+        "schedule other stuff on that node?"
+    )
+    lead = assistant.ask(q).answer.split("\n\n")[1]
+    assert not lead.startswith("**No"), lead
+    assert "memory=" in lead
+    # The fact question keeps its "No.": memory= does not protect a task from the OOM killer.
+    lead = assistant.ask("can i set memory= on a task so it doesnt get oom killed").answer.split("\n\n")[1]
+    assert lead.startswith("**No."), lead
