@@ -168,11 +168,33 @@ _BARE_CONDITION_THEN_YES_NO = re.compile(
 )
 
 
+#: A statement typed with a question mark asks whether it is true ("head pod restart loses all my
+#: jobs?", "ray.get blocking?"): a short one, with no question word, no choice and no default.
+_DECLARATIVE_QUESTION = re.compile(
+    r"(?!.*\b(?:what|whats|how|why|which|where|who|whom|whose|when|default|defaults|or|vs|versus)\b)"
+    r"(?:\S+\s+){1,11}\S+\?$",
+    re.I,
+)
+
+
+#: ... and it says something: a verb form, not just a topic ("ray.cancel force=True on an actor
+#: task?" asks what happens, not whether).
+_HAS_VERB = re.compile(
+    r"\b[a-z]{2,}(?:es|ed|ing)\b|\b[a-z]{3,}[^s\W]s\b"
+    r"|\b(?:run|work|fail|die|hang|block|leak|crash|need|keep|stay|survive|free|kill|retry|restart|support|"
+    r"share|reuse|copy|scale|start|stop|wait|return|get)\b",
+    re.I,
+)
+
+
 def _asks_yes_no(sentence: str, text: str) -> bool:
     if _REQUEST.search(sentence):
         return False
     if _YES_NO.search(sentence) or _CONDITION_THEN_YES_NO.search(sentence):
         return True
+    one = " ".join(sentence.split())
+    if one == " ".join(text.split()) and _DECLARATIVE_QUESTION.match(one) and _HAS_VERB.search(one):
+        return True  # "kuberay head pod restart loses all my jobs?"
     flat = " ".join(text.split())
     if "?" in flat or len(flat.split()) > _BARE_YES_NO_MAX_WORDS:
         return False

@@ -926,3 +926,22 @@ def test_is_there_a_way_is_not_denied_by_a_no_about_another_fact(assistant):
     # The fact question keeps its "No.": memory= does not protect a task from the OOM killer.
     lead = assistant.ask("can i set memory= on a task so it doesnt get oom killed").answer.split("\n\n")[1]
     assert lead.startswith("**No."), lead
+
+
+def test_a_statement_with_a_question_mark_asks_yes_or_no():
+    from raybot.assistant import is_yes_no
+
+    assert is_yes_no("kuberay head pod restart loses all my jobs?")
+    assert is_yes_no("ray.get blocking?")
+    assert is_yes_no("async actor methods run concurrently?")
+    # A topic with a question mark asks what happens; question words, choices and defaults are no yes/no.
+    assert not is_yes_no("ray.cancel force=True on an actor task?")
+    assert not is_yes_no("RAY_memory_monitor_refresh_ms default?")
+    assert not is_yes_no("head node or worker node?")
+    # Only when it is the whole question: "ray status shows the nodes as idle? how to debug?" asks how.
+    assert not is_yes_no("ray status shows the nodes as idle? how to debug?")
+
+
+def test_head_restart_question_gets_its_yes(assistant):
+    lead = assistant.ask("kuberay head pod restart loses all my jobs?").answer.split("\n\n")[1]
+    assert lead.startswith("**Yes, without GCS fault tolerance"), lead
