@@ -313,6 +313,12 @@ _YES_NO_OPENING = re.compile(
 )
 
 
+#: Words that may stand around a bare exception class name without asking anything else.
+_CLASS_QUESTION_WORDS = frozenset(
+    "what is a an the does do mean means meaning error exception ray raised got getting i im explain".split()
+)
+
+
 #: A statement that something does not work ("ray.cancel doesnt stop my actor task") reports a
 #: how-to already tried: its answer is why, not "How do I cancel a running task?".
 _COMPLAINT = re.compile(
@@ -654,7 +660,9 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # how to switch a thing off answers only someone who wants it off
         if complaint and _HOW_TO_SA.match(sa.question):
             continue  # "ray.cancel doesn't stop my actor task": they did what "How do I cancel ...?" says
-        if fact_yes_no and re.match(r"\s*(?:why|where)\b", sa.question, re.I):
+        if yes_no and re.match(r"\s*(?:where|who)\b", sa.question, re.I):
+            continue  # "can I set the job's entrypoint resources?" is not told where the entrypoint runs
+        if fact_yes_no and re.match(r"\s*why\b", sa.question, re.I):
             continue  # "does ray serialize numpy arrays zero-copy?" wants a yes or no, not "Because ..." or a place
         if definition and _HOW_OR_WHY.search(sa.question):
             continue  # "what is a placement group bundle" is not asking how to do something with one
@@ -1056,7 +1064,30 @@ class Assistant:
         if not hit.exact and scope_sim >= hit.dense + tuning.SCOPE_CLEARLY_CLOSER:
             # Clearly closer to an area raybot does not cover than to its best entry: decline.
             j.confidence = min(j.confidence, tuning.IN_SCOPE_MIN - 0.01)
+        elif self._names_only_its_class(query, hit.entry):
+            # "ObjectFetchTimedOutError" alone, or "what is X?": a class name embeds poorly, but the
+            # entry that names it in its title or tags is the lookup's answer, as for a pasted message.
+            j.confidence = max(j.confidence, tuning.SIGNATURE_CALIBRATION["clean"])
         return j
+
+    def _names_only_its_class(self, query: Query, entry_id: str) -> bool:
+        """Is the question only a Ray exception class name (with at most a "what is" / "what does
+        ... mean" around it) that ``entry_id`` names in its title or tags, and no other entry does?"""
+        names = signatures.error_names(query.text)
+        if len(names) != 1:
+            return False
+        rest = re.sub(re.escape(names[0]), " ", query.text, flags=re.I)
+        rest = re.sub(r"\bray\.exceptions\.|[?.:!`'\"]", " ", rest)
+        words = [w for w in rest.lower().split() if w not in _CLASS_QUESTION_WORDS]
+        if words:
+            return False
+        name = names[0].lower()
+
+        def names_it(e: Entry) -> bool:
+            return e.title.lower().startswith(name) or name in (t.lower() for t in e.tags)
+
+        owners = [e.id for e in self.entries.values() if names_it(e)]
+        return owners == [entry_id]
 
     def _runner_up_score(self, hit: Hit, others: list[Hit]) -> float:
         """The best score among the other entries that are not linked to ``hit``'s (``related:``

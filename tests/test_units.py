@@ -945,3 +945,26 @@ def test_a_statement_with_a_question_mark_asks_yes_or_no():
 def test_head_restart_question_gets_its_yes(assistant):
     lead = assistant.ask("kuberay head pod restart loses all my jobs?").answer.split("\n\n")[1]
     assert lead.startswith("**Yes, without GCS fault tolerance"), lead
+
+
+def test_a_bare_exception_class_name_finds_the_entry_that_names_it(assistant):
+    # A class name embeds poorly; the one entry that names it in its title or tags is the answer.
+    for q in ("ObjectFetchTimedOutError", "what is ObjectFetchTimedOutError?"):
+        got = assistant.ask(q)
+        assert got.in_scope and got.entries[:1] == ["object-lost-error-family"], (q, got.kind, got.entries)
+    from raybot.retrieve import prepare_query
+
+    assert assistant._names_only_its_class(prepare_query("ObjectFetchTimedOutError"), "object-lost-error-family")
+    # More than the name: ranking decides, as for any question.
+    assert not assistant._names_only_its_class(
+        prepare_query("ObjectFetchTimedOutError how do i raise the timeout"), "object-lost-error-family"
+    )
+
+
+def test_who_and_where_short_answers_do_not_answer_a_yes_no_question(assistant):
+    q = (
+        "If task A creates an object with ray.put and returns the ref to the driver, and then task A's worker "
+        "exits, can the driver still get the object?"
+    )
+    lead = assistant.ask(q).answer.split("\n\n")[1]
+    assert not lead.startswith("**The caller"), lead  # that is who owns a task's *return value*
