@@ -1234,10 +1234,20 @@ class Assistant:
         texts = [self.retriever._entry_text(eid) for eid in self.entries]
         if any(i in t for i in idents for t in texts):
             return True
-        words = set(re.findall(r"[a-z]+", query.message.lower()))
+        seq = re.findall(r"[a-z]+", query.message.lower())
+        words = set(seq)
+        # The message's opening words in order (its exception class left out): a question line that
+        # quotes them quotes the message, whatever the user typed after it on the same line
+        # ("... object when passing my db client"). Only the opening: five common words in a row
+        # ("has already been deleted by") occur anywhere.
+        n = tuning.PASTE_QUOTED_RUN
+        opening = seq[1:] if seq and seq[0].endswith(("error", "exception")) else seq
+        runs = {" ".join(opening[:n])} if len(opening) >= n else set()
         for e in self.entries.values():
             for q in e.questions:
                 qw = re.findall(r"[a-z]+", q.lower())
+                if runs and any(r in " ".join(qw) for r in runs):
+                    return True
                 if len(qw) >= 6 and sum(w in words for w in qw) / len(qw) >= tuning.SIGNATURE_NEAR_COPY:
                     return True
                 # A short paste that a question line quotes inside a longer message ("TypeError:

@@ -438,3 +438,8 @@ if __name__ == "__main__":
 #: "default(s)" without a question word still asks for the default (stop 30, hand-asked questions;
 #: the judged regression set of ~1,050 questions did not move at 6).
 DEFAULT_KEYWORD_QUERY_MAX_WORDS = 6
+
+#: A pasted message is known when a kb question line quotes this many of its opening words in a row
+#: ("TypeError: cannot pickle '_thread.lock' object when passing my db client"): ranking answers it
+#: instead of "I don't recognise this message" (stop 30, hand-asked questions).
+PASTE_QUOTED_RUN = 5

@@ -968,3 +968,11 @@ def test_who_and_where_short_answers_do_not_answer_a_yes_no_question(assistant):
     )
     lead = assistant.ask(q).answer.split("\n\n")[1]
     assert not lead.startswith("**The caller"), lead  # that is who owns a task's *return value*
+
+
+def test_a_paste_with_words_after_it_on_its_line_is_still_known(assistant):
+    got = assistant.ask("TypeError: cannot pickle '_thread.lock' object when passing my db client to a task")
+    assert got.kind != "unknown-message" and got.entries[:1] == ["could-not-serialize-error"], got.entries
+    # Made-up text that no question line quotes stays unrecognised.
+    got = assistant.ask("RuntimeError: the flux capacitor of worker 7 overheated during the warp phase")
+    assert got.kind == "unknown-message"
