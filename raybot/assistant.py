@@ -532,6 +532,16 @@ _COMPARISON_SA = re.compile(r"\bdifference\b|\bvs\.?\b|\bversus\b|\bcompar", re.
 #: between the head node and a worker node?" is about head and worker nodes, and "difference between"
 #: alone must not make it the answer to "difference between Kubernetes and Ray".
 _FRAME_WORDS = frozenset({"default", "difference", "between", "versus", "compare", "comparison"})
+#: "Will it wait forever or error out?": the user names two outcomes; a "Yes." or "No." picks
+#: neither. (Not "... or not?", and not a list of things inside one ask: "pip or conda".)
+_OUTCOME_CHOICE = re.compile(
+    r"(?:^|[.?!]\s+)(?:will|would|does|do|is|are|should)\s+(?:it|they|ray|this|that)\s+\w+[^.?!]*"
+    r"\bor\b(?!\s+not\b)\s+\w+[^.?!]*\?\s*$",
+    re.I,
+)
+#: Shared words that say nothing about which of an entry's short answers was asked: "what happens
+#: ... when it is removed?" is not "what happens with STRICT_SPREAD and too few nodes?".
+_NO_EVIDENCE = frozenset({"happen"})
 
 
 _TOPIC_WORDS: dict[int, tuple[Entry, frozenset[str]]] = {}
@@ -617,7 +627,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     choice = bool(
         re.search(r"\bor\b[^?]*\?\s*$", asked.strip(), re.I)
         and re.search(r"\b(?:better|rather|instead|which|prefer\w*|recommend\w*)\b", asked, re.I)
-    )
+    ) or bool(_OUTCOME_CHOICE.search(asked.strip()))
     topic = _topic_words(entry)
     # In a short question the topic words are the ask ("default num_cpus for an actor"); a long one
     # names its topic on the way to asking something else.
@@ -680,7 +690,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         sa_stems = _stems(toks)
         if own_ask and not any(_covered(t, sa_stems) for t in own_ask):
             continue
-        if topic and all(t in topic for t in hit) and any(t not in topic for t in toks):
+        if topic and all(t in topic or t in _NO_EVIDENCE for t in hit) and any(t not in topic for t in toks):
             # Only the entry's topic words are shared. In a long question nothing says this one was
             # asked; in a short one the topic words are usually the ask, unless the user names a rare
             # word the short answer's question lacks ("how do I rotate the auth token").

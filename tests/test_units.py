@@ -976,3 +976,18 @@ def test_a_paste_with_words_after_it_on_its_line_is_still_known(assistant):
     # Made-up text that no question line quotes stays unrecognised.
     got = assistant.ask("RuntimeError: the flux capacitor of worker 7 overheated during the warp phase")
     assert got.kind == "unknown-message"
+
+
+def test_two_named_outcomes_are_not_answered_yes_or_no(assistant):
+    from raybot.assistant import _OUTCOME_CHOICE
+
+    assert _OUTCOME_CHOICE.search("what happens? Will it wait forever or error out?")
+    assert not _OUTCOME_CHOICE.search("Will it restart or not?")
+    assert not _OUTCOME_CHOICE.search("can I use pip or conda in a runtime_env?")
+    q = (
+        'Question about placement groups: if I create a PG with 4 bundles of {"GPU":1} with STRICT_SPREAD and '
+        "only have 3 GPU nodes, what happens? Will it wait forever or error out?"
+    )
+    lead = assistant.ask(q).answer.split("\n\n")[1]
+    # Neither the "Yes." of a placement group's lifetime nor what happens when a group is removed.
+    assert not lead.startswith(("**Yes", "**No", "**remove_placement_group")), lead
