@@ -333,7 +333,10 @@ _HOW_TO_SA = re.compile(r"\s*how (?:do|can|should) (?:i|we|you)\b", re.I)
 #: Words whose opposite turns a yes into a no: "must the nodes run the same Python version?" ->
 #: "Yes." is the wrong first word for "does Ray work with different Python versions?".
 _OPPOSITES = (
-    (re.compile(r"\bsame\b|\bmatch(?:es|ing)?\b", re.I), re.compile(r"\bdiffer(?:ent|s|ing)?\b|\bmismatch", re.I)),
+    (
+        re.compile(r"\bsame\b|\bmatch(?:es|ing)?\b", re.I),
+        re.compile(r"\bdiffer(?:ent|s|ing)?\b|\bmismatch|\bmix(?:es|ed|ing)?\b", re.I),
+    ),
     (
         re.compile(r"\benabl(?:e|ed|es|ing)\b|\bon by default\b|\bturned on\b", re.I),
         re.compile(r"\bdisabl(?:e|ed|es|ing)\b|\boff by default\b|\bturned off\b", re.I),

@@ -349,6 +349,9 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     must_same = "Must all Ray nodes and drivers run the same Python version?"
     assert _opposite_asked(must_same, "does ray client work with different python versions")
     assert not _opposite_asked(must_same, "do all my nodes need the same python version")
+    # Mixing versions is asking about different ones (stop 30: "Is mixing versions supported during a
+    # rolling upgrade?" got the "Yes." of "Do all nodes need to be upgraded at the same time?").
+    assert _opposite_asked("Must every node run the same Ray version?", "is mixing ray versions supported")
     on = "Is token authentication on by default in Ray 2.60?"
     assert _opposite_asked(on, "is token authentication disabled by default")
     # Scaling up is not scaling down (h34a).
