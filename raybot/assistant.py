@@ -324,7 +324,9 @@ _CLASS_QUESTION_WORDS = frozenset(
 _COMPLAINT = re.compile(
     r"\b(?:doesn'?t|does not|didn'?t|did not|won'?t|will not|isn'?t|is not|aren'?t|are not)\s+(?:\w+\s+)?"
     r"(?:work|stop|start|run|do|finish|return|exit|die|get|show|connect|scale|release|free)\w*\b"
-    r"|\bdoes nothing\b|\bnothing happens\b|\bnot working\b",
+    r"|\bdoes nothing\b|\bnothing happens\b|\bnot working\b"
+    r"|\b(?:hangs?|freezes|is stuck|gets stuck|crash(?:es|ed))\b"
+    r"|\b(?:prints?|shows?|returns?|outputs?) nothing\b|\bnever (?:returns?|finishes|ends|starts|exits)\b",
     re.I,
 )
 _HOW_TO_SA = re.compile(r"\s*how (?:do|can|should) (?:i|we|you)\b", re.I)
@@ -680,7 +682,11 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         if definition and _HOW_OR_WHY.search(sa.question):
             continue  # "what is a placement group bundle" is not asking how to do something with one
         if _DEFINITION.match(sa.question) and (
-            how_why or yes_no or not _ASKS_DEFINITION.search(asked) or _COMPARES.search(asked)
+            how_why
+            or yes_no
+            or not _ASKS_DEFINITION.search(asked)
+            or _COMPARES.search(asked)
+            or (_COMPLAINT.search(asked) and not re.search(r"\bwhat\b", asked, re.I))
         ):
             # "how to pass an actor to a task" and "can an actor call another actor" are not
             # answered with what an actor is, nor "the difference between ray job submit and python

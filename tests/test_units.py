@@ -994,3 +994,13 @@ def test_two_named_outcomes_are_not_answered_yes_or_no(assistant):
     lead = assistant.ask(q).answer.split("\n\n")[1]
     # Neither the "Yes." of a placement group's lifetime nor what happens when a group is removed.
     assert not lead.startswith(("**Yes", "**No", "**remove_placement_group")), lead
+
+
+def test_a_complaint_is_not_answered_by_what_the_thing_does(assistant):
+    from raybot.assistant import _COMPLAINT
+
+    assert _COMPLAINT.search("ray.shutdown hangs") and _COMPLAINT.search("ray stack prints nothing")
+    assert not _COMPLAINT.search("what does ray stack do")
+    for q in ("ray.shutdown hangs", "ray stack prints nothing"):
+        lead = assistant.ask(q).answer.split("\n\n")[1]
+        assert not lead.startswith(("**It disconnects", "**It runs 'sudo py-spy")), (q, lead)
