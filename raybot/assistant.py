@@ -326,7 +326,8 @@ _COMPLAINT = re.compile(
     r"(?:work|stop|start|run|do|finish|return|exit|die|get|show|connect|scale|release|free)\w*\b"
     r"|\bdoes nothing\b|\bnothing happens\b|\bnot working\b"
     r"|\b(?:hangs?|freezes|is stuck|gets stuck|crash(?:es|ed))\b"
-    r"|\b(?:prints?|shows?|returns?|outputs?) nothing\b|\bnever (?:returns?|finishes|ends|starts|exits)\b",
+    r"|\b(?:prints?|shows?|returns?|outputs?) nothing\b|\bnever (?:returns?|finishes|ends|starts|exits)\b"
+    r"|\b(?:is|are) empty\b|\b(?:returns?|shows?|gives?) (?:an? )?empty\b",
     re.I,
 )
 _HOW_TO_SA = re.compile(r"\s*how (?:do|can|should) (?:i|we|you)\b", re.I)

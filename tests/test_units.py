@@ -1001,6 +1001,7 @@ def test_a_complaint_is_not_answered_by_what_the_thing_does(assistant):
 
     assert _COMPLAINT.search("ray.shutdown hangs") and _COMPLAINT.search("ray stack prints nothing")
     assert not _COMPLAINT.search("what does ray stack do")
+    assert _COMPLAINT.search("ray list objects is empty") and _COMPLAINT.search("get_gpu_ids returns an empty list")
     for q in ("ray.shutdown hangs", "ray stack prints nothing"):
         lead = assistant.ask(q).answer.split("\n\n")[1]
         assert not lead.startswith(("**It disconnects", "**It runs 'sudo py-spy")), (q, lead)
