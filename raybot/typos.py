@@ -24,6 +24,23 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _ENDINGS = (("s", ""), ("es", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("er", ""), ("er", "e"))
 
 
+#: Slips in the short words that say what kind of question it is ("whta is the default num_cpus"):
+#: too short for the kb-word check, and read wrong they turn a default question into a topic.
+QUESTION_WORD_SLIPS = {
+    "whta": "what",
+    "waht": "what",
+    "wht": "what",
+    "hwo": "how",
+    "hw": "how",
+    "whay": "why",
+    "wich": "which",
+    "deos": "does",
+    "dose": "does",
+    "cna": "can",
+    "shoud": "should",
+}
+
+
 def one_slip(word: str) -> set[str]:
     """Every string one typing slip from ``word`` that keeps its first letter: a letter deleted,
     inserted or replaced, or two neighbouring letters swapped. Slips in the first letter are rare,
@@ -81,6 +98,9 @@ def fixes(text: str, surface: Mapping[str, int], english_near: set[str] | frozen
     out: dict[str, str] = {}
     for typed in dict.fromkeys(m.group(0) for m in WORD.finditer(text)):
         word = typed.lower()
+        if word in QUESTION_WORD_SLIPS:
+            out[word] = QUESTION_WORD_SLIPS[word]
+            continue
         if len(word) < MIN_LETTERS or word in surface or word in out or word in english_near:
             continue
         if typed[1:] != typed[1:].lower():

@@ -1005,3 +1005,12 @@ def test_a_complaint_is_not_answered_by_what_the_thing_does(assistant):
     for q in ("ray.shutdown hangs", "ray stack prints nothing"):
         lead = assistant.ask(q).answer.split("\n\n")[1]
         assert not lead.startswith(("**It disconnects", "**It runs 'sudo py-spy")), (q, lead)
+
+
+def test_slips_in_question_words_are_read_as_the_word(assistant):
+    from raybot.typos import fixes
+
+    assert fixes("whta is the default num_cpus for a task", {}, frozenset()) == {"whta": "what"}
+    assert fixes("hwo do i see my gpus", {}, frozenset()) == {"hwo": "how"}
+    lead = assistant.ask("whta is the default num_cpus for a task").answer.split("\n\n")[1]
+    assert "1 CPU" in lead and not lead.startswith("An actor"), lead
