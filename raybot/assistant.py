@@ -622,6 +622,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     default_q, yes_no = asks_default(asked), is_yes_no(asked)
     best, best_score = None, (0.0, 0)
     how_why = bool(_HOW_OR_WHY.search(asked))
+    why_asked = bool(re.match(r"\s*why\b", asked, re.I))
     complaint = bool(_COMPLAINT.search(asked)) and not re.search(r"\bhow\b", asked, re.I) and not yes_no
     definition = bool(_DEFINITION.match(asked.strip().rstrip("?") + "?"))  # users drop the "?"
     fact_yes_no = yes_no and asks_fact_yes_no(asked)
@@ -676,6 +677,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # how to switch a thing off answers only someone who wants it off
         if complaint and _HOW_TO_SA.match(sa.question):
             continue  # "ray.cancel doesn't stop my actor task": they did what "How do I cancel ...?" says
+        if why_asked and _HOW_TO_SA.match(sa.question):
+            continue  # "why did ray kill my task ...?" is not "How do I set memory for a task?"
         if yes_no and re.match(r"\s*(?:where|who)\b", sa.question, re.I):
             continue  # "can I set the job's entrypoint resources?" is not told where the entrypoint runs
         if fact_yes_no and re.match(r"\s*why\b", sa.question, re.I):

@@ -1014,3 +1014,8 @@ def test_slips_in_question_words_are_read_as_the_word(assistant):
     assert fixes("hwo do i see my gpus", {}, frozenset()) == {"hwo": "how"}
     lead = assistant.ask("whta is the default num_cpus for a task").answer.split("\n\n")[1]
     assert "1 CPU" in lead and not lead.startswith("An actor"), lead
+
+
+def test_a_why_question_is_not_answered_by_a_how_to(assistant):
+    lead = assistant.ask("why did ray kill my task when the node had free memory").answer.split("\n\n")[1]
+    assert not lead.startswith("**Pass memory="), lead
