@@ -359,6 +359,12 @@ _OPPOSITES = (
         re.compile(r"\bscal(?:e|es|ed|ing)[ -]?up\b|\bupscal", re.I),
         re.compile(r"\bscal(?:e|es|ed|ing)[ -]?down\b|\bdownscal", re.I),
     ),
+    # Keeping work away from a node is not sending it there: "can i make tasks avoid a specific node"
+    # is not "How do I force a task onto a specific node?".
+    (
+        re.compile(r"\bavoid\w*|\bexclud\w*|\bkeep\s+(?:\w+\s+){0,3}off\b|\bprevent\w*", re.I),
+        re.compile(r"\bforc(?:e|ed|ing)\b|\bpin(?:s|ned|ning)?\b|\bonto\b", re.I),
+    ),
 )
 
 #: Tasks are retried and actors restarted by different rules: "does ray restart tasks killed by

@@ -352,6 +352,9 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     # Mixing versions is asking about different ones (stop 30: "Is mixing versions supported during a
     # rolling upgrade?" got the "Yes." of "Do all nodes need to be upgraded at the same time?").
     assert _opposite_asked("Must every node run the same Ray version?", "is mixing ray versions supported")
+    # Keeping work off a node is not sending it there.
+    assert _opposite_asked("How do I force a task onto a specific node?", "can i make tasks avoid a specific node")
+    assert not _opposite_asked("How do I force a task onto a specific node?", "how do i pin a task to a node")
     on = "Is token authentication on by default in Ray 2.60?"
     assert _opposite_asked(on, "is token authentication disabled by default")
     # Scaling up is not scaling down (h34a).
