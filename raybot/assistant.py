@@ -383,6 +383,7 @@ _ID_KIND = re.compile(
 
 def _other_id_kind(sa_question: str, asked: str) -> bool:
     """Do the user and the short answer's question each name a kind of ID, and never the same one?"""
+
     def kinds(text: str) -> set[str]:
         return {re.sub(r"[ _-]", "", k.lower()) for k in _ID_KIND.findall(text)}
 
@@ -421,9 +422,7 @@ def _value_kind(value: float) -> str:
 
 def _setting_kinds(text: str) -> dict[str, str]:
     """``name -> kind of value`` for each ``name=number`` in ``text`` (``--num-cpus`` read as ``num_cpus``)."""
-    return {
-        name.lower().replace("-", "_"): _value_kind(float(value)) for name, value in _SETTING_VALUE.findall(text)
-    }
+    return {name.lower().replace("-", "_"): _value_kind(float(value)) for name, value in _SETTING_VALUE.findall(text)}
 
 
 def _zero_mismatch(sa_question: str, asked: str) -> bool:
@@ -853,6 +852,7 @@ class Assistant:
         self.notes: list[str] = []
         self._topic_for_issues: str | None = None
         self._state_cache: tuple[str, int, TopicState] | None = None
+        self._entry_text: dict[str, str] = {}  #: an entry's words, for _library_not_covered
 
     @property
     def retriever(self):
@@ -1093,11 +1093,35 @@ class Assistant:
         if not hit.exact and scope_sim >= hit.dense + tuning.SCOPE_CLEARLY_CLOSER:
             # Clearly closer to an area raybot does not cover than to its best entry: decline.
             j.confidence = min(j.confidence, tuning.IN_SCOPE_MIN - 0.01)
+        elif (lib := self._library_not_covered(query, hit.entry)) is not None:
+            # "how do I set runtime_env in Ray Serve?": the ask names a library raybot declines and
+            # the entry never speaks of it, so its Core answer would answer a different question.
+            j.confidence = min(j.confidence, tuning.IN_SCOPE_MIN - 0.01)
+            j.scope_area = lib
         elif self._names_only_its_class(query, hit.entry):
             # "ObjectFetchTimedOutError" alone, or "what is X?": a class name embeds poorly, but the
             # entry that names it in its title or tags is the lookup's answer, as for a pasted message.
             j.confidence = max(j.confidence, tuning.SIGNATURE_CALIBRATION["clean"])
         return j
+
+    def _library_not_covered(self, query: Query, entry_id: str) -> str | None:
+        """The library (Serve, Tune, RLlib, ...) that the user's own words ask about when
+        ``entry_id`` never names it, else None. Pasted messages and code are left out: a Tune
+        traceback around a Core error is the Core error's question."""
+        sentences = _question_sentences(query.ask_text or query.text)
+        asks = [x for x in sentences if x.rstrip().endswith("?")] or sentences
+        named = signatures.libraries_named(" ".join(asks))
+        if not named:
+            return None
+        text = self._entry_text.get(entry_id)
+        if text is None:
+            e = self.entries[entry_id]
+            parts = [e.title, " ".join(e.tags), *e.questions, *e.sections.values()]
+            parts += [f"{a.question} {a.answer}" for a in e.answers]
+            text = self._entry_text[entry_id] = "\n".join(parts)
+        if any(pattern.search(text) for _, pattern in named):
+            return None
+        return named[0][0]
 
     def _names_only_its_class(self, query: Query, entry_id: str) -> bool:
         """Is the question only a Ray exception class name (with at most a "what is" / "what does
@@ -1421,8 +1445,10 @@ class Assistant:
         kind = "decline"
         asked = query.ask_text or query.text
         missing_any = bool(judgement.missing or judgement.missing_identifiers)
+        docs = signatures.LIBRARY_DOCS.get(judgement.scope_area or "")
         if (
-            top is not None
+            docs is None
+            and top is not None
             and judgement.entry == top.entry
             and (yes_no or missing_any)
             and tuning.calibrate(judgement.raw_covered) >= tuning.IN_SCOPE_MIN
@@ -1434,7 +1460,13 @@ class Assistant:
             kind = "partial"
         else:
             closest = [self.entries[h.entry] for h in hits[:3] if h.dense >= tuning.DENSE_LOW + 0.05]
-            composed = compose.compose_out_of_scope(query.text, closest)
+            lead = (
+                f"**This asks about {judgement.scope_area}, which raybot does not cover**, so I won't "
+                f"answer it with a Ray Core entry. {judgement.scope_area}'s documentation: {docs}"
+                if docs
+                else None
+            )
+            composed = compose.compose_out_of_scope(query.text, closest, lead=lead)
         ans = self._answer(
             tid, query, composed, intent=intent, in_scope=False, conf=judgement.confidence, topic=None, hits=hits
         )

@@ -131,6 +131,47 @@ def library_context(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(0).lower() for m in _LIBRARY.finditer(text)))
 
 
+#: Which library a marker of ``library_context`` belongs to, and how an entry's own text names
+#: that library (an entry that speaks about Tune trials may answer a Tune question's Core part).
+_LIBRARY_OF: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
+    ("Ray Tune", re.compile(r"tune|trial|failure #", re.I), re.compile(r"\btune\b|\btuner\b|\btrials?\b", re.I)),
+    ("RLlib", re.compile(r"rllib|rollout|airrl", re.I), re.compile(r"\brllib\b", re.I)),
+    ("Ray Serve", re.compile(r"serve", re.I), re.compile(r"\bserve\b", re.I)),
+    ("Ray Workflows", re.compile(r"workflow", re.I), re.compile(r"\bworkflows?\b", re.I)),
+    (
+        "Ray Data",
+        re.compile(r"data|map_batches|take_all|executionresources", re.I),
+        re.compile(r"\bray data\b|\bray\.data\b|\bdatasets?\b", re.I),
+    ),
+    ("xgboost-ray / lightgbm-ray", re.compile(r"xgboost|lightgbm", re.I), re.compile(r"xgboost|lightgbm", re.I)),
+    ("Ray Train", re.compile(r"train|config", re.I), re.compile(r"\bray train\b|\btrainers?\b", re.I)),
+)
+
+
+#: Where each library's own documentation is (the decline points there).
+LIBRARY_DOCS: dict[str, str] = {
+    "Ray Tune": "https://docs.ray.io/en/latest/tune/",
+    "RLlib": "https://docs.ray.io/en/latest/rllib/",
+    "Ray Serve": "https://docs.ray.io/en/latest/serve/",
+    "Ray Workflows": "https://docs.ray.io/en/latest/workflows/",
+    "Ray Data": "https://docs.ray.io/en/latest/data/",
+    "xgboost-ray / lightgbm-ray": "https://github.com/ray-project/xgboost_ray",
+    "Ray Train": "https://docs.ray.io/en/latest/train/",
+}
+
+
+def libraries_named(text: str) -> list[tuple[str, re.Pattern[str]]]:
+    """The libraries ``text`` names (see ``library_context``), each with the pattern by which an
+    entry's text would name it too."""
+    out: dict[str, re.Pattern[str]] = {}
+    for marker in library_context(text):
+        for name, of, named in _LIBRARY_OF:
+            if of.search(marker):
+                out.setdefault(name, named)
+                break
+    return list(out.items())
+
+
 _ASK_SENTENCE = re.compile(
     r"^(?:how|why|what|when|where|which|who|can|could|should|would|will|is|are|does|do|did|any|anyone)\b", re.I
 )

@@ -444,8 +444,11 @@ def test_turning_off_is_disabling_when_short_answers_are_compared():
         ("after a few hours the object store is full and everything slows down", False),
         ("max_retries for my task, is set to 0 in my config", False),
         ("my task fails, does ray retry it. how do I see the error", False),
-        ("does ray retry a failed task, my actor constructor fails, and the log shows an error at line 3 "
-         "in a module I import and then nothing else happens for a long time", False),
+        (
+            "does ray retry a failed task, my actor constructor fails, and the log shows an error at line 3 "
+            "in a module I import and then nothing else happens for a long time",
+            False,
+        ),
     ],
 )
 def test_a_yes_no_clause_after_a_comma_without_a_question_mark(question, yes_no):
@@ -841,7 +844,11 @@ def test_a_default_question_gets_a_boolean_default_and_never_the_next_bullet(ass
     from raybot.retrieve import prepare_query
 
     entry = Entry(
-        id="x", title="t", kind="config", path=Path("x.md"), sha256="",
+        id="x",
+        title="t",
+        kind="config",
+        path=Path("x.md"),
+        sha256="",
         sections={
             "Answer": "A task is retried 3 times by default when its worker dies.",
             "Details": (
@@ -897,9 +904,7 @@ def test_short_answers_tell_kinds_of_id_asyncio_and_complaints_apart(assistant):
 def test_a_raysystemerror_no_module_named_is_the_import_failure_raybot_knows(assistant):
     from raybot.signatures import error_names
 
-    assert error_names("ray.exceptions.RaySystemError: System error: No module named 'foo'") == [
-        "ModuleNotFoundError"
-    ]
+    assert error_names("ray.exceptions.RaySystemError: System error: No module named 'foo'") == ["ModuleNotFoundError"]
     assert error_names("RayTaskError(ModuleNotFoundError): ray::f()") == ["ModuleNotFoundError"]
     assert error_names("ModuleNotFoundError: No module named 'mypkg'") == []  # Python's own: generic
     got = assistant.ask("ray.exceptions.RaySystemError: System error: No module named 'transformers_modules'")
@@ -965,6 +970,51 @@ def test_a_bare_exception_class_name_finds_the_entry_that_names_it(assistant):
     assert not assistant._names_only_its_class(
         prepare_query("ObjectFetchTimedOutError how do i raise the timeout"), "object-lost-error-family"
     )
+
+
+def test_a_library_question_is_not_answered_with_a_core_entry_that_never_names_the_library(assistant):
+    # The Core entry on runtime_env pip options answers "how do I set pip in runtime_env", not
+    # how Serve takes it (Serve's config does); raybot says which library it is and points there.
+    got = assistant.ask("how to specify runtime_env pip requirements in Ray Serve?")
+    assert not got.in_scope and got.kind == "decline", (got.kind, got.entries)
+    assert "Ray Serve" in got.answer and "https://docs.ray.io/en/latest/serve/" in got.answer
+    from raybot.retrieve import prepare_query
+
+    q = prepare_query("ray serve use fractional gpus")
+    assert assistant._library_not_covered(q, "fractional-gpus") == "Ray Serve"
+    # An entry that speaks of the library itself may still answer.
+    assert (
+        assistant._library_not_covered(
+            prepare_query("what is the difference between ray cluster and ray serve"), "ray-cluster-what-it-is"
+        )
+        is None
+    )
+    # Only the sentences that ask count: Tune as the user's context does not make it a Tune question.
+    story = (
+        "I'm using python and windows, and ray hangs on `tune.run()`. "
+        "How can I use ray in windows from python without launching the dashboard?"
+    )
+    assert assistant._library_not_covered(prepare_query(story), "run-without-dashboard") is None
+    assert assistant.ask(story).entries[:1] == ["run-without-dashboard"]
+
+
+@pytest.mark.parametrize(
+    "text,names",
+    [
+        ("how to set scheduling_strategy for ray serve?", ["Ray Serve"]),
+        ("my TuneConfig has num_samples=10", ["Ray Tune"]),
+        ("XGBoostTrainer fails with a placement group timeout", ["xgboost-ray / lightgbm-ray"]),
+        ("ScalingConfig(num_workers=4) never starts", ["Ray Train"]),
+        ("how to read the ray dataset from S3", ["Ray Data"]),
+        ("why are my ray::IDLE workers holding memory?", []),
+    ],
+)
+def test_libraries_named(text, names):
+    from raybot.signatures import LIBRARY_DOCS, libraries_named
+
+    got = [name for name, _ in libraries_named(text)]
+    assert got == names
+    assert all(name in LIBRARY_DOCS for name in got)
 
 
 def test_who_and_where_short_answers_do_not_answer_a_yes_no_question(assistant):
