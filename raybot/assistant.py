@@ -552,6 +552,8 @@ _OUTCOME_CHOICE = re.compile(
 )
 #: Shared words that say nothing about which of an entry's short answers was asked: "what happens
 #: ... when it is removed?" is not "what happens with STRICT_SPREAD and too few nodes?".
+#: "Does the OOM killer kill actors or only tasks?": a choice between two answers, which "Yes." does not make.
+_OR_ONLY = re.compile(r"\bor (?:only|just)\b[^?]*\?", re.I)
 _NO_EVIDENCE = frozenset({"happen"})
 
 
@@ -639,7 +641,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     choice = bool(
         re.search(r"\bor\b[^?]*\?\s*$", asked.strip(), re.I)
         and re.search(r"\b(?:better|rather|instead|which|prefer\w*|recommend\w*)\b", asked, re.I)
-    ) or bool(_OUTCOME_CHOICE.search(asked.strip()))
+    ) or bool(_OUTCOME_CHOICE.search(asked.strip()) or _OR_ONLY.search(asked))
     topic = _topic_words(entry)
     # In a short question the topic words are the ask ("default num_cpus for an actor"); a long one
     # names its topic on the way to asking something else.

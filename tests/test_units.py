@@ -552,6 +552,23 @@ def test_a_yes_no_question_is_led_by_the_short_answer_that_settles_it_when_close
     assert lead("what does ray.shutdown do") == "It disconnects "
 
 
+def test_a_choice_with_or_only_gets_no_yes_or_no():
+    from raybot.assistant import match_short_answer
+    from raybot.kb import ShortAnswer
+
+    class E:
+        answers = [ShortAnswer("Can the OOM killer kill actors?", "Yes. It picks among all workers ...", "u")]
+
+    def lead(question):
+        sa = match_short_answer(E, prepare_query(question), lambda t: 1.0)
+        return sa.answer.split(".")[0] if sa else None
+
+    assert lead("can the oom killer kill actors?") == "Yes"
+    # "actors or only tasks?" asks which of two; "Yes." would not tell.
+    assert lead("does the oom killer kill actors or only tasks?") is None
+    assert lead("can the OOM killer kill actors, or just tasks?") is None
+
+
 def _short_answer_lead(questions, asked, weights=None):
     """The question of the short answer match_short_answer picks among ``questions`` for ``asked``
     (every word weighing 1 unless ``weights`` says otherwise), or None."""
