@@ -552,6 +552,13 @@ _OUTCOME_CHOICE = re.compile(
 )
 #: Shared words that say nothing about which of an entry's short answers was asked: "what happens
 #: ... when it is removed?" is not "what happens with STRICT_SPREAD and too few nodes?".
+#: A question that asks for a place: only it is answered by a "Where ...?" short answer.
+_ASKS_PLACE = re.compile(
+    r"\bwhere\b|\bwhich (?:dir\w*|folder|path|file|node|machine|host|disk)\b"
+    r"|\b(?:path|location|director(?:y|ies)|folder|stored|saved|written|located|find|dir)\b"
+    r"|\b(?:see|view|read|get|access|open|check)\b.*\blogs?\b",
+    re.I,
+)
 #: "Does the OOM killer kill actors or only tasks?": a choice between two answers, which "Yes." does not make.
 _OR_ONLY = re.compile(r"\bor (?:only|just)\b[^?]*\?", re.I)
 _NO_EVIDENCE = frozenset({"happen"})
@@ -688,6 +695,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # "why did ray kill my task ...?" is not "How do I set memory for a task?"
         if yes_no and re.match(r"\s*(?:where|who)\b", sa.question, re.I):
             continue  # "can I set the job's entrypoint resources?" is not told where the entrypoint runs
+        if re.match(r"\s*where\b", sa.question, re.I) and not _ASKS_PLACE.search(asked):
+            continue  # "what does 'Spilled 2048 MiB' mean?" is not told where spilled objects go
         if fact_yes_no and re.match(r"\s*why\b", sa.question, re.I):
             continue  # "does ray serialize numpy arrays zero-copy?" wants a yes or no, not "Because ..." or a place
         if definition and _HOW_OR_WHY.search(sa.question):

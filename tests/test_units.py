@@ -582,6 +582,15 @@ def _short_answer_lead(questions, asked, weights=None):
     return sa.question if sa else None
 
 
+def test_a_where_short_answer_answers_only_a_question_about_a_place():
+    questions = ["Where are spilled objects stored on disk, and how do I change the spill directory?"]
+    assert _short_answer_lead(questions, 'what does "Spilled 2048 MiB, 12 objects" mean for spilled objects') is None
+    assert _short_answer_lead(questions, "where are my spilled objects stored") == questions[0]
+    assert _short_answer_lead(questions, "spilled objects fill my disk, how to change the spill dir") == questions[0]
+    logs = ["Where are the autoscaler logs?"]
+    assert _short_answer_lead(logs, "how do i see the autoscaler logs") == logs[0]
+
+
 def test_a_long_question_that_only_names_the_entrys_topic_gets_none_of_its_short_answers():
     # Six questions about placement groups: "placement" and "group" are the topic. Weights as the
     # shipped kb's term_weight gives them (rare words weigh more; others 2.0).
