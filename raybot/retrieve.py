@@ -243,6 +243,20 @@ def swapped_letters(a: str, b: str) -> bool:
     return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
 
 
+#: Endings of English inflections: a word that is a known word plus one of them is known.
+_INFLECTIONS = ("ing", "ed", "es", "s", "ly", "er", "ers")
+
+
+def _inflection_known(tok: str, vocab) -> bool:
+    """Is ``tok`` an inflected form ("avoiding", "spilled", "nodes") of a word the kb uses?"""
+    for end in _INFLECTIONS:
+        if tok.endswith(end) and len(tok) - len(end) >= 3:
+            base = tok[: -len(end)]
+            if base in vocab or base + "e" in vocab or (len(base) > 3 and base[-1] == base[-2] and base[:-1] in vocab):
+                return True
+    return False
+
+
 class Retriever:
     """Loads the index once; ``search`` is then a few milliseconds."""
 
@@ -444,6 +458,8 @@ class Retriever:
         for tok in dict.fromkeys(tokenize((query.ask_text or query.text)[:2000])):
             if tok in self.idf or not tok.replace("_", "").isalpha() or len(tok) < 4:
                 continue
+            if _inflection_known(tok, self.idf):
+                continue  # "avoiding" when the kb says "avoid": not a word from outside Ray
             # Typos keep their first letter nearly always; comparing within it is 20x cheaper.
             same_start = [w for w in self._vocab.get(tok[0], ()) if abs(len(w) - len(tok)) <= 2]
             if difflib.get_close_matches(tok, same_start, n=1, cutoff=0.8):
