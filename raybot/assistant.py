@@ -365,6 +365,11 @@ _OPPOSITES = (
         re.compile(r"\bavoid\w*|\bexclud\w*|\bkeep\s+(?:\w+\s+){0,3}off\b|\bprevent\w*", re.I),
         re.compile(r"\bforc(?:e|ed|ing)\b|\bpin(?:s|ned|ning)?\b|\bonto\b", re.I),
     ),
+    # Below one is not above one: "num_cpus less than one" is not "Can an actor use more than one CPU?".
+    (
+        re.compile(r"\b(?:less|fewer|lower|smaller) than\b|\bbelow\b|\bfraction", re.I),
+        re.compile(r"\b(?:more|greater|higher|larger|bigger) than\b|\babove\b", re.I),
+    ),
 )
 
 #: Tasks are retried and actors restarted by different rules: "does ray restart tasks killed by
@@ -632,7 +637,9 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     increase the object store" although half of its words are there, because "minimum" is the
     one that tells it from the other object store questions."""
     asked = query.ask_text or query.text
-    q_stems = _stems(tokenize(_same_action(query.text)))
+    # The words that may match a short answer's question: what is asked (a long story's question
+    # sentences only, see retrieve.prepare_query) and the pasted message, not the whole story.
+    q_stems = _stems(tokenize(_same_action(f"{asked} {query.message}")))
     default_q, yes_no = asks_default(asked), is_yes_no(asked)
     best, best_score = None, (0.0, 0)
     how_why = bool(_HOW_OR_WHY.search(asked))

@@ -1098,3 +1098,30 @@ def test_slips_in_question_words_are_read_as_the_word(assistant):
 def test_a_why_question_is_not_answered_by_a_how_to(assistant):
     lead = assistant.ask("why did ray kill my task when the node had free memory").answer.split("\n\n")[1]
     assert not lead.startswith("**Pass memory="), lead
+
+
+def test_an_inflected_kb_word_is_not_an_unknown_word():
+    from raybot.retrieve import _inflection_known
+
+    vocab = {"avoid", "spill", "node", "schedule", "run"}
+    for word in ("avoiding", "avoided", "spilled", "nodes", "scheduled", "scheduler", "running"):
+        assert _inflection_known(word, vocab), word
+    for word in ("optuna", "kubeflow", "sing"):
+        assert not _inflection_known(word, vocab), word
+
+
+def test_below_one_is_the_opposite_of_above_one():
+    from raybot.assistant import _opposite_asked
+
+    assert _opposite_asked("Can an actor use more than one CPU?", "what does num_cpus less than one do for an actor")
+    assert not _opposite_asked("What does a fractional num_cpus such as 0.25 do?", "num_cpus less than one?")
+
+
+def test_a_long_storys_words_do_not_pick_a_short_answer_its_question_sentences_do_not_ask():
+    # Over 128 words, only the question sentences are the ask: a short answer whose words appear only
+    # in the story ("add a worker node to the running cluster") does not lead the reply.
+    story = " ".join(["Every morning I add a worker node to the running cluster with ray start."] * 12)
+    asked = story + " What could make that machine crash later on?"
+    questions = ["How do I add a worker node to a running cluster?"]
+    assert _short_answer_lead(questions, asked) is None
+    assert _short_answer_lead(questions, "how can I add another worker node to the running cluster") == questions[0]
