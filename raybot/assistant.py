@@ -564,6 +564,8 @@ _ASKS_PLACE = re.compile(
     r"|\b(?:see|view|read|get|access|open|check)\b.*\blogs?\b",
     re.I,
 )
+#: A question that asks how two things differ ("X vs Y", "the difference between X and Y").
+_ASKS_DIFFERENCE = re.compile(r"\bdif+e+rences?\b|\bvs\.?\s|\bversus\b|\bcompared? (?:to|with)\b", re.I)
 #: "Does the OOM killer kill actors or only tasks?": a choice between two answers, which "Yes." does not make.
 _OR_ONLY = re.compile(r"\bor (?:only|just)\b[^?]*\?", re.I)
 _NO_EVIDENCE = frozenset({"happen"})
@@ -657,6 +659,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         and re.search(r"\b(?:better|rather|instead|which|prefer\w*|recommend\w*)\b", asked, re.I)
     ) or bool(_OUTCOME_CHOICE.search(asked.strip()) or _OR_ONLY.search(asked))
     topic = _topic_words(entry)
+    asks_difference = bool(_ASKS_DIFFERENCE.search(asked))
     # In a short question the topic words are the ask ("default num_cpus for an actor"); a long one
     # names its topic on the way to asking something else.
     asked_words = [t for t in tokenize(asked) if t not in FILLER]
@@ -759,7 +762,9 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         # At an equal share, the question that has more of the user's words is the more specific
         # one: "Can I call ray.get inside an async actor method?" over "Can calls to a Ray actor be
         # asynchronous?", whose three words are all in the first as well.
-        score = (share + (tuning.SHORT_ANSWER_YES_NO_TIE if settles else 0.0), covered)
+        # Likewise "X vs Y?" is best led by a short answer that compares, when one is about as close.
+        compares = asks_difference and bool(_COMPARISON_SA.search(sa.question))
+        score = (share + (tuning.SHORT_ANSWER_YES_NO_TIE if settles or compares else 0.0), covered)
         if covered >= min(2, len(toks)) and share >= tuning.SHORT_ANSWER_MIN and score > best_score:
             best, best_score = sa, score
     return best

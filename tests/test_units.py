@@ -1125,3 +1125,17 @@ def test_a_long_storys_words_do_not_pick_a_short_answer_its_question_sentences_d
     questions = ["How do I add a worker node to a running cluster?"]
     assert _short_answer_lead(questions, asked) is None
     assert _short_answer_lead(questions, "how can I add another worker node to the running cluster") == questions[0]
+
+
+def test_a_comparison_question_prefers_a_short_answer_that_compares():
+    # The how-to shares a slightly larger part of its words with the question; the comparison still leads.
+    questions = [
+        "How do I submit a job to a remote Ray cluster?",
+        "What is the difference between using ray.init() in a script and using the Job Submission API?",
+    ]
+    weights = {"submit": 1.0, "job": 1.0, "remote": 0.6, "cluster": 0.4, "init": 1.0, "script": 3.0, "api": 1.2}
+    assert (
+        _short_answer_lead(questions, "ray.init vs ray job submit api, which one should I use", weights)
+        == (questions[1])
+    )
+    assert _short_answer_lead(questions, "how do I submit a job to my remote ray cluster", weights) == questions[0]
