@@ -7,6 +7,7 @@ find (file and line) instead of stopping at the first. The entry format is descr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import sys
@@ -58,21 +59,7 @@ class Signature:
         up to 300 characters on the same line. A placeholder that ends the message takes the
         rest of its line (an exit detail can run to many sentences), so a message quoted inside
         it is seen as part of this one. A placeholder alone in brackets may be left out whole."""
-        text = self.text.replace("{{", "\x00").replace("}}", "\x01")
-        out, pos = [], 0
-        for m in PLACEHOLDER_RE.finditer(text):
-            start, end = m.start(), m.end()
-            if text[start - 1 : start] == "(" and text[end : end + 1] == ")" and start - 1 >= pos:
-                # "process({pid})": users who retype the message leave the bracketed id out.
-                out.append(_literal(text[pos : start - 1]))
-                out.append(r"(?:\s*\([^\n]{0,300}?\))?")
-                pos = end + 1
-                continue
-            out.append(_literal(text[pos:start]))
-            out.append(r"[^\n]*" if not text[end:].strip() else r"[^\n]{0,300}?")
-            pos = end
-        out.append(_literal(text[pos:]))
-        return re.compile("".join(out), re.I)
+        return _signature_pattern(self.text)
 
     def literal_chars(self) -> int:
         return len(PLACEHOLDER_RE.sub("", self.text).strip())
@@ -80,9 +67,34 @@ class Signature:
     def needles(self) -> tuple[str, ...]:
         """Lower-case ASCII words of the literal parts: a text that lacks one of them cannot
         match :meth:`pattern`, so callers skip compiling and running it."""
-        text = PLACEHOLDER_RE.sub(" ", self.text.replace("{{", "\x00").replace("}}", "\x01"))
-        words = text.replace("\x00", "{").replace("\x01", "}").lower().split()
-        return tuple(w for w in words if w.isascii())
+        return _signature_needles(self.text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _signature_pattern(message: str) -> re.Pattern[str]:
+    """The pattern of :meth:`Signature.pattern`, built once per message text."""
+    text = message.replace("{{", "\x00").replace("}}", "\x01")
+    out, pos = [], 0
+    for m in PLACEHOLDER_RE.finditer(text):
+        start, end = m.start(), m.end()
+        if text[start - 1 : start] == "(" and text[end : end + 1] == ")" and start - 1 >= pos:
+            # "process({pid})": users who retype the message leave the bracketed id out.
+            out.append(_literal(text[pos : start - 1]))
+            out.append(r"(?:\s*\([^\n]{0,300}?\))?")
+            pos = end + 1
+            continue
+        out.append(_literal(text[pos:start]))
+        out.append(r"[^\n]*" if not text[end:].strip() else r"[^\n]{0,300}?")
+        pos = end
+    out.append(_literal(text[pos:]))
+    return re.compile("".join(out), re.I)
+
+
+@functools.lru_cache(maxsize=4096)
+def _signature_needles(message: str) -> tuple[str, ...]:
+    text = PLACEHOLDER_RE.sub(" ", message.replace("{{", "\x00").replace("}}", "\x01"))
+    words = text.replace("\x00", "{").replace("\x01", "}").lower().split()
+    return tuple(w for w in words if w.isascii())
 
 
 def _literal(part: str) -> str:
