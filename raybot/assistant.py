@@ -365,6 +365,12 @@ _OPPOSITES = (
         re.compile(r"\bavoid\w*|\bexclud\w*|\bkeep\s+(?:\w+\s+){0,3}off\b|\bprevent\w*", re.I),
         re.compile(r"\bforc(?:e|ed|ing)\b|\bpin(?:s|ned|ning)?\b|\bonto\b", re.I),
     ),
+    # Zero-copy is the opposite of a copy: "does ray copy numpy arrays ...?" must not get the "Yes."
+    # of "Is ray.get zero-copy for numpy arrays?".
+    (
+        re.compile(r"\bzero[- ]?cop\w*|\bwithout (?:a )?cop\w*|\bno cop(?:y|ies)\b", re.I),
+        re.compile(r"(?<![\w-])(?<!zero )cop(?:y|ies|ied|ying)\b", re.I),
+    ),
     # Below one is not above one: "num_cpus less than one" is not "Can an actor use more than one CPU?".
     (
         re.compile(r"\b(?:less|fewer|lower|smaller) than\b|\bbelow\b|\bfraction", re.I),
