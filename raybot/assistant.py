@@ -1490,8 +1490,9 @@ class Assistant:
         else:
             closest = [self.entries[h.entry] for h in hits[:3] if h.dense >= tuning.DENSE_LOW + 0.05]
             lead = (
-                f"**This asks about {judgement.scope_area}, which raybot does not cover**, so I won't "
-                f"answer it with a Ray Core entry. {judgement.scope_area}'s documentation: {docs}"
+                f"**That is not in my knowledge base**: it asks about {judgement.scope_area}, which raybot "
+                f"does not cover, so I won't answer it with a Ray Core entry. {judgement.scope_area}'s "
+                f"documentation: {docs}"
                 if docs
                 else None
             )
