@@ -371,6 +371,12 @@ _OPPOSITES = (
         re.compile(r"\bzero[- ]?cop\w*|\bwithout (?:a )?cop\w*|\bno cop(?:y|ies)\b", re.I),
         re.compile(r"(?<![\w-])(?<!zero )cop(?:y|ies|ied|ying)\b", re.I),
     ),
+    # The constructor is not a method: "my actor method raised, is the actor dead?" is not "What
+    # happens if my actor's __init__ raises an exception?" (that one kills the actor for good).
+    (
+        re.compile(r"__init__|\bconstructor\b|\bcreation task\b", re.I),
+        re.compile(r"\bmethods?\b", re.I),
+    ),
     # Below one is not above one: "num_cpus less than one" is not "Can an actor use more than one CPU?".
     (
         re.compile(r"\b(?:less|fewer|lower|smaller) than\b|\bbelow\b|\bfraction", re.I),

@@ -1113,6 +1113,10 @@ def test_an_inflected_kb_word_is_not_an_unknown_word():
 def test_below_one_is_the_opposite_of_above_one():
     from raybot.assistant import _opposite_asked
 
+    # the constructor is not a method
+    assert _opposite_asked(
+        "What happens if my actor's __init__ raises an exception?", "my actor method raised, is it dead?"
+    )
     # and a copy is the opposite of zero-copy
     assert _opposite_asked("Is ray.get zero-copy for numpy arrays?", "does ray copy numpy arrays passed to tasks")
     assert not _opposite_asked("Does ray.put copy the value?", "does ray.put copy my numpy array")
