@@ -377,6 +377,14 @@ _OPPOSITES = (
         re.compile(r"__init__|\bconstructor\b|\bcreation task\b", re.I),
         re.compile(r"\bmethods?\b", re.I),
     ),
+    # One node is not several: "can I run cpu and gpu tasks on the same node" is not "Can one task use
+    # GPUs on two nodes?".
+    (
+        re.compile(r"\b(?:same|one|single|a) (?:node|machine|host)\b", re.I),
+        re.compile(
+            r"\b(?:two|several|multiple|many|different) (?:nodes|machines|hosts)\b|\bacross (?:nodes|machines)\b", re.I
+        ),
+    ),
     # Below one is not above one: "num_cpus less than one" is not "Can an actor use more than one CPU?".
     (
         re.compile(r"\b(?:less|fewer|lower|smaller) than\b|\bbelow\b|\bfraction", re.I),

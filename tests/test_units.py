@@ -1117,6 +1117,8 @@ def test_below_one_is_the_opposite_of_above_one():
     assert _opposite_asked(
         "What happens if my actor's __init__ raises an exception?", "my actor method raised, is it dead?"
     )
+    # one node is not several
+    assert _opposite_asked("Can one task use GPUs on two nodes?", "can i run cpu and gpu tasks on the same node")
     # and a copy is the opposite of zero-copy
     assert _opposite_asked("Is ray.get zero-copy for numpy arrays?", "does ray copy numpy arrays passed to tasks")
     assert not _opposite_asked("Does ray.put copy the value?", "does ray.put copy my numpy array")
