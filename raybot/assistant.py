@@ -385,6 +385,12 @@ _OPPOSITES = (
             r"\b(?:two|several|multiple|many|different) (?:nodes|machines|hosts)\b|\bacross (?:nodes|machines)\b", re.I
         ),
     ),
+    # Sharing one GPU is not using several: "can one actor use several gpus" is not "Can an actor and a
+    # task use the same GPU at the same time?".
+    (
+        re.compile(r"\bsame (?:gpu|device)\b|\b(?:one|a single) gpu\b|\bshare (?:a|one|the) gpu\b", re.I),
+        re.compile(r"\b(?:several|multiple|many|two|2|more than one) gpus\b", re.I),
+    ),
     # Below one is not above one: "num_cpus less than one" is not "Can an actor use more than one CPU?".
     (
         re.compile(r"\b(?:less|fewer|lower|smaller) than\b|\bbelow\b|\bfraction", re.I),

@@ -1119,6 +1119,10 @@ def test_below_one_is_the_opposite_of_above_one():
     )
     # one node is not several
     assert _opposite_asked("Can one task use GPUs on two nodes?", "can i run cpu and gpu tasks on the same node")
+    # sharing one GPU is not using several
+    assert _opposite_asked(
+        "Can an actor and a task use the same GPU at the same time?", "can one actor use several gpus"
+    )
     # and a copy is the opposite of zero-copy
     assert _opposite_asked("Is ray.get zero-copy for numpy arrays?", "does ray copy numpy arrays passed to tasks")
     assert not _opposite_asked("Does ray.put copy the value?", "does ray.put copy my numpy array")
