@@ -385,6 +385,12 @@ _OPPOSITES = (
             r"\b(?:two|several|multiple|many|different) (?:nodes|machines|hosts)\b|\bacross (?:nodes|machines)\b", re.I
         ),
     ),
+    # A crash is not an exception in your code: "are tasks retried on exceptions by default" is not "Are
+    # tasks retried by default when their worker crashes?" (Ray retries the one, not the other).
+    (
+        re.compile(r"\bcrash\w*|\bworker (?:dies|died)\b|\bsystem (?:failure|error)s?\b", re.I),
+        re.compile(r"\bexceptions?\b|\braises?\b|\braised\b", re.I),
+    ),
     # Sharing one GPU is not using several: "can one actor use several gpus" is not "Can an actor and a
     # task use the same GPU at the same time?".
     (
@@ -707,6 +713,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue
         if _zero_mismatch(sa.question, query.raw):
             continue
+        if re.search(r"\bby default\b", sa.question, re.I) and _SETTING_VALUE.search(asked) and not default_q:
+            continue  # "with max_restarts=3 ..., does ray recreate it?" is not "Are actors restarted by default?"
         if _COMPARISON_SA.search(sa.question) and not _COMPARES.search(asked):
             continue
         if _without_it(sa.question, asked):

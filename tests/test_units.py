@@ -1123,6 +1123,8 @@ def test_below_one_is_the_opposite_of_above_one():
     assert _opposite_asked(
         "Can an actor and a task use the same GPU at the same time?", "can one actor use several gpus"
     )
+    # a crash is not an exception the user's code raised
+    assert _opposite_asked("Are tasks retried by default when their worker crashes?", "are tasks retried on exceptions")
     # and a copy is the opposite of zero-copy
     assert _opposite_asked("Is ray.get zero-copy for numpy arrays?", "does ray copy numpy arrays passed to tasks")
     assert not _opposite_asked("Does ray.put copy the value?", "does ray.put copy my numpy array")
@@ -1153,3 +1155,11 @@ def test_a_comparison_question_prefers_a_short_answer_that_compares():
         == (questions[1])
     )
     assert _short_answer_lead(questions, "how do I submit a job to my remote ray cluster", weights) == questions[0]
+
+
+def test_a_by_default_short_answer_does_not_answer_a_question_that_sets_the_value():
+    questions = ["Are actors restarted by default?"]
+    assert _short_answer_lead(questions, "are actors restarted by default?") == questions[0]
+    # The user set max_restarts=3: the default (0, "No.") is not their case.
+    asked = "with max_restarts=3, are actors restarted automatically when their node dies?"
+    assert _short_answer_lead(questions, asked) is None
