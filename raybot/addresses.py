@@ -11,20 +11,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from raybot.lazyre import lazy
+
 _IP = r"(?:\d{1,3}\.){3}\d{1,3}"
 #: Ports of other services on the head (dashboard, Ray Client server, dashboard agent, metrics):
 #: an address with one of these is not the GCS address ``ray start --address`` wants.
 _NOT_GCS = {8265, 10001, 52365, 8080, 3000, 9090, 443, 80}
-_ADDRESS_FLAG = re.compile(rf"--address(?:=|\s+)['\"]?(?P<ip>{_IP})(?::(?P<port>\d{{2,5}}))?\b")
-_ADDRESS_KWARG = re.compile(rf"address\s*=\s*['\"](?P<client>ray://)?(?P<ip>{_IP})(?::(?P<port>\d{{2,5}}))?")
-_HEAD_PORT = re.compile(
+_ADDRESS_FLAG = lazy(rf"--address(?:=|\s+)['\"]?(?P<ip>{_IP})(?::(?P<port>\d{{2,5}}))?\b")
+_ADDRESS_KWARG = lazy(rf"address\s*=\s*['\"](?P<client>ray://)?(?P<ip>{_IP})(?::(?P<port>\d{{2,5}}))?")
+_HEAD_PORT = lazy(
     r"--head\b[^\n]{0,60}?--port(?:=|\s+)(?P<port>\d{2,5})\b|--port(?:=|\s+)(?P<port2>\d{2,5})\b[^\n]{0,60}?--head\b"
 )
-_HEAD_FLAG = re.compile(r"--head\b")
-_HEAD_FLAG_ON = re.compile(
+_HEAD_FLAG = lazy(r"--head\b")
+_HEAD_FLAG_ON = lazy(
     rf"--head\b[^\n]{{0,40}}?\bon (?:(?:the |a |my )?(?:host|server|machine|node|box|vm) )?(?P<ip>{_IP})\b"
 )
-_HEAD_WORD = re.compile(rf"\bhead(?:[ -]node)?(?:'s)?(?: (?:ip|address|is|at|on|runs on|=|:))*\s*(?P<ip>{_IP})\b", re.I)
+_HEAD_WORD = lazy(rf"\bhead(?:[ -]node)?(?:'s)?(?: (?:ip|address|is|at|on|runs on|=|:))*\s*(?P<ip>{_IP})\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,8 @@ def head_address(text: str) -> HeadAddress:
 
 
 _HEAD_HOSTS = r"<head-ip>|<head_ip>|<HEAD_HOST_IP>|<ip>|<node-ip>|<host>"
-_GCS_SPOT = re.compile(rf"(?P<host>{_HEAD_HOSTS}):(?:6379|<port>)(?!\d)")
-_HEAD_SPOT = re.compile(r"<head-ip>|<head_ip>|<HEAD_HOST_IP>")
+_GCS_SPOT = lazy(rf"(?P<host>{_HEAD_HOSTS}):(?:6379|<port>)(?!\d)")
+_HEAD_SPOT = lazy(r"<head-ip>|<head_ip>|<HEAD_HOST_IP>")
 #: Ports only the head serves (GCS, dashboard, Ray Client server): an ``<ip>``-style placeholder
 #: before one of them is the head's.
 _HEAD_PORTS = (6379, 8265, 10001)

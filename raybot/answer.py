@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from raybot.kb import Source
+from raybot.lazyre import lazy
 
 if TYPE_CHECKING:
     from raybot.kb import Entry, ShortAnswer
@@ -271,7 +272,7 @@ def next_offer(
     return None
 
 
-_YES_NO_OPENER = re.compile(r"^\s*(?:\*\*)?(?:yes|no)\b[.,:;!]?(?:\*\*)?\s*", re.I)
+_YES_NO_OPENER = lazy(r"^\s*(?:\*\*)?(?:yes|no)\b[.,:;!]?(?:\*\*)?\s*", re.I)
 
 
 def strip_yes_no(text: str) -> str:
@@ -283,8 +284,8 @@ def strip_yes_no(text: str) -> str:
     return rest[:1].upper() + rest[1:] if rest else text
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*`(\"“])")
-_CONTENT_WORD = re.compile(r"[a-z0-9_][a-z0-9_.'-]*")
+_SENTENCE_END = lazy(r"(?<=[.!?])\s+(?=[A-Z*`(\"“])")
+_CONTENT_WORD = lazy(r"[a-z0-9_][a-z0-9_.'-]*")
 _FILLER_WORDS = frozenset(
     "a an the of to in on at by for with from as is are was were be it its this that and or but not no".split()
 )

@@ -17,6 +17,7 @@ from raybot import addresses, intents, signatures, tuning
 from raybot import answer as compose
 from raybot.answer import Answer, Composed, Offer
 from raybot.errors import StoreError, ThreadNotFound, UsageError
+from raybot.lazyre import lazy
 from raybot.retrieve import FILLER, Hit, Query, prepare_query, tokenize
 from raybot.threads import Thread, ThreadStore, Turn, check_thread_id, new_thread_id
 from raybot.tokens import covered, stem_keys
@@ -107,7 +108,7 @@ class Judgement:
         }
 
 
-_YES_NO = re.compile(
+_YES_NO = lazy(
     # A bracketed subject line before the question ("[Resources] Is it ...?") ends a sentence too.
     r"(?:^|[.?!,;:\])]\s*|\b(?:and|but|so|if|then|also|that|whether)\s+)"
     r"(?:is|are|does|do|did|can|could|will|would|should|shall|has|have|was|were|isn't|aren't|doesn't|don't|"
@@ -116,13 +117,13 @@ _YES_NO = re.compile(
     r"(?:[^.?!]|\.(?=\w))*\?",
     re.I,
 )
-_DEFAULT_Q = re.compile(r"\bdefaults?\b|\bby default\b", re.I)
+_DEFAULT_Q = lazy(r"\bdefaults?\b|\bby default\b", re.I)
 
 
 #: "does ray retry failed tasks by default": a yes/no question typed without its question mark.
 #: Only a short text with no "?" anywhere that starts with the verb counts, so a pasted log line or
 #: a statement ("is set to 0 in my config.") is not read as one.
-_BARE_YES_NO = re.compile(
+_BARE_YES_NO = lazy(
     r"^\s*(?:is|are|does|do|did|can|could|will|would|should|has|have|was|were|isn't|aren't|doesn't|"
     r"don't|won't|can't)\s+(?:it|there|this|that|i|we|you|they|ray|the|a|an|my|our|these|those|\w+)\b"
     r"[^?\n]*$",
@@ -133,7 +134,7 @@ _BARE_YES_NO_MAX_WORDS = 25
 #: "my actor constructor fails, does ray retry it": the yes/no part after a comma, still without
 #: its question mark. The subject must be a pronoun, "ray" or a determiner so that a statement
 #: ("..., is set to 0 in my config") is not read as a question.
-_BARE_YES_NO_CLAUSE = re.compile(
+_BARE_YES_NO_CLAUSE = lazy(
     r"[,;]\s*(?:and\s+|but\s+|so\s+)?(?:is|are|does|do|did|can|could|will|would|should|has|have|was|were|"
     r"isn't|aren't|doesn't|don't|won't|can't)\s+(?:it|there|this|that|i|we|you|they|ray|the|a|an|my|our|"
     r"these|those|its|their|all|any)\b[^?,;\n]*$",
@@ -142,7 +143,7 @@ _BARE_YES_NO_CLAUSE = re.compile(
 
 
 #: "Can you show me an example of exit_actor()?": a request, whatever its grammar.
-_REQUEST = re.compile(
+_REQUEST = lazy(
     r"^\W*(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+|pls\s+)?(?:show|give|explain|tell|provide|write|"
     r"help|list|share|describe|point|generate|create|make|suggest|recommend|summari[sz]e|elaborate|walk)\b",
     re.I,
@@ -150,7 +151,7 @@ _REQUEST = re.compile(
 
 
 #: "if the head restarts do workers rejoin?": a condition first, then the yes/no question, no comma.
-_CONDITION_THEN_YES_NO = re.compile(
+_CONDITION_THEN_YES_NO = lazy(
     r"^\W*(?:if|when|after|once)\s+(?!(?:is|are|does|do|did|can|could|will|would|should|must)\b)"
     r"(?![^?]*\b(?:how|what|why|which|where|who|whom|whose)\b)\S+\s+\S+[^?]*?"
     r"\s(?:is|are|does|do|did|can|could|will|would|should|must)\s+\w+[^?]*\?",
@@ -160,7 +161,7 @@ _CONDITION_THEN_YES_NO = re.compile(
 
 #: The same without a question mark; only an auxiliary that cannot start a statement's predicate
 #: ("after a few hours the object store is full" is a statement).
-_BARE_CONDITION_THEN_YES_NO = re.compile(
+_BARE_CONDITION_THEN_YES_NO = lazy(
     r"^\W*(?:if|when|after|once)\s+(?!(?:is|are|does|do|did|can|could|will|would|should|must)\b)"
     r"(?!.*\b(?:how|what|why|which|where|who|whom|whose)\b)\S+\s+\S+.*?"
     r"\s(?:do|does|did|will|would|can|could|should)\s+\w+.*$",
@@ -170,7 +171,7 @@ _BARE_CONDITION_THEN_YES_NO = re.compile(
 
 #: A statement typed with a question mark asks whether it is true ("head pod restart loses all my
 #: jobs?", "ray.get blocking?"): a short one, with no question word, no choice and no default.
-_DECLARATIVE_QUESTION = re.compile(
+_DECLARATIVE_QUESTION = lazy(
     r"(?!.*\b(?:what|whats|how|why|which|where|who|whom|whose|when|default|defaults|or|vs|versus)\b)"
     r"(?:\S+\s+){1,11}\S+\?$",
     re.I,
@@ -179,7 +180,7 @@ _DECLARATIVE_QUESTION = re.compile(
 
 #: ... and it says something: a verb form, not just a topic ("ray.cancel force=True on an actor
 #: task?" asks what happens, not whether).
-_HAS_VERB = re.compile(
+_HAS_VERB = lazy(
     r"\b[a-z]{2,}(?:es|ed|ing)\b|\b[a-z]{3,}[^s\W]s\b"
     r"|\b(?:run|work|fail|die|hang|block|leak|crash|need|keep|stay|survive|free|kill|retry|restart|support|"
     r"share|reuse|copy|scale|start|stop|wait|return|get)\b",
@@ -230,7 +231,7 @@ def yes_no_clause(text: str) -> str:
 
 #: "Is there a way to ...?", "is it possible to ...?", "can I ...?": a how-to question in yes/no
 #: form. The entry that explains how answers it; no yes or no has to be settled first.
-_HOW_IN_YES_NO_FORM = re.compile(
+_HOW_IN_YES_NO_FORM = lazy(
     r"\b(?:is|are)\s+there\s+(?:a|an|any)\s+(?:\w+\s+)?(?:way|option|setting|method|api|command|flag|tool)s?\b"
     r"|\bis\s+it\s+possible\b|\b(?:can|could)\s+(?:i|we|you|one)\b"
     r"|\b(?:does|do|would|will|might)\s+(?:anyone|anybody|someone|you)\s+(?:happen\s+to\s+)?know\b"
@@ -255,7 +256,7 @@ _HOW_IN_YES_NO_FORM = re.compile(
 
 
 #: "Should I put it in the object store, or create it inside a task?": a choice, not a yes/no.
-_CHOICE = re.compile(r",?\s\bor\b(?!\s+not\b)\s+\w+[^?]*\?", re.I)
+_CHOICE = lazy(r",?\s\bor\b(?!\s+not\b)\s+\w+[^?]*\?", re.I)
 
 
 def asks_fact_yes_no(text: str) -> bool:
@@ -289,7 +290,7 @@ _covered = covered
 
 
 #: A short answer that defines a thing ("What is a Ray actor?") ...
-_DEFINITION = re.compile(
+_DEFINITION = lazy(
     r"(?!.*\bdefault)\s*what(?:'s| is| are)\s+"
     r"(?:(?:a|an)\s+[\w .'`-]{1,40}|(?:the\s+)?[\w'`-]+(?:\s+[\w'`-]+){0,2})\?\s*$"
     # "What does ray.shutdown() do?" explains a thing just the same.
@@ -298,17 +299,17 @@ _DEFINITION = re.compile(
 )
 #: ... answers only a question that asks what something is ("call another actor from within an
 #: actor" is no such question) ...
-_ASKS_DEFINITION = re.compile(
+_ASKS_DEFINITION = lazy(
     r"\bwhat(?:['\u2019]s|\s+is|\s+are|\s+does|\s+do)\b|\bexplain|\bdefin(?:e|ition)\b|\bmeaning\b|\bmeans?\b|\bwhats\b"
     r"|\btell me about\b|\bdescribe\b|\bintroduc|\boverview\b|^\W*[\w.()-]+(?:\s+[\w.()=-]+){0,3}\W*$",
     re.I,
 )
 #: ... and is no answer to a question asking how to do something with it, or why.
-_HOW_OR_WHY = re.compile(r"\bhow (?:do|does|can|could|should|would|to)\b|\bwhy\b", re.I)
+_HOW_OR_WHY = lazy(r"\bhow (?:do|does|can|could|should|would|to)\b|\bwhy\b", re.I)
 
 
 #: The first words of an answer that settles a yes/no question.
-_YES_NO_OPENING = re.compile(
+_YES_NO_OPENING = lazy(
     r"\s*(?:yes|no|not necessarily|not by default|not directly|not always|usually not)\b\s*[.,:;]", re.I
 )
 
@@ -321,7 +322,7 @@ _CLASS_QUESTION_WORDS = frozenset(
 
 #: A statement that something does not work ("ray.cancel doesnt stop my actor task") reports a
 #: how-to already tried: its answer is why, not "How do I cancel a running task?".
-_COMPLAINT = re.compile(
+_COMPLAINT = lazy(
     r"\b(?:doesn'?t|does not|didn'?t|did not|won'?t|will not|isn'?t|is not|aren'?t|are not)\s+(?:\w+\s+)?"
     r"(?:work|stop|start|run|do|finish|return|exit|die|get|show|connect|scale|release|free)\w*\b"
     r"|\bdoes nothing\b|\bnothing happens\b|\bnot working\b"
@@ -330,90 +331,90 @@ _COMPLAINT = re.compile(
     r"|\b(?:is|are) empty\b|\b(?:returns?|shows?|gives?) (?:an? )?empty\b",
     re.I,
 )
-_HOW_TO_SA = re.compile(r"\s*how (?:do|can|should) (?:i|we|you)\b", re.I)
+_HOW_TO_SA = lazy(r"\s*how (?:do|can|should) (?:i|we|you)\b", re.I)
 
 
 #: Words whose opposite turns a yes into a no: "must the nodes run the same Python version?" ->
 #: "Yes." is the wrong first word for "does Ray work with different Python versions?".
 _OPPOSITES = (
     (
-        re.compile(r"\bsame\b|\bmatch(?:es|ing)?\b", re.I),
-        re.compile(r"\bdiffer(?:ent|s|ing)?\b|\bmismatch|\bmix(?:es|ed|ing)?\b", re.I),
+        lazy(r"\bsame\b|\bmatch(?:es|ing)?\b", re.I),
+        lazy(r"\bdiffer(?:ent|s|ing)?\b|\bmismatch|\bmix(?:es|ed|ing)?\b", re.I),
     ),
     (
-        re.compile(r"\benabl(?:e|ed|es|ing)\b|\bon by default\b|\bturned on\b", re.I),
-        re.compile(r"\bdisabl(?:e|ed|es|ing)\b|\boff by default\b|\bturned off\b", re.I),
+        lazy(r"\benabl(?:e|ed|es|ing)\b|\bon by default\b|\bturned on\b", re.I),
+        lazy(r"\bdisabl(?:e|ed|es|ing)\b|\boff by default\b|\bturned off\b", re.I),
     ),
     # What goes into a task is not what comes out: "can I pass a generator to a task" is not "Can a
     # task return a generator?".
-    (re.compile(r"\breturn(?:s|ed|ing)?\b", re.I), re.compile(r"\bpass(?:es|ed|ing)?\b|\bas an? argument", re.I)),
+    (lazy(r"\breturn(?:s|ed|ing)?\b", re.I), lazy(r"\bpass(?:es|ed|ing)?\b|\bas an? argument", re.I)),
     # Staying alive is the opposite of being ended: "does a detached actor survive ray stop?" must
     # not get the "Yes." of "Does ray stop kill detached actors?".
     (
-        re.compile(r"\bsurviv\w*|\boutliv\w*|\bkeeps? (?:on )?running\b|\bstays? (?:alive|up|running)\b", re.I),
-        re.compile(r"\bkill(?:s|ed|ing)?\b|\bterminat\w*|\bdestroy\w*|\bdies\b|\bdie\b", re.I),
+        lazy(r"\bsurviv\w*|\boutliv\w*|\bkeeps? (?:on )?running\b|\bstays? (?:alive|up|running)\b", re.I),
+        lazy(r"\bkill(?:s|ed|ing)?\b|\bterminat\w*|\bdestroy\w*|\bdies\b|\bdie\b", re.I),
     ),
     # Adding nodes is not removing them: "how do I make it scale down faster" is not answered by
     # raising upscaling_speed (found by h34a).
     (
-        re.compile(r"\bscal(?:e|es|ed|ing)[ -]?up\b|\bupscal", re.I),
-        re.compile(r"\bscal(?:e|es|ed|ing)[ -]?down\b|\bdownscal", re.I),
+        lazy(r"\bscal(?:e|es|ed|ing)[ -]?up\b|\bupscal", re.I),
+        lazy(r"\bscal(?:e|es|ed|ing)[ -]?down\b|\bdownscal", re.I),
     ),
     # Keeping work away from a node is not sending it there: "can i make tasks avoid a specific node"
     # is not "How do I force a task onto a specific node?".
     (
-        re.compile(r"\bavoid\w*|\bexclud\w*|\bkeep\s+(?:\w+\s+){0,3}off\b|\bprevent\w*", re.I),
-        re.compile(r"\bforc(?:e|ed|ing)\b|\bpin(?:s|ned|ning)?\b|\bonto\b", re.I),
+        lazy(r"\bavoid\w*|\bexclud\w*|\bkeep\s+(?:\w+\s+){0,3}off\b|\bprevent\w*", re.I),
+        lazy(r"\bforc(?:e|ed|ing)\b|\bpin(?:s|ned|ning)?\b|\bonto\b", re.I),
     ),
     # Zero-copy is the opposite of a copy: "does ray copy numpy arrays ...?" must not get the "Yes."
     # of "Is ray.get zero-copy for numpy arrays?".
     (
-        re.compile(r"\bzero[- ]?cop\w*|\bwithout (?:a )?cop\w*|\bno cop(?:y|ies)\b", re.I),
-        re.compile(r"(?<![\w-])(?<!zero )cop(?:y|ies|ied|ying)\b", re.I),
+        lazy(r"\bzero[- ]?cop\w*|\bwithout (?:a )?cop\w*|\bno cop(?:y|ies)\b", re.I),
+        lazy(r"(?<![\w-])(?<!zero )cop(?:y|ies|ied|ying)\b", re.I),
     ),
     # The constructor is not a method: "my actor method raised, is the actor dead?" is not "What
     # happens if my actor's __init__ raises an exception?" (that one kills the actor for good).
     (
-        re.compile(r"__init__|\bconstructor\b|\bcreation task\b", re.I),
-        re.compile(r"\bmethods?\b", re.I),
+        lazy(r"__init__|\bconstructor\b|\bcreation task\b", re.I),
+        lazy(r"\bmethods?\b", re.I),
     ),
     # One node is not several: "can I run cpu and gpu tasks on the same node" is not "Can one task use
     # GPUs on two nodes?".
     (
-        re.compile(r"\b(?:same|one|single|a) (?:node|machine|host)\b", re.I),
-        re.compile(
+        lazy(r"\b(?:same|one|single|a) (?:node|machine|host)\b", re.I),
+        lazy(
             r"\b(?:two|several|multiple|many|different) (?:nodes|machines|hosts)\b|\bacross (?:nodes|machines)\b", re.I
         ),
     ),
     # A crash is not an exception in your code: "are tasks retried on exceptions by default" is not "Are
     # tasks retried by default when their worker crashes?" (Ray retries the one, not the other).
     (
-        re.compile(r"\bcrash\w*|\bworker (?:dies|died)\b|\bsystem (?:failure|error)s?\b", re.I),
-        re.compile(r"\bexceptions?\b|\braises?\b|\braised\b", re.I),
+        lazy(r"\bcrash\w*|\bworker (?:dies|died)\b|\bsystem (?:failure|error)s?\b", re.I),
+        lazy(r"\bexceptions?\b|\braises?\b|\braised\b", re.I),
     ),
     # Sharing one GPU is not using several: "can one actor use several gpus" is not "Can an actor and a
     # task use the same GPU at the same time?".
     (
-        re.compile(r"\bsame (?:gpu|device)\b|\b(?:one|a single) gpu\b|\bshare (?:a|one|the) gpu\b", re.I),
-        re.compile(r"\b(?:several|multiple|many|two|2|more than one) gpus\b", re.I),
+        lazy(r"\bsame (?:gpu|device)\b|\b(?:one|a single) gpu\b|\bshare (?:a|one|the) gpu\b", re.I),
+        lazy(r"\b(?:several|multiple|many|two|2|more than one) gpus\b", re.I),
     ),
     # Below one is not above one: "num_cpus less than one" is not "Can an actor use more than one CPU?".
     (
-        re.compile(r"\b(?:less|fewer|lower|smaller) than\b|\bbelow\b|\bfraction", re.I),
-        re.compile(r"\b(?:more|greater|higher|larger|bigger) than\b|\babove\b", re.I),
+        lazy(r"\b(?:less|fewer|lower|smaller) than\b|\bbelow\b|\bfraction", re.I),
+        lazy(r"\b(?:more|greater|higher|larger|bigger) than\b|\babove\b", re.I),
     ),
 )
 
 #: Tasks are retried and actors restarted by different rules: "does ray restart tasks killed by
 #: oom" is not "Is an actor restarted after the OOM killer kills it?". Only for that ask: elsewhere
 #: what is said of an actor's worker often holds for a task's ("how do I find the pid ...").
-_TASK_OR_ACTOR = (re.compile(r"\btasks?\b", re.I), re.compile(r"\bactors?\b", re.I))
-_COMES_BACK = re.compile(r"\brestart\w*|\bretr(?:y|ies|ied|ying)\b|\bre-?run\w*|\bresubmit\w*", re.I)
+_TASK_OR_ACTOR = (lazy(r"\btasks?\b", re.I), lazy(r"\bactors?\b", re.I))
+_COMES_BACK = lazy(r"\brestart\w*|\bretr(?:y|ies|ied|ying)\b|\bre-?run\w*|\bresubmit\w*", re.I)
 
 
 #: Which ID: "node id" and "task id" differ in the one word that matters, and both words are so
 #: common that their weights cannot tell "How do I get the current task ID?" from the node's.
-_ID_KIND = re.compile(
+_ID_KIND = lazy(
     r"\b(node|task|job|actor|worker|object|submission|placement[ _-]?group|session|cluster)[ _-]?ids?\b", re.I
 )
 
@@ -442,7 +443,7 @@ def _opposite_asked(sa_question: str, asked: str) -> bool:
 
 
 #: ``name=number``; a CLI flag's name keeps its dashes ("--num-cpus=0" names num_cpus, not "cpus").
-_SETTING_VALUE = re.compile(r"(?<![\w-])-{0,2}([A-Za-z_][\w-]*)\s*=\s*(-?\d+(?:\.\d+)?)")
+_SETTING_VALUE = lazy(r"(?<![\w-])-{0,2}([A-Za-z_][\w-]*)\s*=\s*(-?\d+(?:\.\d+)?)")
 
 
 def _value_kind(value: float) -> str:
@@ -479,19 +480,19 @@ def _zero_mismatch(sa_question: str, asked: str) -> bool:
 
 
 #: API names and settings a question names: ``ray.wait``, ``max_concurrency``, ``RAY_memory_usage_threshold``.
-_NAMED_API = re.compile(
+_NAMED_API = lazy(
     r"\bray\.[a-z_]+(?:\.[a-z_]+)*|\b[a-zA-Z][a-zA-Z0-9]*(?:_[a-zA-Z0-9]+)+\b"
     # A CLI command names an API too: "does a detached actor survive ray stop" is not "Does
     # ray.shutdown() kill detached actors?". ("ray get" and "ray memory" are also plain words.)
     r"|\b[Rr]ay (?:stop|start|up|down|status|submit|job|list|logs|exec|attach|summary|timeline|stack)\b"
 )
-_USER_MAY = re.compile(r"^\W*(?:can|could|may|should|must)\s+(?:i|we)\b", re.I)
-_RAY_DOES = re.compile(
+_USER_MAY = lazy(r"^\W*(?:can|could|may|should|must)\s+(?:i|we)\b", re.I)
+_RAY_DOES = lazy(
     r"\b(?:does|do|did|will|would)\s+(?:ray|the\s+(?:raylet|gcs|autoscaler|cluster|head))\s+"
     r"(?!support|allow|let|have|has|provide|offer|need|require|work|run)\w+",
     re.I,
 )
-_BY_DEFAULT = re.compile(r"\b(?:by default|default|automatic(?:ally)?)\b", re.I)
+_BY_DEFAULT = lazy(r"\b(?:by default|default|automatic(?:ally)?)\b", re.I)
 
 
 def _yes_no_other_ask(sa_question: str, asked: str, sa_answer: str = "") -> bool:
@@ -524,7 +525,7 @@ def _yes_no_other_ask(sa_question: str, asked: str, sa_answer: str = "") -> bool
 
 #: A short answer comparing two things ("What is the difference between ray.get and ray.wait?") answers
 #: only a question that compares, not every question naming one of the two.
-_COMPARES = re.compile(
+_COMPARES = lazy(
     # "different from/than" compares; "different requesting tasks" does not (pool full:3578). "or"
     # compares only inside a question ("task or actor?"): "not enough memory or cpu, ..." in the
     # story before a question about something else does not (dev row 77).
@@ -532,18 +533,18 @@ _COMPARES = re.compile(
     re.I,
 )
 #: "How do I stop worker output from being printed?" is a switch-off question as much as "disable".
-_TURN_OFF = re.compile(
+_TURN_OFF = lazy(
     r"\bdisabl|\bturn\w*\s+(?:\w+\s+){0,3}off\b|\bswitch\w*\s+(?:\w+\s+){0,3}off\b"
     r"|\bstop\s+(?:\w+\s+){1,4}from\b|\bsuppress|\bsilenc",
     re.I,
 )
-_TURN_OFF_ASKED = re.compile(
+_TURN_OFF_ASKED = lazy(
     r"\bdisabl|\boff\b|\bstop|\bprevent|\bwithout\b|\bno longer\b|\bnever\b|\bsuppress|\bsilenc|\bhide\b|\bquiet",
     re.I,
 )
 
 
-_WITHOUT = re.compile(r"\bwithout\b", re.I)
+_WITHOUT = lazy(r"\bwithout\b", re.I)
 
 
 def _without_it(sa_question: str, asked: str) -> bool:
@@ -575,14 +576,14 @@ def _without_it(sa_question: str, asked: str) -> bool:
     return any(_covered(w, sa_stems) for w in done_without(asked))
 
 
-_COMPARISON_SA = re.compile(r"\bdifference\b|\bvs\.?\b|\bversus\b|\bcompar", re.I)
+_COMPARISON_SA = lazy(r"\bdifference\b|\bvs\.?\b|\bversus\b|\bcompar", re.I)
 #: Words that frame a short answer's question rather than name its subject: "What is the difference
 #: between the head node and a worker node?" is about head and worker nodes, and "difference between"
 #: alone must not make it the answer to "difference between Kubernetes and Ray".
 _FRAME_WORDS = frozenset({"default", "difference", "between", "versus", "compare", "comparison"})
 #: "Will it wait forever or error out?": the user names two outcomes; a "Yes." or "No." picks
 #: neither. (Not "... or not?", and not a list of things inside one ask: "pip or conda".)
-_OUTCOME_CHOICE = re.compile(
+_OUTCOME_CHOICE = lazy(
     r"(?:^|[.?!]\s+)(?:will|would|does|do|is|are|should)\s+(?:it|they|ray|this|that)\s+\w+[^.?!]*"
     r"\bor\b(?!\s+not\b)\s+\w+[^.?!]*\?\s*$",
     re.I,
@@ -590,16 +591,16 @@ _OUTCOME_CHOICE = re.compile(
 #: Shared words that say nothing about which of an entry's short answers was asked: "what happens
 #: ... when it is removed?" is not "what happens with STRICT_SPREAD and too few nodes?".
 #: A question that asks for a place: only it is answered by a "Where ...?" short answer.
-_ASKS_PLACE = re.compile(
+_ASKS_PLACE = lazy(
     r"\bwhere\b|\bwhich (?:dir\w*|folder|path|file|node|machine|host|disk)\b"
     r"|\b(?:path|location|director(?:y|ies)|folder|stored|saved|written|located|find|dir)\b"
     r"|\b(?:see|view|read|get|access|open|check)\b.*\blogs?\b",
     re.I,
 )
 #: A question that asks how two things differ ("X vs Y", "the difference between X and Y").
-_ASKS_DIFFERENCE = re.compile(r"\bdif+e+rences?\b|\bvs\.?\s|\bversus\b|\bcompared? (?:to|with)\b", re.I)
+_ASKS_DIFFERENCE = lazy(r"\bdif+e+rences?\b|\bvs\.?\s|\bversus\b|\bcompared? (?:to|with)\b", re.I)
 #: "Does the OOM killer kill actors or only tasks?": a choice between two answers, which "Yes." does not make.
-_OR_ONLY = re.compile(r"\bor (?:only|just)\b[^?]*\?", re.I)
+_OR_ONLY = lazy(r"\bor (?:only|just)\b[^?]*\?", re.I)
 _NO_EVIDENCE = frozenset({"happen"})
 
 
@@ -641,10 +642,10 @@ def _retyped(query: Query) -> bool:
 #: compared: "can I disable the OOM killer" asks "Can I turn off Ray's OOM killer?".
 _ACTION_PHRASES = (
     # "turn Ray token authentication off": up to three words between, kept after the verb.
-    (re.compile(r"\b(?:turn|switch|shut)(?:s|ed|ing)?\s+((?:\w+\s+){0,3}?)off\b", re.I), r"disable \1"),
-    (re.compile(r"\b(?:turn|switch)(?:s|ed|ing)?\s+((?:\w+\s+){0,3}?)on\b", re.I), r"enable \1"),
-    (re.compile(r"\bon by default\b", re.I), "enabled by default"),
-    (re.compile(r"\boff by default\b", re.I), "disabled by default"),
+    (lazy(r"\b(?:turn|switch|shut)(?:s|ed|ing)?\s+((?:\w+\s+){0,3}?)off\b", re.I), r"disable \1"),
+    (lazy(r"\b(?:turn|switch)(?:s|ed|ing)?\s+((?:\w+\s+){0,3}?)on\b", re.I), r"enable \1"),
+    (lazy(r"\bon by default\b", re.I), "enabled by default"),
+    (lazy(r"\boff by default\b", re.I), "disabled by default"),
 )
 
 
@@ -804,11 +805,11 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     return best
 
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`*(])")
+_SENTENCE = lazy(r"(?<=[.!?])\s+(?=[A-Z`*(])")
 
 
 #: A value a default can take: a number, or a boolean / None ("retry_exceptions defaults to False").
-_DEFAULT_VALUE = re.compile(r"\d|\b(?:True|False|None)\b")
+_DEFAULT_VALUE = lazy(r"\d|\b(?:True|False|None)\b")
 
 
 def default_sentence(entry: Entry, query: Query, retriever) -> str | None:
@@ -837,12 +838,12 @@ def _hit_for(entry: Entry) -> Hit:
     return Hit(entry.id, entry.title, entry.kind, 0.0, 0.0, 0.0, [], "Answer")
 
 
-_HOW_TO_SET = re.compile(
+_HOW_TO_SET = lazy(
     r"\bhow (?:do|can|should|would) (?:i|we|you) (?:set|configure|change|enable|disable|apply|lower|raise|"
     r"increase|decrease|turn (?:on|off)|tune)\b",
     re.I,
 )
-_NEGATION = re.compile(r"\b(not|never|no|doesn't|does not|don't|isn't|without|neither|nor)\b", re.I)
+_NEGATION = lazy(r"\b(not|never|no|doesn't|does not|don't|isn't|without|neither|nor)\b", re.I)
 
 
 def mention_kind(text: str, needle: str) -> str | None:

@@ -13,6 +13,7 @@ import warnings
 from dataclasses import asdict, dataclass
 
 from raybot import ray_defaults
+from raybot.lazyre import lazy
 
 DEFAULT_INTERVAL_MS = ray_defaults.KILL_IDLE_WORKERS_INTERVAL_MS
 DEFAULT_THRESHOLD_MS = ray_defaults.IDLE_WORKER_KILLING_TIME_THRESHOLD_MS
@@ -70,7 +71,7 @@ def parse_bounded(code: str) -> ast.AST:
         raise CodeTooComplex(f"the parser gave up ({type(exc).__name__})") from exc
 
 
-_RUN_RE = re.compile(r"(?:[-+~]\s*){2,}|(?:\.\s*\w+\s*){2,}|(?:\bnot\s+){2,}|(?:\*\*\s*\w+\s*){2,}")
+_RUN_RE = lazy(r"(?:[-+~]\s*){2,}|(?:\.\s*\w+\s*){2,}|(?:\bnot\s+){2,}|(?:\*\*\s*\w+\s*){2,}")
 
 
 def _nesting(code: str) -> int:
@@ -224,10 +225,10 @@ def check_python(code: str) -> list[CodeFinding]:
 
 
 _CONFIG_RES = {
-    "kill_idle_workers_interval_ms": re.compile(
+    "kill_idle_workers_interval_ms": lazy(
         r"[\"']?(?:RAY_)?kill_idle_workers_interval_ms[\"']?\s*[:=]\s*[\"']?(\d{1,18})(?!\d)"
     ),
-    "idle_worker_killing_time_threshold_ms": re.compile(
+    "idle_worker_killing_time_threshold_ms": lazy(
         r"[\"']?(?:RAY_)?idle_worker_killing_time_threshold_ms[\"']?\s*[:=]\s*[\"']?(\d{1,18})(?!\d)"
     ),
 }

@@ -22,13 +22,13 @@ import hashlib
 import json
 import math
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from raybot.errors import ModelError, UsageError
+from raybot.lazyre import lazy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -389,8 +389,8 @@ WORDPIECE_FORMAT = 1
 #: Printable ASCII, tabs and line breaks: text that BERT's normaliser only lower-cases (and whose
 #: tabs and line breaks become spaces), so that words are runs of letters and digits and every
 #: other character is a word of its own (BertPreTokenizer: whitespace split, punctuation isolated).
-_PLAIN_ASCII = re.compile(r"[\t\n\r -~]*")
-_ASCII_WORDS = re.compile(r"[a-z0-9]+|[^a-z0-9\s]")
+_PLAIN_ASCII = lazy(r"[\t\n\r -~]*")
+_ASCII_WORDS = lazy(r"[a-z0-9]+|[^a-z0-9\s]")
 _WORDS_MAX = 50_000  #: words whose pieces are remembered
 
 

@@ -408,19 +408,40 @@ def bench(
 ) -> dict[str, Any]:
     """Cold one-shot ``raybot ask`` vs ``python -c 'import numpy, faiss'``, and warm latency.
 
+    The cold pair is measured twice: as installed (bytecode cached, ``cold_ask_*``) and in this
+    process's own environment (``environment_*``; without bytecode when it sets
+    ``PYTHONDONTWRITEBYTECODE``, as CI does).
+
     ``env`` is the child processes' environment (the caller gives them a temporary
     ``RAYBOT_HOME``, so benchmark questions never land in the user's threads)."""
     env = dict(os.environ) if env is None else env
     q = question or "Why are my ray::IDLE processes not releasing memory?"
-    baseline, cold, rss = [], [], []
-    for _ in range(cold_runs):
-        t, _, _ = _run_measured([sys.executable, "-c", "import numpy, faiss"], env)
-        baseline.append(t)
-        t, mb, code = _run_measured([sys.executable, "-m", "raybot", "ask", "--json", q], env)
-        if code != 0:
-            raise UsageError(f"`raybot ask` exited {code} during the benchmark", reference="bench-failed")
-        cold.append(t)
-        rss.append(mb)
+    base_cmd = [sys.executable, "-c", "import numpy, faiss"]
+    ask_cmd = [sys.executable, "-m", "raybot", "ask", "--json", q]
+
+    def pairs(child_env: dict[str, str]) -> tuple[list[float], list[float], list[int]]:
+        baseline, cold, rss = [], [], []
+        for _ in range(cold_runs):
+            t, _, _ = _run_measured(base_cmd, child_env)
+            baseline.append(t)
+            t, mb, code = _run_measured(ask_cmd, child_env)
+            if code != 0:
+                raise UsageError(f"`raybot ask` exited {code} during the benchmark", reference="bench-failed")
+            cold.append(t)
+            rss.append(mb)
+        return baseline, cold, rss
+
+    # As installed: pip writes bytecode for every module it installs, and Python caches it for a
+    # source checkout on first use. The children keep theirs under a prefix in the benchmark's
+    # home (one untimed run each writes it), so nothing is written into the install or the repo.
+    installed = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    installed["PYTHONPYCACHEPREFIX"] = os.path.join(env.get("RAYBOT_HOME") or ".", "pycache")
+    for cmd in (base_cmd, ask_cmd):
+        _run_measured(cmd, installed)
+    baseline, cold, rss = pairs(installed)
+    # As this environment runs it (CI sets PYTHONDONTWRITEBYTECODE=1, so raybot's own modules
+    # are compiled from source by every process while numpy's and faiss's come from bytecode).
+    plain_base, plain_cold, plain_rss = pairs(env)
     assistant.ask(q)  # load the index and the model once
     lat = []
     for case in cases:
@@ -428,12 +449,16 @@ def bench(
         assistant.ask(case.question)
         lat.append((time.perf_counter() - start) * 1000)
     lat.sort()
-    base = statistics.median(baseline)
+    base, plain = statistics.median(baseline), statistics.median(plain_base)
     return {
         "baseline_import_numpy_faiss_s": round(base, 3),
         "cold_ask_s": round(statistics.median(cold), 3),
         "cold_ask_ratio": round(statistics.median(cold) / base, 2),
-        "cold_ask_peak_rss_mb": max(rss),
+        "cold_ask_peak_rss_mb": max(rss + plain_rss),
+        "environment_bytecode": "off" if env.get("PYTHONDONTWRITEBYTECODE") else "on",
+        "environment_baseline_s": round(plain, 3),
+        "environment_cold_ask_s": round(statistics.median(plain_cold), 3),
+        "environment_cold_ask_ratio": round(statistics.median(plain_cold) / plain, 2),
         "warm_p50_ms": round(lat[len(lat) // 2], 1),
         "warm_p95_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.95))], 1),
         "warm_questions": len(lat),

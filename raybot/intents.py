@@ -20,7 +20,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_MENTION = re.compile(r"(?<![\w.])@[A-Za-z][\w-]*")
+from raybot.lazyre import lazy
+
+_MENTION = lazy(r"(?<![\w.])@[A-Za-z][\w-]*")
 _AFFIRM_CORE = {
     "yes",
     "yeah",
@@ -93,51 +95,51 @@ _AFFIRM_FILLER = {
 SECTION_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "Example",
-        re.compile(
+        lazy(
             r"\b(code|example|snippet|sample|revised pattern|corrected pattern|pattern|show me how|"
             r"working version|full version|implementation of (?:it|that|this))\b"
         ),
     ),
-    ("Steps", re.compile(r"\b(step[- ]by[- ]step|steps|walk me through|how (?:do|can|should) i apply|instructions)\b")),
-    ("Caveats", re.compile(r"\b(caveats?|pitfalls?|gotchas?|risks?|downsides?|limitations?)\b")),
+    ("Steps", lazy(r"\b(step[- ]by[- ]step|steps|walk me through|how (?:do|can|should) i apply|instructions)\b")),
+    ("Caveats", lazy(r"\b(caveats?|pitfalls?|gotchas?|risks?|downsides?|limitations?)\b")),
     (
         "Details",
-        re.compile(
+        lazy(
             r"\b(more detail|details?|explain|elaborate|breakdown|break it down|tell me more|deeper|"
             r"in depth|how come|what do you mean)\b|^(?:but |and |so )?why(?: (?:is|does|did|would) (?:that|this|it))?"
             r"(?: (?:so|the case|happen|matter))?\W*$"
         ),
     ),
 ]
-_ISSUES = re.compile(
+_ISSUES = lazy(
     r"\b(search|find|look(?:ing)? (?:up|for)|list|show|which|what|any|are there|is there|known)\b.{0,40}?"
     r"\b(issues?|bugs?|prs?|pull requests?|tickets?|reports?)\b|"
     r"\bissues? (?:about|on|for|where|mentioning|that mention)\b|"
     r"^(?:and |what about |how about )?(?:issues?|bugs?|prs?)\b",
     re.I,
 )
-_ISSUE_TERM = re.compile(
+_ISSUE_TERM = lazy(
     r"\b(?:mention(?:s|ed|ing)?|about|discuss(?:es|ed|ing)?|regarding|related to|concerning|on|for|"
     r"with|involving|where|that cover|referencing)\b\s+(.+)$",
     re.I,
 )
-_NEW_TOPIC = re.compile(
+_NEW_TOPIC = lazy(
     r"^(?:different|another|new|unrelated|separate|other|switching|change of)\s+(?:question|topic|subject|thing)"
     r"|^(?:on )?(?:a )?(?:different|separate|unrelated) (?:note|question|topic)|^/new\b|^new topic\b",
     re.I,
 )
-_VERSIONS = re.compile(
+_VERSIONS = lazy(
     r"\b(?:work|works|apply|applies|valid|true|hold|same|change[sd]?)\b.{0,30}\b(?:on|in|for|with|to)\s+"
     r"(?:ray\s*)?(?:v?\d+\.\d+|latest|current|newer|older|recent)|\bwhich (?:ray )?versions?\b|"
     r"\b(?:since|before|after) (?:ray )?\d+\.\d+|\bversion\b",
     re.I,
 )
-_LEANING = re.compile(
+_LEANING = lazy(
     r"\b(this|that|it|these|those|them|the error|the issue|the problem|the fix|the setting|"
     r"the same|this error|my case|our case|here)\b",
     re.I,
 )
-_COMPARE = re.compile(
+_COMPARE = lazy(
     r"\b(my (?:implementation|code|version|class|function|approach|store|pattern)|does the same|"
     r"or no|or not|is (?:this|it|that) (?:right|correct|ok|okay|fine|the same)|what(?:'s| is) wrong|"
     r"review|look at (?:my|this) code|am i doing)\b",
@@ -145,18 +147,18 @@ _COMPARE = re.compile(
 )
 
 
-_THANKS = re.compile(
+_THANKS = lazy(
     r"^\W*(?:(?:ok(?:ay)?|great|cool|perfect|awesome|nice|got it|perfect)\W+)*"
     r"(?:thanks?(?: you)?(?: (?:a lot|so much|very much))?|thx|ty|cheers|got it|that helps?|that (?:did|does) it)"
     r"\W*$"
 )
-_SOURCES = re.compile(
+_SOURCES = lazy(
     r"^\W*(?:(?:and|ok|please|can you|could you|show|list|give me|what are|where are)\W+)*"
     r"(?:the\s+)?(?:more|all|other|remaining|rest of the|full|your)?\s*(?:sources?|references|citations)"
     r"(?:\s+(?:please|too|as well|for (?:this|that|it)))?\W*$"
 )
-_GREETING = re.compile(r"^\W*(?:hi|hello|hey|yo|good (?:morning|afternoon|evening)|hiya)(?: there)?\W*$")
-_FILLER = re.compile(r"^\W*(?:(?:ok(?:ay)?|cool|great|right|hmm+|alright|i see|sure)\W+)+")
+_GREETING = lazy(r"^\W*(?:hi|hello|hey|yo|good (?:morning|afternoon|evening)|hiya)(?: there)?\W*$")
+_FILLER = lazy(r"^\W*(?:(?:ok(?:ay)?|cool|great|right|hmm+|alright|i see|sure)\W+)+")
 
 
 @dataclass(frozen=True)

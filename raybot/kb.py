@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raybot.lazyre import lazy
+
 KINDS = ("concept", "config", "error", "fix", "issue", "howto", "diagnostic")
 SECTIONS = ("Answer", "Details", "Steps", "Example", "Caveats")
 REQUIRED_FIELDS = ("id", "title", "kind", "tags", "sources")
-ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-FENCE_RE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.M | re.S)
+ID_RE = lazy(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+FENCE_RE = lazy(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.M | re.S)
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class IssueRef:
     state: str
 
 
-PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
+PLACEHOLDER_RE = lazy(r"\{([a-z_]+)\}")
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,14 @@ def _signature_pattern(message: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.I)
 
 
+_BRACKETED_PLACEHOLDER = lazy(r"\(\{[a-z_]+\}\)")
+
+
 @functools.lru_cache(maxsize=4096)
 def _signature_needles(message: str) -> tuple[str, ...]:
-    text = PLACEHOLDER_RE.sub(" ", message.replace("{{", "\x00").replace("}}", "\x01"))
+    text = message.replace("{{", "\x00").replace("}}", "\x01")
+    # "process({pid})" may be retyped as "process": the bracketed placeholder goes whole.
+    text = PLACEHOLDER_RE.sub(" ", _BRACKETED_PLACEHOLDER.sub(" ", text))
     words = text.replace("\x00", "{").replace("\x01", "}").lower().split()
     return tuple(w for w in words if w.isascii())
 
@@ -477,9 +484,9 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
     return entry, problems
 
 
-_RICH_LINK_OR_CLOSE = re.compile(r"\[(?:/[a-z#@ ]*|link[= ]|@)[^\[\]]*\]", re.I)
-_TITLE_MD_LINK = re.compile(r"\]\(|<[a-z][a-z0-9+.-]{1,31}:[^<>\s]*>|!\[", re.I)
-_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.S)
+_RICH_LINK_OR_CLOSE = lazy(r"\[(?:/[a-z#@ ]*|link[= ]|@)[^\[\]]*\]", re.I)
+_TITLE_MD_LINK = lazy(r"\]\(|<[a-z][a-z0-9+.-]{1,31}:[^<>\s]*>|!\[", re.I)
+_CODE = lazy(r"```.*?(?:```|\Z)|`[^`\n]*`", re.S)
 
 
 def _check_untrusted_text(meta, lines, end, sections, section_lines, kline, bad) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raybot import tuning, typos
+from raybot.lazyre import lazy
 from raybot.tokens import STOPWORDS, covered, entry_terms, term_counts, tokenize, topic_words  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
@@ -27,29 +28,29 @@ if TYPE_CHECKING:
 MAX_QUESTION_CHARS = 10_000
 DENSE_WORDS = 128
 
-_MENTION_RE = re.compile(r"(?<![\w.])@[A-Za-z][\w-]*")
-_FENCE_RE = re.compile(r"```.*?(?:```|$)", re.S)
+_MENTION_RE = lazy(r"(?<![\w.])@[A-Za-z][\w-]*")
+_FENCE_RE = lazy(r"```.*?(?:```|$)", re.S)
 _SIGNAL_RES = (
-    re.compile(r"\b[A-Z][A-Za-z]+(?:Error|Exception)\b"),
-    re.compile(r"\bRAY_[A-Za-z0-9_]+\b"),
-    re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+){2,}\b"),
-    re.compile(r"\b(?:max_calls|_owner|_system_config|num_gpus|max_restarts|max_retries)\b"),
-    re.compile(r"ray::[A-Za-z_]+"),
-    re.compile(r"\bray\.(?:put|get|kill|shutdown|init)\b"),
-    re.compile(r"(?:#|\bissues?\s*#?\s*|\bpr\s*#?\s*|/issues/|/pull/)(\d{4,5})\b", re.I),
+    lazy(r"\b[A-Z][A-Za-z]+(?:Error|Exception)\b"),
+    lazy(r"\bRAY_[A-Za-z0-9_]+\b"),
+    lazy(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+){2,}\b"),
+    lazy(r"\b(?:max_calls|_owner|_system_config|num_gpus|max_restarts|max_retries)\b"),
+    lazy(r"ray::[A-Za-z_]+"),
+    lazy(r"\bray\.(?:put|get|kill|shutdown|init)\b"),
+    lazy(r"(?:#|\bissues?\s*#?\s*|\bpr\s*#?\s*|/issues/|/pull/)(\d{4,5})\b", re.I),
     # CLI commands (the cluster launcher's too: "what does ray up do?" has no other word to go by)
-    re.compile(
+    lazy(
         r"\bray (?:status|memory|list|summary|stack|stop|start|up|down|attach|exec|rsync-(?:up|down)|monitor)\b"
     ),
-    re.compile(r"(?<![\w-])--[a-z][a-z0-9]+(?:-[a-z0-9]+)+"),  # CLI flags: --dashboard-host, --system-config
+    lazy(r"(?<![\w-])--[a-z][a-z0-9]+(?:-[a-z0-9]+)+"),  # CLI flags: --dashboard-host, --system-config
 )
 #: Flags nearly every `ray start` line carries: naming them says nothing about the question.
 COMMON_FLAGS = frozenset({"--num-cpus", "--num-gpus", "--dashboard-port", "--node-ip-address", "--redis-password"})
 #: Chat emoji codes (":slightly_smiling_face:"): never the user's words, never an identifier.
-_EMOJI = re.compile(r"(?<![\w:]):[a-z0-9_+-]+:(?![\w:])")
+_EMOJI = lazy(r"(?<![\w:]):[a-z0-9_+-]+:(?![\w:])")
 #: Not the user's words: links, and chat emoji codes.
-_URL = re.compile(r"\bhttps?://\S+|" + _EMOJI.pattern)
-_SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]*)>")
+_URL = lazy(r"\bhttps?://\S+|" + _EMOJI.pattern)
+_SLACK_LINK = lazy(r"<(https?://[^|>\s]+)\|([^>]*)>")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"), ("&quot;", '"'), ("&#39;", "'"))
 
 
@@ -80,11 +81,11 @@ class Query:
 
 #: Names a pasted snippet defines: ``def f``, ``class C``, ``x = ...`` (not ``==``, not a keyword
 #: argument inside a call, which is preceded by "(" or ",").
-_DEFINED_RE = re.compile(r"\b(?:def|class)\s+(\w+)|(?:^|[;\s])(\w+)\s*=(?!=)", re.M)
+_DEFINED_RE = lazy(r"\b(?:def|class)\s+(\w+)|(?:^|[;\s])(\w+)\s*=(?!=)", re.M)
 #: Names that are the user's own even when the snippet does not define them: a remote function or
 #: actor class it calls (``step.remote(...)``, ``Worker.options(...)``) and a string it passes as a
 #: value (``conda="my_env"``, ``name = 'trainer'``).
-_USER_NAME_RE = re.compile(
+_USER_NAME_RE = lazy(
     r"\b(?!ray\.)(\w+)\.(?:remote|options)\s*\(|\w\s*=\s*[\"']([\w.\-]+)[\"']"
     # A loop's variable and the name it iterates over, in code only (the loop header's ":" or a
     # comprehension's "]" / ")"): prose such as "for users in Django" names what is asked about.
@@ -112,7 +113,7 @@ def extract_signals(text: str) -> list[str]:
 
 
 #: Four plain words in a row: prose, even on a line that starts like code.
-_PROSE_RUN = re.compile(r"(?:^|\s)[A-Za-z']+(?:\s+[A-Za-z']+){3}(?=$|[\s.,;:?!])")
+_PROSE_RUN = lazy(r"(?:^|\s)[A-Za-z']+(?:\s+[A-Za-z']+){3}(?=$|[\s.,;:?!])")
 
 
 def prepare_query(question: str) -> Query:
@@ -667,14 +668,18 @@ def open_retriever(kb_dir: Path | None = None, index_dir: Path | None = None, *,
     cannot be rebuilt or read raises :class:`raybot.errors.IndexUnusable`.
     """
     from raybot import paths
+    from raybot.digests import open_digests
     from raybot.index import load, status
 
     kb = kb_dir or paths.kb_dir()
     idx = index_dir or paths.index_dir()
-    st = status(kb, idx, verify_files=False)
+    digests = open_digests()
+    st = status(kb, idx, verify_files=False, digests=digests)
     if st.state in ("stale", "missing"):
         idx = _rebuild(kb, idx, st, notes)
-    return Retriever(load(idx))
+    loaded = load(idx, digests)
+    digests.save()
+    return Retriever(loaded)
 
 
 def _rebuild(kb: Path, idx: Path, st, notes: list[str] | None) -> Path:

@@ -49,13 +49,15 @@ from __future__ import annotations
 
 import re
 
+from raybot.lazyre import lazy
+
 __all__ = ["clean", "escape_markup", "md_literal", "md_code", "defang_urls", "find_unsafe"]
 
 # A control string (OSC, DCS, SOS, PM, APC) runs to its terminator: BEL (OSC only, but
 # terminals accept it for all), ESC \, or the 8-bit ST (U+009C). An unterminated one would
 # swallow the rest of the screen; it is removed up to the end of its line.
 _STRING_END = r"(?:\x07|\x1b\\|\x9c|(?=\n)|\Z)"
-_SEQ = re.compile(
+_SEQ = lazy(
     "|".join(
         [
             # 7-bit and 8-bit control strings: ESC ] / ESC P / ESC X / ESC ^ / ESC _ and
@@ -77,9 +79,9 @@ _C1 = "".join(chr(c) for c in range(0x7F, 0xA0))
 _DROP = _C0 + _C1 + _BIDI + "\ufeff"
 _TABLE: dict[int, str | None] = {ord(c): None for c in _DROP}
 _TABLE.update({0x2028: "\n", 0x2029: "\n"})
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_NEEDS_WORK = re.compile("[" + re.escape(_DROP) + "\r\u2028\u2029\ud800-\udfff]")
-_UNSAFE_CHAR = re.compile("[" + re.escape(_DROP) + "\u2028\u2029\ud800-\udfff]|\r(?!\n)")
+_SURROGATE = lazy("[\ud800-\udfff]")
+_NEEDS_WORK = lazy("[" + re.escape(_DROP) + "\r\u2028\u2029\ud800-\udfff]")
+_UNSAFE_CHAR = lazy("[" + re.escape(_DROP) + "\u2028\u2029\ud800-\udfff]|\r(?!\n)")
 
 
 def clean(text: str) -> str:
@@ -106,8 +108,8 @@ def escape_markup(text: str) -> str:
 # at the start of a line (headings, quotes, lists, setext underlines). Escaped with a
 # backslash they stand for themselves; other punctuation (":" in ray::IDLE, "()") is left
 # alone so the Markdown stays readable as plain text.
-_MD_INLINE = re.compile(r"([\\`*_\[\]<>!&~|])")
-_MD_LINE_START = re.compile(r"^([ \t]*)([#>+=-]|\d+(?=[.)]))", re.M)
+_MD_INLINE = lazy(r"([\\`*_\[\]<>!&~|])")
+_MD_LINE_START = lazy(r"^([ \t]*)([#>+=-]|\d+(?=[.)]))", re.M)
 
 
 def md_literal(text: str) -> str:
@@ -133,8 +135,8 @@ def md_code(text: str) -> str:
     return f"{fence}{pad}{body}{pad}{fence}" if body else "` `"
 
 
-_URL_SCHEME = re.compile(r"\b(h)tt(ps?)(:|%3a)", re.I)
-_OTHER_SCHEME = re.compile(r"\b(ftp|file)(:)(?=//)", re.I)
+_URL_SCHEME = lazy(r"\b(h)tt(ps?)(:|%3a)", re.I)
+_OTHER_SCHEME = lazy(r"\b(ftp|file)(:)(?=//)", re.I)
 
 
 def defang_urls(text: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from raybot import tuning
+from raybot.lazyre import lazy
 
 if TYPE_CHECKING:
     from raybot.kb import Entry, Signature
@@ -26,7 +27,7 @@ GENERIC_ERRORS = frozenset(
     memoryerror systemexit baseexception error rpcerror""".split()
 )
 
-_LOG_LINE = re.compile(
+_LOG_LINE = lazy(
     r"""^\s*(?:
         \[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d            # 2023-07-21 23:57:06 ...
       | \[\d{4}-\d\d-\d\d                          # [2023-08-01 ...
@@ -39,23 +40,23 @@ _LOG_LINE = re.compile(
     )""",
     re.X,
 )
-_TRAILING_ASK = re.compile(
+_TRAILING_ASK = lazy(
     r"(?<=[.!)\]])\s+(?=(?:how|why|what|when|where|which|can|could|should|would|will|is|are|does|do|did|"
     r"any|anyone)\b[^.!]*$)",
     re.I,
 )
-_QUOTED = re.compile(r'"([^"\n]{30,600})"|“([^”\n]{30,600})”')
+_QUOTED = lazy(r'"([^"\n]{30,600})"|“([^”\n]{30,600})”')
 #: Backtick spans, taken in pairs from the left: in "`ray.wait()` does not raise while `ray.get()`
 #: does", the text between two spans is the user's own words, not a quoted message.
-_BACKTICKED = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
-_WORD = re.compile(r"[a-z][a-z0-9_']*")
+_BACKTICKED = lazy(r"(?<!`)`([^`\n]+)`(?!`)")
+_WORD = lazy(r"[a-z][a-z0-9_']*")
 #: An exception class name ("OwnerDiedError", "ModuleNotFoundError"); also used by the assistant.
-ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z0-9]+(?:Error|Exception))\b")
+ERROR_NAME = lazy(r"\b([A-Z][A-Za-z0-9]+(?:Error|Exception))\b")
 
 #: What names one of Ray's libraries (outside raybot's scope, kb/SCOPE.yaml) in a question or in
 #: a pasted traceback: module paths and imports, the library's own names, its classes and the
 #: text its errors start with (a Tune trial's "Failure # 1 (occurred at ...)").
-_LIBRARY = re.compile(
+_LIBRARY = lazy(
     r"""(?x)
       \bray[./](?:tune|rllib|train|data|serve|air|workflow)\b
     | \bfrom\ ray\ import\ (?:tune|serve|train|data|air|workflow)\b
@@ -105,14 +106,14 @@ def pasted_message(text: str) -> str:
 #: A quoted text is a message someone pasted when it reads like one: it names a failure or a
 #: warning, an error class, or a log prefix. A quoted sentence of the docs ("Numpy arrays in the
 #: object store are shared ...") or a line of code in backticks is the user's context, not a paste.
-_MESSAGE_WORDS = re.compile(
+_MESSAGE_WORDS = lazy(
     r"\b(?:errors?|exceptions?|fail(?:s|ed|ure)?|cannot|can't|could not|couldn't|unable|warn(?:ing)?|"
     r"timed? ?out|timeout|died|dead|dying|kill(?:ed|ing)?|lost|refused|denied|invalid|unexpected(?:ly)?|"
     r"exceed(?:s|ed)?|missing|no such|not (?:found|registered|ready|exist|supported|available)|"
     r"exit(?:s|ed)?|crash(?:ed)?|oom|out of memory|hanging|deprecated|aborted?|segmentation)\b",
     re.I,
 )
-_CODE_LIKE = re.compile(
+_CODE_LIKE = lazy(
     r"^[\w.\[\]]+\s*=[^=]|\.remote\(|\bfor \w+ in\b|^\s*(?:def|class|import|from|return|await)\b|\blambda\b|"
     r"^\s*ray\.\w+\(|^\s*@",
 )
@@ -134,17 +135,17 @@ def library_context(text: str) -> list[str]:
 #: Which library a marker of ``library_context`` belongs to, and how an entry's own text names
 #: that library (an entry that speaks about Tune trials may answer a Tune question's Core part).
 _LIBRARY_OF: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
-    ("Ray Tune", re.compile(r"tune|trial|failure #", re.I), re.compile(r"\btune\b|\btuner\b|\btrials?\b", re.I)),
-    ("RLlib", re.compile(r"rllib|rollout|airrl", re.I), re.compile(r"\brllib\b", re.I)),
-    ("Ray Serve", re.compile(r"serve", re.I), re.compile(r"\bserve\b", re.I)),
-    ("Ray Workflows", re.compile(r"workflow", re.I), re.compile(r"\bworkflows?\b", re.I)),
+    ("Ray Tune", lazy(r"tune|trial|failure #", re.I), lazy(r"\btune\b|\btuner\b|\btrials?\b", re.I)),
+    ("RLlib", lazy(r"rllib|rollout|airrl", re.I), lazy(r"\brllib\b", re.I)),
+    ("Ray Serve", lazy(r"serve", re.I), lazy(r"\bserve\b", re.I)),
+    ("Ray Workflows", lazy(r"workflow", re.I), lazy(r"\bworkflows?\b", re.I)),
     (
         "Ray Data",
-        re.compile(r"data|map_batches|take_all|executionresources", re.I),
-        re.compile(r"\bray data\b|\bray\.data\b|\bdatasets?\b", re.I),
+        lazy(r"data|map_batches|take_all|executionresources", re.I),
+        lazy(r"\bray data\b|\bray\.data\b|\bdatasets?\b", re.I),
     ),
-    ("xgboost-ray / lightgbm-ray", re.compile(r"xgboost|lightgbm", re.I), re.compile(r"xgboost|lightgbm", re.I)),
-    ("Ray Train", re.compile(r"train|config", re.I), re.compile(r"\bray train\b|\btrainers?\b", re.I)),
+    ("xgboost-ray / lightgbm-ray", lazy(r"xgboost|lightgbm", re.I), lazy(r"xgboost|lightgbm", re.I)),
+    ("Ray Train", lazy(r"train|config", re.I), lazy(r"\bray train\b|\btrainers?\b", re.I)),
 )
 
 
@@ -172,7 +173,7 @@ def libraries_named(text: str) -> list[tuple[str, re.Pattern[str]]]:
     return list(out.items())
 
 
-_ASK_SENTENCE = re.compile(
+_ASK_SENTENCE = lazy(
     r"^(?:how|why|what|when|where|which|who|can|could|should|would|will|is|are|does|do|did|any|anyone)\b", re.I
 )
 
@@ -197,7 +198,7 @@ def words_around(text: str, sig: Signature) -> str:
 #: user's own code failing.
 #: ... and RaySystemError's "System error: No module named 'x'", the same import failure met while
 #: deserializing an object (serialization.py L601-L603, 2.60.0).
-_WRAPPED_IMPORT_ERROR = re.compile(
+_WRAPPED_IMPORT_ERROR = lazy(
     r"\bRayTaskError\((ModuleNotFoundError)\)|\bRaySystemError: System error: No (module) named\b"
 )
 
@@ -254,7 +255,7 @@ PART_COPY_RUN = 8
 PART_COPY_DISTINCT = 5
 
 
-_URL = re.compile(r"https?://\S+")
+_URL = lazy(r"https?://\S+")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -265,10 +266,12 @@ def _runs(sig: Signature) -> frozenset[tuple[str, ...]]:
     out = set()
     for piece in PLACEHOLDER_RE.split(sig.text)[::2]:  # split() interleaves the placeholder names
         ws = _words(_URL.sub(" ", piece))  # a docs link is shared by many messages and many pastes
+        distinct = [0]  # distinct[i]: words among ws[:i] that are not filler
+        for w in ws:
+            distinct.append(distinct[-1] + (w not in _COMMON))
         for i in range(len(ws) - PART_COPY_RUN + 1):
-            run = tuple(ws[i : i + PART_COPY_RUN])
-            if sum(w not in _COMMON for w in run) >= PART_COPY_DISTINCT:
-                out.add(run)
+            if distinct[i + PART_COPY_RUN] - distinct[i] >= PART_COPY_DISTINCT:
+                out.add(tuple(ws[i : i + PART_COPY_RUN]))
     return frozenset(out)
 
 
@@ -394,7 +397,11 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
                 hits.append(SignatureHit(entry.id, sig, False, covered / len(lit), 0, part=True))
                 continue
             opening = openings.get(id(sig))
-            m = opening.pattern().search(text) if opening is not None else None
+            m = (
+                opening.pattern().search(text)
+                if opening is not None and all(w in low for w in _needles(opening))
+                else None
+            )
             if m:
                 share = len(literal_words(opening)) / len(lit)
                 hits.append(SignatureHit(entry.id, sig, False, share, m.start(), part=True))

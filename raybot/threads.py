@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from raybot.errors import StoreError, ThreadNotFound, UsageError
+from raybot.lazyre import lazy
 from raybot.migrations import MIGRATIONS, migrate
 
 T = TypeVar("T")
@@ -28,7 +29,7 @@ QUIET_WAIT_S = 0.5  #: a lock held this long is normal contention: wait without 
 STORE_WAIT_S = 4.0  #: the longest any operation waits for a store another process holds
 MAX_LIMIT = 1_000_000  #: larger ``limit`` arguments are clamped (SQLite integers are 64-bit)
 
-THREAD_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+THREAD_ID_RE = lazy(r"^[A-Za-z0-9._-]{1,64}$")
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 _last_ulid: list[int] = [0, 0]
 

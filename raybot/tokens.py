@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from raybot.lazyre import lazy
+
 TOKENIZER_VERSION = 6  # 3: "auth" -> "authentication"; 4: "c++" -> "cpp", "monitor.out" -> "monitor_out"; 5: ".log" too
 # 6: a CLI flag "--min-worker-port" is also the identifier "min_worker_port"
 
@@ -35,14 +37,14 @@ SYNONYMS = {
     "auth": "authentication",
 }
 
-_TOKEN_RE = re.compile(r"[a-z_][a-z0-9_]*(?:::[a-z_]+)?|\d+")
+_TOKEN_RE = lazy(r"[a-z_][a-z0-9_]*(?:::[a-z_]+)?|\d+")
 
 #: Spellings the token pattern would lose, rewritten first: "C++" (the "c" is too short to keep)
 #: and a log file's name ("monitor.out" vs "monitor.err" vs "monitor.log"; "out" is a stop word), which becomes one
 #: identifier that also yields its stem ("monitor_out" and "monitor").
 #: A CLI flag of several words ("--object-store-memory") names the same setting as the Python
 #: keyword ("object_store_memory"): it becomes that identifier, which also yields its parts.
-_BEFORE_TOKENS = re.compile(
+_BEFORE_TOKENS = lazy(
     r"\bc\+\+|\b([a-z][a-z0-9_]*)\.(out|err|log)\b|(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)+)\b"
 )
 

@@ -12,12 +12,13 @@ words one slip from a kb word), which is all :func:`fixes` needs to tell a slip 
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
+from raybot.lazyre import lazy
+
 #: A plain word as the typo check sees it: letters only, not part of a name.with.dots or a-flag.
-WORD = re.compile(r"(?<![\w.-])[A-Za-z]+(?![\w-])")
+WORD = lazy(r"(?<![\w.-])[A-Za-z]+(?![\w-])")
 MIN_LETTERS = 5  #: shorter words are left alone ("logz", "appo"): too many real words are one slip apart
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 #: Endings whose removal turns a word into an English word: such a word is English too ("sharded").

@@ -235,7 +235,11 @@ def test_bench_uses_a_temporary_home(env, raybot_home, tmp_path):
     questions.write_text('{"question": "what does max_calls do?", "expected": ["max-calls"]}\n')
     result = run(["bench", "--runs", "1", "--json", str(questions)])
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["cold_runs"] == 1
+    figures = json.loads(result.stdout)
+    assert figures["cold_runs"] == 1
+    # Both cold pairs: as installed (bytecode cached) and in this environment.
+    assert figures["cold_ask_ratio"] > 0 and figures["environment_cold_ask_ratio"] > 0
+    assert figures["environment_bytecode"] == ("off" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on")
     # The cold `raybot ask` runs wrote nowhere near the user's home.
     assert not (raybot_home / "threads.db").exists() or not run(["threads", "list", "--json"]).stdout.strip("[]\n ")
     assert os.environ["RAYBOT_HOME"] == str(raybot_home)

@@ -181,3 +181,90 @@ def test_the_questions_of_short_answers_are_question_chunks():
     asked = [c.text for c in chunk_entry(entry) if c.section == "question"]
     assert entry.answers and all(a.question in asked for a in entry.answers)
     assert all(q in asked for q in entry.questions) and len(asked) == len(set(asked))
+
+
+def _same_size_edit(path):
+    """Change one word of ``path`` keeping its size, and set its mtime back to what it was."""
+    import os
+
+    before = path.stat()
+    text = path.read_text()
+    assert "is lost." in text
+    path.write_text(text.replace("is lost.", "is gone."))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def test_remembered_digests_still_see_an_edit_that_keeps_size_and_mtime(small_index, tmp_path, monkeypatch):
+    from raybot import digests
+
+    monkeypatch.setattr(digests, "SETTLED_NS", 0)  # remember files at once (normally: after 2 s)
+    kb, idx = copy_index(small_index, tmp_path)
+    cache = tmp_path / "cache" / "digests.json"
+    d = digests.Digests(cache)
+    assert status(kb, idx, verify_files=False, digests=d).state == "fresh"
+    d.save()
+    d = digests.Digests(cache)
+    assert d.digest(kb / "soft-limit.md", only_known=True) == digests.sha256((kb / "soft-limit.md").read_bytes())
+    _same_size_edit(kb / "owner-error.md")
+    st = status(kb, idx, verify_files=False, digests=d)
+    assert st.state == "stale" and st.changed == ["owner-error.md"]
+
+
+def test_remembered_vectors_are_read_by_faiss_and_damage_is_still_seen(small_index, tmp_path, monkeypatch):
+    from raybot import digests
+
+    monkeypatch.setattr(digests, "SETTLED_NS", 0)
+    kb, idx = copy_index(small_index, tmp_path)
+    cache = tmp_path / "cache" / "digests.json"
+    d = digests.Digests(cache)
+    first = load(idx, d)
+    d.save()
+    d = digests.Digests(cache)
+    assert d.digest(idx / "vectors.faiss", only_known=True) is not None
+    again = load(idx, d)  # the path where FAISS opens the file itself
+    a, b = again.faiss_index, first.faiss_index
+    assert (a.ntotal, a.d) == (b.ntotal, b.d)
+    assert (a.reconstruct_n(0, a.ntotal) == b.reconstruct_n(0, b.ntotal)).all()
+    data = (idx / "vectors.faiss").read_bytes()
+    (idx / "vectors.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexUnusable, match="hash mismatch"):
+        load(idx, digests.Digests(cache))
+
+
+def test_a_damaged_or_unwritable_digest_cache_is_ignored(small_index, tmp_path, monkeypatch):
+    from raybot import digests
+
+    monkeypatch.setattr(digests, "SETTLED_NS", 0)
+    kb, _ = copy_index(small_index, tmp_path)
+    path = kb / "soft-limit.md"
+    cache = tmp_path / "digests.json"
+    for garbage in (b"{not json", b"[]", b'{"version": 1, "files": {"x": 1}}', b"\xff\xfe"):
+        cache.write_bytes(garbage)
+        d = digests.Digests(cache)
+        assert d.digest(path) == digests.sha256(path.read_bytes())
+        d.save()
+        assert json.loads(cache.read_bytes())["version"] == digests.CACHE_VERSION
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache directory would go")
+    d = digests.Digests(blocker / "cache" / "digests.json")
+    assert d.digest(path) == digests.sha256(path.read_bytes())
+    d.save()  # cannot be written: no error, nothing lost
+
+
+def test_the_answer_path_remembers_digests_in_the_cache_dir(small_index, tmp_path, monkeypatch):
+    from raybot import digests
+    from raybot.retrieve import open_retriever
+
+    monkeypatch.setattr(digests, "SETTLED_NS", 0)
+    monkeypatch.setenv("RAYBOT_CACHE", str(tmp_path / "cache"))
+    kb, idx = copy_index(small_index, tmp_path)
+    open_retriever(kb, idx)
+    remembered = json.loads((tmp_path / "cache" / digests.CACHE_FILE).read_bytes())["files"]
+    assert str(idx / "vectors.faiss") in remembered and str(kb / "owner-error.md") in remembered
+    _same_size_edit(kb / "owner-error.md")
+    notes: list[str] = []
+    retriever = open_retriever(kb, idx, notes=notes)
+    assert any("stale" in n and "rebuilding" in n for n in notes)
+    assert retriever.search("OwnerDiedError", k=1)[0].entry == "owner-error"

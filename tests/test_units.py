@@ -1163,3 +1163,34 @@ def test_a_by_default_short_answer_does_not_answer_a_question_that_sets_the_valu
     # The user set max_restarts=3: the default (0, "No.") is not their case.
     asked = "with max_restarts=3, are actors restarted automatically when their node dies?"
     assert _short_answer_lead(questions, asked) is None
+
+
+def test_lazy_patterns_compile_on_first_use_and_behave_as_compiled():
+    import re
+
+    from raybot.lazyre import lazy
+
+    source, text = r"\b(ray)[ :]+(\w+)", "Ray: IDLE and ray status, RAY start"
+    p, q = lazy(source, re.I), re.compile(source, re.I)
+    assert "_compiled" not in vars(p)  # nothing compiled at import
+    assert p.pattern == source
+    assert p.search(text).group(2) == q.search(text).group(2) == "IDLE"
+    assert "_compiled" in vars(p)
+    assert p.findall(text) == q.findall(text)
+    assert [m.span() for m in p.finditer(text)] == [m.span() for m in q.finditer(text)]
+    assert p.sub("X", text) == q.sub("X", text) and p.subn("X", text) == q.subn("X", text)
+    assert p.split(text) == q.split(text)
+    assert (p.match(text) is None) == (q.match(text) is None)
+    assert p.fullmatch("ray status").groups() == ("ray", "status")
+    assert p.flags == q.flags and p.groups == 2
+
+
+def test_needles_of_a_message_leave_out_a_bracketed_placeholder():
+    # "process({pid})" is retyped as "process": the words that must be present don't include
+    # "process(" (this hid the exact match of such a paste behind a weaker part match).
+    from raybot.kb import Signature
+
+    sig = Signature("Some workers of the worker process({pid}) have not registered within the timeout.", "u")
+    pasted = "Some workers of the worker process have not registered within the timeout."
+    assert all(w in pasted.lower() for w in sig.needles())
+    assert sig.pattern().search(pasted)
