@@ -646,6 +646,7 @@ _ACTION_PHRASES = (
     (lazy(r"\b(?:turn|switch)(?:s|ed|ing)?\s+((?:\w+\s+){0,3}?)on\b", re.I), r"enable \1"),
     (lazy(r"\bon by default\b", re.I), "enabled by default"),
     (lazy(r"\boff by default\b", re.I), "disabled by default"),
+    (lazy(r"\bbigger\b", re.I), "larger"),  # "an object bigger than the store" is "larger than"
 )
 
 

@@ -1194,3 +1194,11 @@ def test_needles_of_a_message_leave_out_a_bracketed_placeholder():
     pasted = "Some workers of the worker process have not registered within the timeout."
     assert all(w in pasted.lower() for w in sig.needles())
     assert sig.pattern().search(pasted)
+
+
+def test_bigger_and_larger_are_one_word_for_short_answers():
+    # "what happens when I ray.put something bigger than the object store" is the short answer
+    # "What happens if I ray.put an object larger than the object store?" (their words differ only there).
+    from raybot.assistant import _same_action
+
+    assert "larger" in _same_action("something Bigger than the object store").lower()
