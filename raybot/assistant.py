@@ -679,7 +679,9 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     default_q, yes_no = asks_default(asked), is_yes_no(asked)
     best, best_score = None, (0.0, 0)
     how_why = bool(_HOW_OR_WHY.search(asked))
-    why_asked = bool(re.match(r"\s*why\b", asked, re.I))
+    # "Why ...?" opening the ask, or a sentence of its own after the story ("... still end up on
+    # the head. Why? They are ..."): they did what a how-to would say and ask why it failed.
+    why_asked = bool(re.match(r"\s*why\b", asked, re.I) or re.search(r"[.!?]\s+why\b[^.!]*\?", asked, re.I))
     complaint = bool(_COMPLAINT.search(asked)) and not re.search(r"\bhow\b", asked, re.I) and not yes_no
     definition = bool(_DEFINITION.match(asked.strip().rstrip("?") + "?"))  # users drop the "?"
     fact_yes_no = yes_no and asks_fact_yes_no(asked)

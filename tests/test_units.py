@@ -1202,3 +1202,14 @@ def test_bigger_and_larger_are_one_word_for_short_answers():
     from raybot.assistant import _same_action
 
     assert "larger" in _same_action("something Bigger than the object store").lower()
+
+
+def test_a_why_sentence_after_the_story_gets_no_how_to_short_answer():
+    # They did what the how-to says ("started the head with --num-cpus=0") and ask why it did not work.
+    questions = ["How do I set the number of CPUs of the head node to 0 so that it runs no tasks?"]
+    story = (
+        "I started the head node with --num-cpus=0 so that no tasks run on it, but my actors still end up"
+        " on the head. Why? They are created with default options."
+    )
+    assert _short_answer_lead(questions, story) is None
+    assert _short_answer_lead(questions, "how to set the number of cpus for the head node to 0 so it runs no tasks")
