@@ -389,8 +389,12 @@ _OPPOSITES = (
     # A crash is not an exception in your code: "are tasks retried on exceptions by default" is not "Are
     # tasks retried by default when their worker crashes?" (Ray retries the one, not the other).
     (
-        lazy(r"\bcrash\w*|\bworker (?:dies|died)\b|\bsystem (?:failure|error)s?\b", re.I),
-        lazy(r"\bexceptions?\b|\braises?\b|\braised\b", re.I),
+        lazy(
+            r"\bcrash\w*|\b(?:worker|node|process)(?: \w+){0,4} (?:dies|died|fails|failed)\b"
+            r"|\bsystem (?:failure|error)s?\b",
+            re.I,
+        ),
+        lazy(r"\bexceptions?\b|\braises?\b|\braised\b|\bthrows?\b|\bthrown\b", re.I),
     ),
     # Sharing one GPU is not using several: "can one actor use several gpus" is not "Can an actor and a
     # task use the same GPU at the same time?".
@@ -647,6 +651,7 @@ _ACTION_PHRASES = (
     (lazy(r"\bon by default\b", re.I), "enabled by default"),
     (lazy(r"\boff by default\b", re.I), "disabled by default"),
     (lazy(r"\bbigger\b", re.I), "larger"),  # "an object bigger than the store" is "larger than"
+    (lazy(r"\bconstructors?\b", re.I), "__init__ constructor"),  # an actor's constructor is its __init__
 )
 
 
@@ -656,10 +661,15 @@ def _same_action(text: str) -> str:
     return text
 
 
+#: A lowercased exception class name ("gettimeouterror", "objectstorefullerror").
+_CLASS_NAME_TOKEN = lazy(r"[a-z]{4,}(?:error|exception)")
+
+
 def _name_only(toks: list[str], hit: list[str]) -> bool:
     """Are the shared words one identifier of the question and its parts, nothing else?"""
-    for ident in (t for t in toks if "_" in t or "::" in t):
-        group = {ident, *tokenize(ident)}
+    for ident in (t for t in toks if "_" in t or "::" in t or _CLASS_NAME_TOKEN.fullmatch(t)):
+        # An exception class lowercased ("gettimeouterror") also covers its tail ("timeouterror").
+        group = {ident, *tokenize(ident), *(t for t in toks if len(t) > 5 and ident.endswith(t))}
         if hit and set(hit) <= group and ident in hit:
             return True
     return False

@@ -1213,3 +1213,26 @@ def test_a_why_sentence_after_the_story_gets_no_how_to_short_answer():
     )
     assert _short_answer_lead(questions, story) is None
     assert _short_answer_lead(questions, "how to set the number of cpus for the head node to 0 so it runs no tasks")
+
+
+def test_a_node_that_dies_is_not_an_exception_thrown_by_the_task():
+    # "Yes." for a node failure would tell the user Ray retries their exceptions (it does not by default).
+    questions = ["Are tasks retried when the node they run on dies?"]
+    assert _short_answer_lead(questions, "are tasks retried if they throw an exception?") is None
+    assert _short_answer_lead(questions, "are my tasks retried when the node they run on dies?") == questions[0]
+
+
+def test_a_yes_no_short_answer_sharing_only_an_exception_name_needs_the_rest_of_the_ask():
+    questions = ["Can I catch GetTimeoutError as a normal TimeoutError?"]
+    asked = "GetTimeoutError after ray.get(ref, timeout=10), does the task keep running?"
+    # The shipped index's weights: the class names are rarer than "catch" and "normal".
+    weights = {"catch": 2.8, "normal": 2.0, "gettimeouterror": 4.0, "timeouterror": 3.5}
+    assert _short_answer_lead(questions, asked, weights) is None
+    same = "can i catch GetTimeoutError as a normal TimeoutError"
+    assert _short_answer_lead(questions, same, weights) == questions[0]
+
+
+def test_an_actors_constructor_is_its_init_for_short_answers():
+    questions = ["Can I use ray.get inside an actor's __init__?"]
+    weights = {"inside": 0.5, "actor": 0.4, "init": 2.5, "constructor": 3.0}
+    assert _short_answer_lead(questions, "can I use ray.get inside an actor constructor", weights) == questions[0]
