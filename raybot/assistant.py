@@ -602,6 +602,13 @@ _ASKS_PLACE = lazy(
     re.I,
 )
 #: A question that asks how two things differ ("X vs Y", "the difference between X and Y").
+#: "what should I do", "how do I fix ...": the user wants a remedy, not a figure or a cause.
+_ASKS_REMEDY = lazy(
+    r"\bwhat (?:should|can|do|must) (?:i|we) do\b"
+    r"|\bhow (?:do|can|should) (?:i|we) (?:fix|solve|resolve|avoid|get rid of)\b"
+    r"|\bhow to (?:fix|solve|resolve|avoid|get rid of)\b",
+    re.I,
+)
 _ASKS_DIFFERENCE = lazy(r"\bdif+e+rences?\b|\bvs\.?\s|\bversus\b|\bcompared? (?:to|with)\b", re.I)
 #: "Does the OOM killer kill actors or only tasks?": a choice between two answers, which "Yes." does not make.
 _OR_ONLY = lazy(r"\bor (?:only|just)\b[^?]*\?", re.I)
@@ -706,6 +713,7 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     ) or bool(_OUTCOME_CHOICE.search(asked.strip()) or _OR_ONLY.search(asked))
     topic = _topic_words(entry)
     asks_difference = bool(_ASKS_DIFFERENCE.search(asked))
+    asks_remedy = bool(_ASKS_REMEDY.search(asked))
     # In a short question the topic words are the ask ("default num_cpus for an actor"); a long one
     # names its topic on the way to asking something else.
     asked_words = [t for t in tokenize(asked) if t not in FILLER]
@@ -775,6 +783,11 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue
         hit = [t for t in toks if _covered(t, q_stems)]
         sa_stems = _stems(toks)
+        if len(toks) == 1 and sum(1 for t in asked_toks if t not in _FRAME_WORDS and not _covered(t, sa_stems)) >= 2:
+            # A one-word short answer ("Does Ray use pickle?") answers a question about that word
+            # alone, not every question that names it ("does ray pickle my function every time I call
+            # .remote()?").
+            continue
         if own_ask and not any(_covered(t, sa_stems) for t in own_ask):
             continue
         if topic and all(t in topic or t in _NO_EVIDENCE for t in hit) and any(t not in topic for t in toks):
@@ -812,7 +825,10 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         # asynchronous?", whose three words are all in the first as well.
         # Likewise "X vs Y?" is best led by a short answer that compares, when one is about as close.
         compares = asks_difference and bool(_COMPARISON_SA.search(sa.question))
-        score = (share + (tuning.SHORT_ANSWER_YES_NO_TIE if settles or compares else 0.0), covered)
+        # "..., what should I do?" is best led by the short answer that gives the remedy, when one
+        # is about as close as one that gives a figure ("At what size does Ray warn ...?").
+        remedy = asks_remedy and bool(_ASKS_REMEDY.search(sa.question))
+        score = (share + (tuning.SHORT_ANSWER_YES_NO_TIE if settles or compares or remedy else 0.0), covered)
         if covered >= min(2, len(toks)) and share >= tuning.SHORT_ANSWER_MIN and score > best_score:
             best, best_score = sa, score
     return best

@@ -1236,3 +1236,20 @@ def test_an_actors_constructor_is_its_init_for_short_answers():
     questions = ["Can I use ray.get inside an actor's __init__?"]
     weights = {"inside": 0.5, "actor": 0.4, "init": 2.5, "constructor": 3.0}
     assert _short_answer_lead(questions, "can I use ray.get inside an actor constructor", weights) == questions[0]
+
+
+def test_what_should_i_do_prefers_the_remedy_over_a_figure():
+    questions = [
+        "At what size does Ray warn that a remote function is too large?",
+        "What should I do about the warning that my remote function or actor class is too large?",
+    ]
+    weights = {"size": 1.4, "actor": 0.4, "class": 1.2, "warn": 2.0, "remote": 0.5, "function": 0.8, "large": 1.5}
+    asked = "the remote function is very large warning, what should i do"
+    assert _short_answer_lead(questions, asked, weights) == questions[1]
+    assert _short_answer_lead(questions, "at what size does ray warn that a function is large", weights) == questions[0]
+
+
+def test_a_one_word_short_answer_does_not_answer_a_question_that_names_more():
+    questions = ["Does Ray use pickle?"]
+    assert _short_answer_lead(questions, "does ray use pickle?") == questions[0]
+    assert _short_answer_lead(questions, "does ray pickle my function every time I call .remote()") is None
