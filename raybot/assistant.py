@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -433,6 +434,24 @@ def _other_id_kind(sa_question: str, asked: str) -> bool:
     return bool(mine and theirs and not mine & theirs)
 
 
+_KNOWN_MODULES = frozenset(sys.stdlib_module_names) | {"numpy", "np", "torch", "pandas", "pd", "cloudpickle"}
+_DOTTED_CALL = lazy(r"\b([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\b")
+
+
+def _other_call_of_module(sa_question: str, asked: str) -> bool:
+    """The short answer's question names a call of a module ("asyncio.run") and the user names
+    that module alone: its answer is about that one call, not the module. (The tokenizer keeps
+    only the module's word of "asyncio.run", so the word share alone cannot tell them apart.)"""
+    low = asked.lower()
+    for module, attr in _DOTTED_CALL.findall(sa_question.lower()):
+        # Modules only (the standard library's and a few common ones), not variables ("pg.ready()").
+        if module not in _KNOWN_MODULES or f"{module}.{attr}" in low:
+            continue
+        if re.search(rf"\b{re.escape(module)}\b", low):
+            return True
+    return False
+
+
 def _opposite_asked(sa_question: str, asked: str) -> bool:
     """Does the user's question use one side of a pair of opposites where the short answer's
     question uses only the other side?"""
@@ -743,6 +762,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # "how do I submit a job" is no answer to "can I run my code without ray job submit?"
         if is_yes_no(sa.question) and _WITHOUT.search(sa.question) and not _WITHOUT.search(asked):
             continue  # "Does X work without Y?" -> "No." would say the opposite to "does X need Y?"
+        if _other_call_of_module(sa.question, asked):
+            continue  # "can I use asyncio with actors?" is not "Can I call asyncio.run inside an actor method?"
         if _opposite_asked(sa.question, asked):
             continue  # opposite words ("disable" for "enable") would answer the other question
         if _other_id_kind(sa.question, asked):

@@ -1253,3 +1253,14 @@ def test_a_one_word_short_answer_does_not_answer_a_question_that_names_more():
     questions = ["Does Ray use pickle?"]
     assert _short_answer_lead(questions, "does ray use pickle?") == questions[0]
     assert _short_answer_lead(questions, "does ray pickle my function every time I call .remote()") is None
+
+
+def test_a_module_named_alone_is_not_a_call_of_that_module():
+    # The tokenizer keeps only "asyncio" of "asyncio.run"; the rule tells the two asks apart.
+    questions = ["Can I call asyncio.run inside an actor method?"]
+    weights = {"call": 0.5, "asyncio": 3.0, "inside": 0.7, "actor": 0.4, "method": 1.5}
+    assert _short_answer_lead(questions, "can i use asyncio with ray actors", weights) is None
+    assert _short_answer_lead(questions, "can I use asyncio.run inside an actor method?", weights) == questions[0]
+    # A variable is not a module: "pg" in the question does not bar "pg.ready()".
+    pg = ["Does ray.get(pg.ready()) wait forever for a placement group that cannot fit?"]
+    assert _short_answer_lead(pg, "will ray.get on my pg ready wait forever if the group cannot fit?") == pg[0]
