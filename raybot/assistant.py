@@ -434,6 +434,20 @@ def _other_id_kind(sa_question: str, asked: str) -> bool:
     return bool(mine and theirs and not mine & theirs)
 
 
+_THAN = lazy(r"\bthan\s+(?:the\s+|a\s+|an\s+|my\s+|its\s+|one\s+)?([\w-]+(?:\s+[\w-]+)?)", re.I)
+
+
+def _compared_to_other(sa_question: str, asked: str) -> bool:
+    """Both compare with "than", but with different things: "Can ray.put store an object bigger
+    than the object store?" is no answer to "better to store fewer larger objects than lots of
+    smaller objects?". A question without "than" is not judged here."""
+    theirs = [set(m.group(1).lower().split()) for m in _THAN.finditer(asked)]
+    ours = [set(m.group(1).lower().split()) for m in _THAN.finditer(sa_question)]
+    if not theirs or not ours:
+        return False
+    return not any(o & t for o in ours for t in theirs)
+
+
 _KNOWN_MODULES = frozenset(sys.stdlib_module_names) | {"numpy", "np", "torch", "pandas", "pd", "cloudpickle"}
 _DOTTED_CALL = lazy(r"\b([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\b")
 
@@ -762,6 +776,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # "how do I submit a job" is no answer to "can I run my code without ray job submit?"
         if is_yes_no(sa.question) and _WITHOUT.search(sa.question) and not _WITHOUT.search(asked):
             continue  # "Does X work without Y?" -> "No." would say the opposite to "does X need Y?"
+        if _compared_to_other(sa.question, asked):
+            continue  # "fewer larger objects than lots of smaller ones" is not "bigger than the object store"
         if _other_call_of_module(sa.question, asked):
             continue  # "can I use asyncio with actors?" is not "Can I call asyncio.run inside an actor method?"
         if _opposite_asked(sa.question, asked):

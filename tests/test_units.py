@@ -1264,3 +1264,13 @@ def test_a_module_named_alone_is_not_a_call_of_that_module():
     # A variable is not a module: "pg" in the question does not bar "pg.ready()".
     pg = ["Does ray.get(pg.ready()) wait forever for a placement group that cannot fit?"]
     assert _short_answer_lead(pg, "will ray.get on my pg ready wait forever if the group cannot fit?") == pg[0]
+
+
+def test_a_comparison_with_something_else_is_not_answered():
+    questions = ["Can ray.put store an object bigger than the object store?"]
+    asked = "is it better to store fewer larger objects than lots of smaller objects?"
+    assert _short_answer_lead(questions, asked) is None
+    assert _short_answer_lead(questions, "can ray.put store an object larger than the object store") == questions[0]
+    # Without "than" in the question the rule says nothing: "more than one CPU" still answers "multiple CPUs".
+    cpus = ["Can an actor use more than one CPU?"]
+    assert _short_answer_lead(cpus, "can an actor use multiple cpus?") == cpus[0]
