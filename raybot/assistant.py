@@ -328,6 +328,7 @@ _COMPLAINT = lazy(
     r"(?:work|stop|start|run|do|finish|return|exit|die|get|show|connect|scale|release|free)\w*\b"
     r"|\bdoes nothing\b|\bnothing happens\b|\bnot working\b"
     r"|\b(?:hangs?|freezes|is stuck|gets stuck|crash(?:es|ed))\b"
+    r"|\bkeeps? (?:on )?(?:restarting|crashing|dying|failing|getting killed)\b"
     r"|\b(?:prints?|shows?|returns?|outputs?) nothing\b|\bnever (?:returns?|finishes|ends|starts|exits)\b"
     r"|\b(?:is|are) empty\b|\b(?:returns?|shows?|gives?) (?:an? )?empty\b",
     re.I,

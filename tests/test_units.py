@@ -1274,3 +1274,9 @@ def test_a_comparison_with_something_else_is_not_answered():
     # Without "than" in the question the rule says nothing: "more than one CPU" still answers "multiple CPUs".
     cpus = ["Can an actor use more than one CPU?"]
     assert _short_answer_lead(cpus, "can an actor use multiple cpus?") == cpus[0]
+
+
+def test_something_that_keeps_restarting_is_a_complaint_not_a_how_to():
+    questions = ["How do I restart a worker node?"]
+    assert _short_answer_lead(questions, "my worker nodes keep restarting") is None
+    assert _short_answer_lead(questions, "how do i restart a worker node") == questions[0]
