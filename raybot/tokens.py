@@ -162,8 +162,8 @@ _SHARED_PREFIXES = frozenset({"multi", "inter", "recon", "conte", "trans", "unde
 
 #: Words that are not another form of the word their prefix spells: "asyncio" (the library) is not
 #: "async" (an async actor), so "Can I call asyncio.run ...?" does not answer "can actors have async
-#: methods".
-_OWN_WORDS = frozenset({"asyncio"})
+#: methods"; "ObjectRefGenerator" is not "objects".
+_OWN_WORDS = frozenset({"asyncio", "objectrefgenerator"})
 
 
 def covered(tok: str, terms: set[str]) -> bool:

@@ -1280,3 +1280,11 @@ def test_something_that_keeps_restarting_is_a_complaint_not_a_how_to():
     questions = ["How do I restart a worker node?"]
     assert _short_answer_lead(questions, "my worker nodes keep restarting") is None
     assert _short_answer_lead(questions, "how do i restart a worker node") == questions[0]
+
+
+def test_objectrefgenerator_is_not_another_form_of_objects():
+    from raybot.tokens import covered, entry_terms
+
+    asked = entry_terms("does ray.wait fetch the objects to my node")
+    assert not covered("objectrefgenerator", asked)
+    assert covered("object", asked) and covered("scheduling", entry_terms("the scheduler"))
