@@ -435,6 +435,12 @@ def _other_id_kind(sa_question: str, asked: str) -> bool:
     return bool(mine and theirs and not mine & theirs)
 
 
+#: A short answer about several machines ("on two nodes", "across nodes") ...
+_MULTI_NODE = lazy(
+    r"\b(?:two|several|multiple|many|different) (?:nodes|machines|hosts)\b|\bacross (?:nodes|machines)\b", re.I
+)
+#: ... answers only a question that speaks of nodes or machines at all.
+_NAMES_NODES = lazy(r"\b(?:nodes?|machines?|hosts?|head|workers?|cluster|multi-?node|distributed)\b", re.I)
 _THAN = lazy(r"\bthan\s+(?:the\s+|a\s+|an\s+|my\s+|its\s+|one\s+)?([\w-]+(?:\s+[\w-]+)?)", re.I)
 
 
@@ -777,6 +783,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # "how do I submit a job" is no answer to "can I run my code without ray job submit?"
         if is_yes_no(sa.question) and _WITHOUT.search(sa.question) and not _WITHOUT.search(asked):
             continue  # "Does X work without Y?" -> "No." would say the opposite to "does X need Y?"
+        if _MULTI_NODE.search(sa.question) and not _NAMES_NODES.search(asked):
+            continue  # "can a task request 2 gpus" is not "Can one task use GPUs on two nodes?"
         if _compared_to_other(sa.question, asked):
             continue  # "fewer larger objects than lots of smaller ones" is not "bigger than the object store"
         if _other_call_of_module(sa.question, asked):

@@ -1288,3 +1288,13 @@ def test_objectrefgenerator_is_not_another_form_of_objects():
     asked = entry_terms("does ray.wait fetch the objects to my node")
     assert not covered("objectrefgenerator", asked)
     assert covered("object", asked) and covered("scheduling", entry_terms("the scheduler"))
+
+
+def test_a_short_answer_about_several_nodes_needs_a_question_about_nodes():
+    questions = ["Can one task use GPUs on two nodes?"]
+    weights = {"one": 0.2, "task": 0.1, "gpu": 2.0, "two": 1.0, "node": 0.2, "request": 1.1}
+    assert _short_answer_lead(questions, "can one task request 2 gpus", weights) is None
+    assert _short_answer_lead(questions, "can one task use gpus on two nodes", weights) == questions[0]
+    # "head and workers" speak of nodes too.
+    versions = ["Can different nodes run different Ray versions?"]
+    assert _short_answer_lead(versions, "can the head and workers run different ray versions") == versions[0]
