@@ -56,6 +56,11 @@ def one_slip(word: str) -> set[str]:
     return out
 
 
+def _swaps(word: str) -> set[str]:
+    """The strings made from ``word`` by swapping two neighbouring letters."""
+    return {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)} - {word}
+
+
 def surface_words(texts: Iterable[str]) -> dict[str, int]:
     """Plain lower-case words of four letters or more -> how many of ``texts`` use each."""
     counts: Counter[str] = Counter()
@@ -107,8 +112,11 @@ def fixes(text: str, surface: Mapping[str, int], english_near: set[str] | frozen
         if typed[1:] != typed[1:].lower():
             continue
         near = [w for w in one_slip(word) if w in surface]
+        # Two neighbouring letters swapped is the commonest slip: "stauts" is "status", although
+        # "starts" (one letter replaced) is used by more entries.
+        swapped = [w for w in near if w in _swaps(word)] or near
         if near:
-            out[word] = max(near, key=lambda w: (surface[w], w))
+            out[word] = max(swapped, key=lambda w: (surface[w], w))
     return out
 
 

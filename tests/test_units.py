@@ -778,6 +778,10 @@ def test_typo_tables_tell_a_slip_from_a_word():
     assert typos.fix_text("Clutser down", found) == "cluster down"
     # An index built before the tables existed: no fixes, no error.
     assert typos.fixes("my clutser", {}, frozenset()) == {}
+    # Two kb words one slip away: the swap of two neighbouring letters wins over the more used word.
+    both = {"status": 1, "starts": 5}
+    assert typos.fixes("ray stauts hangs", both, frozenset()) == {"stauts": "status"}
+    assert typos.fixes("ray stbrts hangs", both, frozenset()) == {"stbrts": "starts"}
 
 
 def test_misspelt_words_are_read_as_the_kb_word_they_stand_for(shipped_retriever, assistant):
