@@ -388,6 +388,9 @@ _OPPOSITES = (
             r"\b(?:two|several|multiple|many|different) (?:nodes|machines|hosts)\b|\bacross (?:nodes|machines)\b", re.I
         ),
     ),
+    # Memory is not CPU: "how to see how much cpu each actor uses" is not "How can I see how much memory
+    # each task uses?".
+    (lazy(r"\bmemory\b|\bram\b|\brss\b", re.I), lazy(r"\bcpus?\b|\bcores?\b", re.I)),
     # A crash is not an exception in your code: "are tasks retried on exceptions by default" is not "Are
     # tasks retried by default when their worker crashes?" (Ray retries the one, not the other).
     (

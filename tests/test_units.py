@@ -1302,3 +1302,9 @@ def test_a_short_answer_about_several_nodes_needs_a_question_about_nodes():
     # "head and workers" speak of nodes too.
     versions = ["Can different nodes run different Ray versions?"]
     assert _short_answer_lead(versions, "can the head and workers run different ray versions") == versions[0]
+
+
+def test_memory_and_cpu_are_different_resources_for_short_answers():
+    questions = ["How can I see how much memory each task uses?"]
+    assert _short_answer_lead(questions, "how to see how much cpu each task uses") is None
+    assert _short_answer_lead(questions, "how can i see how much memory each task uses") == questions[0]
