@@ -26,36 +26,12 @@ class LazyPattern:
         if done is not None:
             return done
         p = re.compile(*self._source)
-        # Instance attributes win over the class's methods below (functions are non-data
+        # Instance attributes win over the class's methods (set by _first_use below; functions are non-data
         # descriptors), so from now on `x.search` is the compiled pattern's own method.
         for name in _METHODS:
             self.__dict__[name] = getattr(p, name)
         self.__dict__["_compiled"] = p
         return p
-
-    def search(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().search(*args, **kwargs)
-
-    def match(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().match(*args, **kwargs)
-
-    def fullmatch(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().fullmatch(*args, **kwargs)
-
-    def finditer(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().finditer(*args, **kwargs)
-
-    def findall(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().findall(*args, **kwargs)
-
-    def sub(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().sub(*args, **kwargs)
-
-    def subn(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().subn(*args, **kwargs)
-
-    def split(self, *args: Any, **kwargs: Any) -> Any:
-        return self.compiled().split(*args, **kwargs)
 
     @property
     def pattern(self) -> str:
@@ -75,6 +51,20 @@ class LazyPattern:
 
     def __repr__(self) -> str:
         return f"lazy({self._source[0]!r}, {self._source[1]!r})"
+
+
+def _first_use(name: str):
+    """The method ``name`` of the class: compile, then call the compiled pattern's own method."""
+
+    def method(self: LazyPattern, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.compiled(), name)(*args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _name in _METHODS:
+    setattr(LazyPattern, _name, _first_use(_name))
 
 
 def lazy(pattern: str, flags: int = 0) -> re.Pattern[str]:
