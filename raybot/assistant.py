@@ -539,7 +539,8 @@ _RAY_DOES = lazy(
     r"(?!support|allow|let|have|has|provide|offer|need|require|work|run)\w+",
     re.I,
 )
-_BY_DEFAULT = lazy(r"\b(?:by default|default|automatic(?:ally)?)\b", re.I)
+#: "Out of the box" says "by default" in other words ("is spilling turned on out of the box?").
+_BY_DEFAULT = lazy(r"\b(?:by default|default|automatic(?:ally)?|out[ -]of[ -]the[ -]box)\b", re.I)
 
 
 def _yes_no_other_ask(sa_question: str, asked: str, sa_answer: str = "") -> bool:

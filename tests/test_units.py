@@ -490,6 +490,10 @@ def test_a_yes_no_short_answer_settles_only_its_own_api_and_default():
     retried = "Can an actor method be retried when my code raises?"
     assert _yes_no_other_ask(retried, "are actor methods retried by default")
     assert _yes_no_other_ask("Is Ray's OOM killer enabled by default?", "can I turn off the oom killer")
+    # "Out of the box" asks about the default as much as "by default" does.
+    spilled = "Are objects spilled to disk automatically, or do I have to turn spilling on?"
+    assert not _yes_no_other_ask(spilled, "is spilling to disk turned on out of the box or do i have to enable it")
+    assert _yes_no_other_ask(spilled, "can spilling to disk be turned on")
     assert not _yes_no_other_ask("Is the OOM killer on by default?", "is the oom killer enabled by default")
     # "automatically" on the user's side only: a "No." still holds, a "Yes." may need a setting.
     nested = "Are ObjectRefs inside a list resolved when I pass them to a task?"
