@@ -325,7 +325,7 @@ _CLASS_QUESTION_WORDS = frozenset(
 #: how-to already tried: its answer is why, not "How do I cancel a running task?".
 _COMPLAINT = lazy(
     r"\b(?:doesn'?t|does not|didn'?t|did not|won'?t|will not|isn'?t|is not|aren'?t|are not)\s+(?:\w+\s+)?"
-    r"(?:work|stop|start|run|do|finish|return|exit|die|get|show|connect|scale|release|free)\w*\b"
+    r"(?:work|stop|start|run|do|finish|return|exit|die|get|show|connect|scale|release|free|kill)\w*\b"
     r"|\bdoes nothing\b|\bnothing happens\b|\bnot working\b"
     r"|\b(?:hangs?|freezes|is stuck|gets stuck|crash(?:es|ed))\b"
     r"|\bkeeps? (?:on )?(?:restarting|crashing|dying|failing|getting killed)\b"
@@ -655,6 +655,14 @@ _ASKS_REMEDY = lazy(
 )
 _ASKS_DIFFERENCE = lazy(r"\bdif+e+rences?\b|\bvs\.?\s|\bversus\b|\bcompared? (?:to|with)\b", re.I)
 #: "Does the OOM killer kill actors or only tasks?": a choice between two answers, which "Yes." does not make.
+#: A short answer giving a count or an amount ("How many nodes can a Ray cluster have?") answers a
+#: question that asks for one, not every question that says "many" ("how to schedule actors to many nodes").
+_HOW_MANY_SA = lazy(r"\s*how (?:many|much)\b", re.I)
+_ASKS_AMOUNT = lazy(
+    r"\bhow (?:many|much|big|large|far|high|fast|often|long)\b|\bnumber of\b|\bmax(?:imum)?\b|\bmin(?:imum)?\b"
+    r"|\blimit|\bcount\b|\bupper bound\b|\bscales?\b|\bper second\b",
+    re.I,
+)
 _OR_ONLY = lazy(r"\bor (?:only|just)\b[^?]*\?", re.I)
 _NO_EVIDENCE = frozenset({"happen"})
 
@@ -791,6 +799,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # "can a task request 2 gpus" is not "Can one task use GPUs on two nodes?"
         if _compared_to_other(sa.question, asked):
             continue  # "fewer larger objects than lots of smaller ones" is not "bigger than the object store"
+        if _HOW_MANY_SA.match(sa.question) and not _ASKS_AMOUNT.search(asked):
+            continue  # "how to schedule actors to many nodes" asks for no count of nodes
         if _other_call_of_module(sa.question, asked):
             continue  # "can I use asyncio with actors?" is not "Can I call asyncio.run inside an actor method?"
         if _opposite_asked(sa.question, asked):

@@ -1089,6 +1089,10 @@ def test_a_complaint_is_not_answered_by_what_the_thing_does(assistant):
     assert _COMPLAINT.search("ray.shutdown hangs") and _COMPLAINT.search("ray stack prints nothing")
     assert not _COMPLAINT.search("what does ray stack do")
     assert _COMPLAINT.search("ray list objects is empty") and _COMPLAINT.search("get_gpu_ids returns an empty list")
+    # They ran the command and it failed to kill: a how-to of that command is no answer.
+    assert _COMPLAINT.search("ray job stop doesnt kill the processes")
+    lead = assistant.ask("ray job stop doesnt kill the processes").answer.split("\n\n")[1]
+    assert not lead.startswith("**From a shell: ray job stop"), lead
     for q in ("ray.shutdown hangs", "ray stack prints nothing"):
         lead = assistant.ask(q).answer.split("\n\n")[1]
         assert not lead.startswith(("**It disconnects", "**It runs 'sudo py-spy")), (q, lead)
@@ -1282,6 +1286,13 @@ def test_a_comparison_with_something_else_is_not_answered():
     # Without "than" in the question the rule says nothing: "more than one CPU" still answers "multiple CPUs".
     cpus = ["Can an actor use more than one CPU?"]
     assert _short_answer_lead(cpus, "can an actor use multiple cpus?") == cpus[0]
+
+
+def test_a_count_answers_only_a_question_that_asks_for_an_amount():
+    questions = ["How many nodes can a Ray cluster have?"]
+    assert _short_answer_lead(questions, "how to schedule ray actors to many nodes") is None
+    assert _short_answer_lead(questions, "how many nodes can a ray cluster have") == questions[0]
+    assert _short_answer_lead(questions, "what is the max number of nodes in a ray cluster") == questions[0]
 
 
 def test_something_that_keeps_restarting_is_a_complaint_not_a_how_to():
