@@ -326,7 +326,7 @@ _CLASS_QUESTION_WORDS = frozenset(
 _COMPLAINT = lazy(
     r"\b(?:doesn'?t|does not|didn'?t|did not|won'?t|will not|isn'?t|is not|aren'?t|are not)\s+(?:\w+\s+)?"
     r"(?:work|stop|start|run|do|finish|return|exit|die|get|show|connect|scale|release|free|kill)\w*\b"
-    r"|\bdoes nothing\b|\bnothing happens\b|\bnot working\b"
+    r"|\bdoes nothing\b|\bnothing happens\b|\bnot (?:working|loading|responding|opening)\b"
     r"|\b(?:hangs?|freezes|is stuck|gets stuck|crash(?:es|ed))\b"
     r"|\bkeeps? (?:on )?(?:restarting|crashing|dying|failing|getting killed)\b"
     r"|\b(?:prints?|shows?|returns?|outputs?) nothing\b|\bnever (?:returns?|finishes|ends|starts|exits)\b"
