@@ -689,6 +689,36 @@ def _topic_words(entry: Entry) -> frozenset[str]:
     return words
 
 
+#: Words in double quotes inside a one-line question: a message typed from memory or a phrase the
+#: user insists on ('have this grpc "Exception iterating requests!" error').
+_QUOTED = lazy(r"[\"“]([^\"“”\n]{3,200})[\"”]")
+_MESSAGE_CUE = lazy(
+    r"\b(?:errors?|exceptions?|messages?|warnings?|failed|fails|says|saying|said|prints?|printed|raised?|raises"
+    r"|throws?|thrown|logs?|logged)\b|!",
+    re.I,
+)
+
+
+def _quoted_words(query: Query) -> str:
+    """The quoted message of a question, when it is short (at most tuning.RETYPED_MESSAGE_MAX_WORDS
+    words, two at least) and not a paste: the words an answering entry must speak of."""
+    if "\n" in query.raw.strip():
+        return ""
+    if query.message:
+        return query.message.strip() if _retyped(query) and len(query.message.split()) >= 2 else ""
+    spans = []
+    for m in _QUOTED.finditer(query.raw):
+        text = m.group(1).strip()
+        if not 2 <= len(text.split()) <= tuning.RETYPED_MESSAGE_MAX_WORDS:
+            continue
+        # Only a message: the quote reads like one or is called one around it ('this "..." error',
+        # 'it says "..."'), not a phrase quoted from the docs ('in the statement "..."').
+        around = f"{query.raw[max(0, m.start() - 40) : m.start()]} {text} {query.raw[m.end() : m.end() + 25]}"
+        if _MESSAGE_CUE.search(around):
+            spans.append(text)
+    return " ".join(spans)
+
+
 def _retyped(query: Query) -> bool:
     """A short message in quotes inside the user's sentence ('what does "the actor died because
     its owner has died" mean'): typed from memory, not pasted, so its words need not be Ray's.
@@ -1245,6 +1275,15 @@ class Assistant:
             # the entry never speaks of it, so its Core answer would answer a different question.
             j.confidence = min(j.confidence, tuning.IN_SCOPE_MIN - 0.01)
             j.scope_area = lib
+        elif (
+            (quoted := _quoted_words(query))
+            and not hit.exact
+            and self.retriever.message_share(quoted, hit.entry) < tuning.RETYPED_MESSAGE_MIN_SHARE
+        ):
+            # A message quoted from memory that no signature matched: ranking may answer it, but
+            # only from an entry that speaks of the message's own words, not one that shares the
+            # rest of the question ("grpc ... through a proxy").
+            j.confidence = min(j.confidence, tuning.IN_SCOPE_MIN - 0.01)
         elif self._names_only_its_class(query, hit.entry):
             # "ObjectFetchTimedOutError" alone, or "what is X?": a class name embeds poorly, but the
             # entry that names it in its title or tags is the lookup's answer, as for a pasted message.

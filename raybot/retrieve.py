@@ -394,6 +394,17 @@ class Retriever:
         hit = sum(1 for t in words if covered(t, terms))
         return hit / len(words)
 
+    def message_share(self, message: str, entry_id: str) -> float:
+        """Share of a quoted message's words that the entry uses, each word weighted by
+        :meth:`term_weight`: "Exception iterating requests!" shares only its common words with an
+        entry on TLS settings, and its rare word ("iterating") weighs the most."""
+        terms = self._entry_terms(entry_id)
+        words = [t for t in dict.fromkeys(tokenize(message)) if t not in FILLER and not t.isdigit() and len(t) >= 3]
+        total = sum(self.term_weight(t) for t in words)
+        if not words or total <= 0:
+            return 1.0
+        return sum(self.term_weight(t) for t in words if covered(t, terms)) / total
+
     def _entry_text(self, entry_id: str) -> str:
         text = self._text_cache.get(entry_id)
         if text is None:

@@ -58,6 +58,11 @@ MESSAGE_PROSE_WORDS = 14  #: a paste with fewer own words than this is a questio
 #: ('what does "the actor died because its owner has died" mean'): ranking answers it. The retyped
 #: messages h34b asked (stop 28) were 4-9 words; Ray's own lines that users paste run longer or carry a log prefix.
 RETYPED_MESSAGE_MAX_WORDS = 10
+#: ... and the entry ranking picks for it must use this weighted share of the message's words
+#: (retrieve.Retriever.message_share). Chosen on real dev and calib (aggregates) and the fresh-pool scan,
+#: stop 33: a dev row quoting a gRPC error (share 0.16) is declined at any bar from 0.25; 0.35 and 0.5 also
+#: declined one right calib answer and no wrong one.
+RETYPED_MESSAGE_MIN_SHARE = 0.25
 #: A paste that stops after a message's first sentence is that message when the sentence has this many
 #: literal words (and no other entry's message opens the same way). Set by hand: 4 would also admit
 #: generic openings such as "Lost reference to actor"; with 5 the whole-pool scan moved no row (2026-12-04).

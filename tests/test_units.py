@@ -1324,3 +1324,21 @@ def test_memory_and_cpu_are_different_resources_for_short_answers():
     questions = ["How can I see how much memory each task uses?"]
     assert _short_answer_lead(questions, "how to see how much cpu each task uses") is None
     assert _short_answer_lead(questions, "how can i see how much memory each task uses") == questions[0]
+
+
+def test_a_quoted_message_is_answered_only_by_an_entry_that_uses_its_words(assistant):
+    from raybot.assistant import _quoted_words
+
+    q = 'does anyone have this grpc "Exception iterating requests!" error when connecting the ray head through a proxy?'
+    assert _quoted_words(prepare_query(q)) == "Exception iterating requests!"
+    # The TLS and Ray Client entry shares "grpc", "head" and "proxy" with the question, never the message.
+    assert not assistant.ask(q).in_scope
+    # A message typed from memory that an entry does explain keeps its answer.
+    known = 'what does "the actor died because its owner has died" mean'
+    ans = assistant.ask(known)
+    assert ans.in_scope and ans.judgement.entry == "actor-died-error", ans.judgement
+    # One quoted word is a name, not a message.
+    assert _quoted_words(prepare_query('what does "num_workers_soft_limit" do')) == ""
+    # A phrase quoted from the docs is not a message: the entry need not use its words.
+    docs_quote = 'what does stateful mean in the statement "An actor is a stateful worker"'
+    assert _quoted_words(prepare_query(docs_quote)) == ""
