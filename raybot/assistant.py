@@ -781,6 +781,10 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     # "Why ...?" opening the ask, or a sentence of its own after the story ("... still end up on
     # the head. Why? They are ..."): they did what a how-to would say and ask why it failed.
     why_asked = bool(re.match(r"\s*why\b", asked, re.I) or re.search(r"[.!?]\s+why\b[^.!]*\?", asked, re.I))
+    # "How to ...?" / "how do I ...?" asks for a way, not for a reason.
+    how_asked = bool(re.search(r"(?:^|[.?!]\s+)how (?:to|do|can|should|would)\b", asked.strip(), re.I)) and not re.search(
+        r"\bwhy\b", asked, re.I
+    )
     complaint = bool(_COMPLAINT.search(asked)) and not re.search(r"\bhow\b", asked, re.I) and not yes_no
     definition = bool(_DEFINITION.match(asked.strip().rstrip("?") + "?"))  # users drop the "?"
     fact_yes_no = yes_no and asks_fact_yes_no(asked)
@@ -849,6 +853,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # "ray.cancel doesn't stop my actor task": they did what "How do I cancel ...?" says
         if why_asked and _HOW_TO_SA.match(sa.question):
             continue  # "why did ray kill my task ...?" is not "How do I set memory for a task?"
+        if how_asked and re.match(r"\s*why\b", sa.question, re.I):
+            continue  # "how to submit source code with ray job?" is not "Why does ray job submit keep running?"
         if yes_no and re.match(r"\s*(?:where|who)\b", sa.question, re.I):
             continue  # "can I set the job's entrypoint resources?" is not told where the entrypoint runs
         if re.match(r"\s*where\b", sa.question, re.I) and not _ASKS_PLACE.search(asked):

@@ -1296,6 +1296,20 @@ def test_a_count_answers_only_a_question_that_asks_for_an_amount():
     assert _short_answer_lead(questions, "what is the max number of nodes in a ray cluster") == questions[0]
 
 
+def test_a_how_to_question_is_not_answered_with_a_reason(assistant):
+    from raybot.assistant import match_short_answer
+    from raybot.kb import ShortAnswer
+
+    class E:
+        answers = [ShortAnswer("Why does ray job submit keep running after it printed the submission ID?", "A", "u")]
+
+    weight = assistant.retriever.term_weight  # the kb's own word weights, as in answers
+    asked = "How to submit source code from one machine to another machine using ray job?"
+    assert match_short_answer(E, prepare_query(asked), weight) is None
+    why_asked = "why does ray job submit keep running after it printed the id?"
+    assert match_short_answer(E, prepare_query(why_asked), weight) is E.answers[0]
+
+
 def test_something_that_keeps_restarting_is_a_complaint_not_a_how_to():
     questions = ["How do I restart a worker node?"]
     assert _short_answer_lead(questions, "my worker nodes keep restarting") is None
