@@ -327,7 +327,7 @@ _COMPLAINT = lazy(
     r"\b(?:doesn'?t|does not|didn'?t|did not|won'?t|will not|isn'?t|is not|aren'?t|are not)\s+(?:\w+\s+)?"
     r"(?:work|stop|start|run|do|finish|return|exit|die|get|show|connect|scale|release|free|kill)\w*\b"
     r"|\bdoes nothing\b|\bnothing happens\b|\bnot (?:working|loading|responding|opening)\b"
-    r"|\b(?:hangs?|freezes|is stuck|gets stuck|crash(?:es|ed))\b"
+    r"|\b(?:hangs?|freezes|is stuck|gets stuck|crash(?:es|ed))\b|\b(?:blocks|waits|runs) forever\b"
     r"|\bkeeps? (?:on )?(?:restarting|crashing|dying|failing|getting killed)\b"
     r"|\b(?:prints?|shows?|returns?|outputs?) nothing\b|\bnever (?:returns?|finishes|ends|starts|exits)\b"
     r"|\b(?:is|are) empty\b|\b(?:returns?|shows?|gives?) (?:an? )?empty\b",

@@ -1092,6 +1092,7 @@ def test_a_complaint_is_not_answered_by_what_the_thing_does(assistant):
     # They ran the command and it failed to kill: a how-to of that command is no answer.
     assert _COMPLAINT.search("ray job stop doesnt kill the processes")
     assert _COMPLAINT.search("dashbaord not loading on port 8265") and not _COMPLAINT.search("loading a model")
+    assert _COMPLAINT.search("ray.get blocks forever and the dashboard shows the task finished")
     lead = assistant.ask("ray job stop doesnt kill the processes").answer.split("\n\n")[1]
     assert not lead.startswith("**From a shell: ray job stop"), lead
     for q in ("ray.shutdown hangs", "ray stack prints nothing"):
