@@ -782,9 +782,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     # the head. Why? They are ..."): they did what a how-to would say and ask why it failed.
     why_asked = bool(re.match(r"\s*why\b", asked, re.I) or re.search(r"[.!?]\s+why\b[^.!]*\?", asked, re.I))
     # "How to ...?" / "how do I ...?" asks for a way, not for a reason.
-    how_asked = bool(re.search(r"(?:^|[.?!]\s+)how (?:to|do|can|should|would)\b", asked.strip(), re.I)) and not re.search(
-        r"\bwhy\b", asked, re.I
-    )
+    how_asked = bool(re.search(r"(?:^|[.?!]\s+)how (?:to|do|can|should|would)\b", asked.strip(), re.I))
+    how_asked = how_asked and not re.search(r"\bwhy\b", asked, re.I)
     complaint = bool(_COMPLAINT.search(asked)) and not re.search(r"\bhow\b", asked, re.I) and not yes_no
     definition = bool(_DEFINITION.match(asked.strip().rstrip("?") + "?"))  # users drop the "?"
     fact_yes_no = yes_no and asks_fact_yes_no(asked)
