@@ -654,7 +654,6 @@ _ASKS_REMEDY = lazy(
     re.I,
 )
 _ASKS_DIFFERENCE = lazy(r"\bdif+e+rences?\b|\bvs\.?\s|\bversus\b|\bcompared? (?:to|with)\b", re.I)
-#: "Does the OOM killer kill actors or only tasks?": a choice between two answers, which "Yes." does not make.
 #: A short answer giving a count or an amount ("How many nodes can a Ray cluster have?") answers a
 #: question that asks for one, not every question that says "many" ("how to schedule actors to many nodes").
 _HOW_MANY_SA = lazy(r"\s*how (?:many|much)\b", re.I)
@@ -663,6 +662,7 @@ _ASKS_AMOUNT = lazy(
     r"|\blimit|\bcount\b|\bupper bound\b|\bscales?\b|\bper second\b",
     re.I,
 )
+#: "Does the OOM killer kill actors or only tasks?": a choice between two answers, which "Yes." does not make.
 _OR_ONLY = lazy(r"\bor (?:only|just)\b[^?]*\?", re.I)
 _NO_EVIDENCE = frozenset({"happen"})
 

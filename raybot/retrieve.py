@@ -258,6 +258,11 @@ def _inflection_known(tok: str, vocab) -> bool:
     return False
 
 
+
+def _content_words(text: str) -> list[str]:
+    """The distinct words of ``text`` that carry content: no filler, numbers or words under 3 letters."""
+    return [t for t in dict.fromkeys(tokenize(text)) if t not in FILLER and not t.isdigit() and len(t) >= 3]
+
 class Retriever:
     """Loads the index once; ``search`` is then a few milliseconds."""
 
@@ -384,11 +389,7 @@ class Retriever:
         """Share of the question's own content words (filler, numbers and pastes left out) that
         the entry uses: 1.0 when it speaks of everything asked."""
         terms = self._entry_terms(entry_id)
-        words = [
-            t
-            for t in dict.fromkeys(tokenize(_URL.sub(" ", query.ask_text or query.text)))
-            if t not in FILLER and not t.isdigit() and len(t) >= 3
-        ]
+        words = _content_words(_URL.sub(" ", query.ask_text or query.text))
         if not words:
             return 1.0
         hit = sum(1 for t in words if covered(t, terms))
@@ -399,7 +400,7 @@ class Retriever:
         :meth:`term_weight`: "Exception iterating requests!" shares only its common words with an
         entry on TLS settings, and its rare word ("iterating") weighs the most."""
         terms = self._entry_terms(entry_id)
-        words = [t for t in dict.fromkeys(tokenize(message)) if t not in FILLER and not t.isdigit() and len(t) >= 3]
+        words = _content_words(message)
         total = sum(self.term_weight(t) for t in words)
         if not words or total <= 0:
             return 1.0
