@@ -662,6 +662,9 @@ _ASKS_AMOUNT = lazy(
     r"|\blimit|\bcount\b|\bupper bound\b|\bscales?\b|\bper second\b",
     re.I,
 )
+#: A short answer about "only one worker node" answers someone who names that kind of thing (its last
+#: word: "shut down a node"), not the whole ("how do I shut down a ray cluster").
+_ONLY_ONE = lazy(r"\b(?:only|just) (?:one|a single) (\w+(?: \w+)?)", re.I)
 #: "Does the OOM killer kill actors or only tasks?": a choice between two answers, which "Yes." does not make.
 _OR_ONLY = lazy(r"\bor (?:only|just)\b[^?]*\?", re.I)
 _NO_EVIDENCE = frozenset({"happen"})
@@ -737,6 +740,8 @@ _ACTION_PHRASES = (
     # "turn Ray token authentication off": up to three words between, kept after the verb.
     (lazy(r"\b(?:turn|switch|shut)(?:s|ed|ing)?\s+((?:\w+\s+){0,3}?)off\b", re.I), r"disable \1"),
     (lazy(r"\b(?:turn|switch)(?:s|ed|ing)?\s+((?:\w+\s+){0,3}?)on\b", re.I), r"enable \1"),
+    # "shut down the cluster" is "stop the cluster" (not ray.shutdown(), which is one word).
+    (lazy(r"\bshut(?:s|ting)?\s+down\b", re.I), "stop"),
     (lazy(r"\bon by default\b", re.I), "enabled by default"),
     (lazy(r"\boff by default\b", re.I), "disabled by default"),
     (lazy(r"\bbigger\b", re.I), "larger"),  # "an object bigger than the store" is "larger than"
@@ -834,6 +839,9 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # "fewer larger objects than lots of smaller ones" is not "bigger than the object store"
         if _HOW_MANY_SA.match(sa.question) and not _ASKS_AMOUNT.search(asked):
             continue  # "how to schedule actors to many nodes" asks for no count of nodes
+        narrowed = _ONLY_ONE.search(sa.question)
+        if narrowed and not _covered(tokenize(narrowed.group(1))[-1], q_stems):
+            continue  # "How do I shut down only one worker node?" is not "how do I shut down the cluster"
         if _other_call_of_module(sa.question, asked):
             continue  # "can I use asyncio with actors?" is not "Can I call asyncio.run inside an actor method?"
         if _opposite_asked(sa.question, asked):

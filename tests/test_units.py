@@ -1357,3 +1357,21 @@ def test_a_quoted_message_is_answered_only_by_an_entry_that_uses_its_words(assis
     # A phrase quoted from the docs is not a message: the entry need not use its words.
     docs_quote = 'what does stateful mean in the statement "An actor is a stateful worker"'
     assert _quoted_words(prepare_query(docs_quote)) == ""
+
+
+def test_shut_down_is_the_same_action_as_stop():
+    questions = ["How do I stop a Ray cluster that I started with ray start?"]
+    assert _short_answer_lead(questions, "how do I shut down a ray cluster I started with ray start") == questions[0]
+    from raybot.assistant import _same_action
+
+    assert _same_action("shutting down the cluster") == "stop the cluster"
+    assert _same_action("call ray.shutdown()") == "call ray.shutdown()"  # an API call, not the phrase
+
+
+def test_a_short_answer_about_only_one_thing_needs_that_thing_asked():
+    questions = ["How do I shut down only one worker node of a cluster?"]
+    # The kb's weights: "worker" and "node" are in most entries, "stop" in few.
+    weights = {"stop": 2.0, "one": 0.3, "worker": 0.3, "node": 0.2, "cluster": 0.5, "ray": 0.1, "single": 1.0}
+    assert _short_answer_lead(questions, "how do I shut down a ray cluster", weights) is None
+    assert _short_answer_lead(questions, "how do I shut down a worker node of my cluster", weights) == questions[0]
+    assert _short_answer_lead(questions, "shut down a single node of my cluster", weights) == questions[0]
