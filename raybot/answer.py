@@ -281,7 +281,12 @@ def strip_yes_no(text: str) -> str:
     if not m:
         return text
     rest = text[m.end() :]
-    return rest[:1].upper() + rest[1:] if rest else text
+    if not rest:
+        return text
+    first = rest.split(None, 1)[0]
+    if re.search(r"[._()`=]", first) or first == "ray":
+        return rest  # code keeps its case: "ray.wait takes ...", "ray start --head ...", not "Ray.wait"
+    return rest[:1].upper() + rest[1:]
 
 
 _SENTENCE_END = lazy(r"(?<=[.!?])\s+(?=[A-Z*`(\"“])")

@@ -665,6 +665,11 @@ _ASKS_AMOUNT = lazy(
 #: A short answer about "only one worker node" answers someone who names that kind of thing (its last
 #: word: "shut down a node"), not the whole ("how do I shut down a ray cluster").
 _ONLY_ONE = lazy(r"\b(?:only|just) (?:one|a single) (\w+(?: \w+)?)", re.I)
+#: A short answer about an ID ("Is the job ID the same as the submission ID?") answers a question about
+#: IDs ("which node" asks for a node ID too); its other words ("job", "submission") are shared by every
+#: question on submitting jobs.
+_NAMES_ID = lazy(r"\bIDs?\b|\bid\b")
+_ASKS_ID = lazy(r"\b(?:ids?|identifiers?|uuids?|hex|\w+_ids?)\b|\bwhich (?:node|gpu)s?\b", re.I)
 #: "Does the OOM killer kill actors or only tasks?": a choice between two answers, which "Yes." does not make.
 _OR_ONLY = lazy(r"\bor (?:only|just)\b[^?]*\?", re.I)
 _NO_EVIDENCE = frozenset({"happen"})
@@ -769,7 +774,9 @@ def _name_only(toks: list[str], hit: list[str]) -> bool:
     return False
 
 
-def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float]) -> ShortAnswer | None:
+def match_short_answer(
+    entry: Entry, query: Query, weight: Callable[[str], float], dense: list[float] | None = None
+) -> ShortAnswer | None:
     """The entry's short answer whose question is the user's: most of its words are used, a
     "what is the default" answer only for a default question, a yes/no one only for a yes/no
     question. "Most" is weighted by ``weight``, a word's distinctiveness
@@ -816,9 +823,10 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
     own_ask = [t for t in asked_toks if t not in _FRAME_WORDS and t not in message_words] if message_words else []
     if len(own_ask) > tuning.SHORT_ANSWER_OWN_ASK_MAX:
         own_ask = []
-    for sa in entry.answers:
+    near: list[tuple[float, ShortAnswer]] = []
+    for i, sa in enumerate(entry.answers):
         if asks_default(sa.question) != default_q or (
-            (is_yes_no(sa.question) or _YES_NO_OPENING.match(sa.answer)) and not yes_no
+            dense is None and (is_yes_no(sa.question) or _YES_NO_OPENING.match(sa.answer)) and not yes_no
         ):
             # An answer that opens with a yes or a no answers a yes/no question, whatever the form
             # of its question ("Does '...' mean the pod ran out of memory?" -> "Not necessarily.").
@@ -839,6 +847,8 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             continue  # "fewer larger objects than lots of smaller ones" is not "bigger than the object store"
         if _HOW_MANY_SA.match(sa.question) and not _ASKS_AMOUNT.search(asked):
             continue  # "how to schedule actors to many nodes" asks for no count of nodes
+        if _NAMES_ID.search(sa.question) and not _ASKS_ID.search(f"{asked} {query.message}"):
+            continue  # "can I use ray job submit in local mode" is not "Is the job ID the same as the submission ID?"
         narrowed = _ONLY_ONE.search(sa.question)
         if narrowed and not _covered(tokenize(narrowed.group(1))[-1], q_stems):
             continue  # "How do I shut down only one worker node?" is not "how do I shut down the cluster"
@@ -880,6 +890,16 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
             # "how to pass an actor to a task" and "can an actor call another actor" are not
             # answered with what an actor is, nor "the difference between ray job submit and python
             # script.py" with what a job is.
+            continue
+        if dense is not None:
+            # Matching by meaning, with one word test: the rarest word of the short answer's question
+            # must be the user's too. MiniLM puts "Can I subclass a Ray actor class?" at 0.86 from
+            # "can I create an actor from a classmethod?", which never says "subclass". (Either of the
+            # two rarest let 3 wrong "Yes."/"No." leads of 45 back in, stop 34.)
+            words = [t for t in dict.fromkeys(tokenize(_same_action(sa.question))) if t not in _FRAME_WORDS]
+            rarest = max(words, key=weight, default=None)
+            if dense[i] >= tuning.SHORT_ANSWER_DENSE_MIN and (rarest is None or _covered(rarest, q_stems)):
+                near.append((dense[i], sa))
             continue
         toks = [t for t in dict.fromkeys(tokenize(_same_action(sa.question))) if t not in _FRAME_WORDS]
         if not toks:
@@ -934,6 +954,12 @@ def match_short_answer(entry: Entry, query: Query, weight: Callable[[str], float
         score = (share + (tuning.SHORT_ANSWER_YES_NO_TIE if settles or compares or remedy else 0.0), covered)
         if covered >= min(2, len(toks)) and share >= tuning.SHORT_ANSWER_MIN and score > best_score:
             best, best_score = sa, score
+    if dense is not None and near:
+        sim, sa = max(near, key=lambda x: x[0])
+        # Clearly closer than every other short answer of the entry, allowed or not.
+        others = [d for d, other in zip(dense, entry.answers, strict=True) if other is not sa]
+        if sim - max(others, default=0.0) >= tuning.SHORT_ANSWER_DENSE_MARGIN:
+            return sa
     return best
 
 
@@ -1322,6 +1348,27 @@ class Assistant:
             return None
         return named[0][0]
 
+    def _closest_short_answer(self, entry: Entry, query: Query) -> ShortAnswer | None:
+        """The short answer whose question means what the user asked, in other words ("how do get
+        ray to use the gpu on a m1 mac?" / "Can Ray use the GPU of an Apple M1 or M2 Mac?"): the
+        closest by embedding, if it is close (``tuning.SHORT_ANSWER_DENSE_MIN``) and clearly closer
+        than the next one. The rules on the form of the question hold as for a match by words
+        (a "turn off" answer needs someone who wants it off, ...), except that a yes/no answer does
+        not need a yes/no form: the meanings, not the words, match. A bare "Yes."/"No." opening is
+        then dropped, since it answered the entry's question, not the user's."""
+        if not entry.answers or query.message:
+            return None
+        sims = self.retriever.question_similarity(query, entry.id, [sa.question for sa in entry.answers])
+        sa = match_short_answer(entry, query, self.retriever.term_weight, dense=sims)
+        if sa is None:
+            return None
+        asked = query.ask_text or query.text
+        if not is_yes_no(asked) and re.match(r"\s*(?:yes|no)\s*(?:[.:;]|,(?!\s*but\b))\s", sa.answer, re.I):
+            # "How many times ...?" -> "3 attempts ...", not "Yes, 3 attempts ...". ("Yes, but use the
+            # head's IP" still reads right and stays whole.)
+            return replace(sa, answer=compose.strip_yes_no(sa.answer))
+        return sa
+
     def _names_only_its_class(self, query: Query, entry_id: str) -> bool:
         """Is the question only a Ray exception class name (with at most a "what is" / "what does
         ... mean" around it) that ``entry_id`` names in its title or tags, and no other entry does?"""
@@ -1703,6 +1750,8 @@ class Assistant:
         asked = query.ask_text or query.text
         yes_no = asks_fact_yes_no(asked)
         short = match_short_answer(entry, query, self.retriever.term_weight) if state is None else None
+        if short is None and state is None and not judgement.signature:
+            short = self._closest_short_answer(entry, query)
         if (
             yes_no
             and short is None

@@ -277,6 +277,7 @@ class Retriever:
         self._terms_cache: dict[str, set[str]] = {}
         self._df: dict[str, int] = {}
         self._text_cache: dict[str, str] = {}
+        self._question_chunks: dict[tuple[str, str], int] | None = None
         self._bm25_norm: Any = None  #: float64 array, one value per chunk
         self._posting_arrays: dict[str, tuple[Any, Any]] = {}  #: term -> (chunks, counts) arrays
         self._chunk_codes: tuple[Any, list[str]] | None = None
@@ -394,6 +395,25 @@ class Retriever:
             return 1.0
         hit = sum(1 for t in words if covered(t, terms))
         return hit / len(words)
+
+    def question_similarity(self, query: Query, entry_id: str, questions: list[str]) -> list[float]:
+        """Cosine between the question and each of ``questions`` of an entry, read from their
+        indexed vectors (an entry's ``questions:`` lines and short-answer questions are chunks of
+        their own); 0.0 for a question the index does not hold."""
+        import numpy as np
+
+        where = self._question_chunks
+        if where is None:
+            where = self._question_chunks = {
+                (c["entry"], c["text"]): i for i, c in enumerate(self.chunks) if c["section"] == "question"
+            }
+        vec = self.embed(query.dense_text).astype(np.float32)
+        index = self.loaded.faiss_index
+        out = []
+        for q in questions:
+            i = where.get((entry_id, q))
+            out.append(float(index.reconstruct(i) @ vec) if i is not None else 0.0)
+        return out
 
     def message_share(self, message: str, entry_id: str) -> float:
         """Share of a quoted message's words that the entry uses, each word weighted by

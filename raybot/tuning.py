@@ -105,6 +105,16 @@ SHORT_ANSWER_TOPIC_MIN_ANSWERS = 4
 #: hand-asked pastes (stop 28) in stop 29; at 10+ words the story around a paste ("pass my class with a
 #: logger to a task, how do I fix this") asks what the message means.
 SHORT_ANSWER_OWN_ASK_MAX = 3
+#: When no short answer's question shares enough words with the user's, one whose question is this
+#: close in meaning (cosine of the two embeddings) leads anyway, if it is at least
+#: SHORT_ANSWER_DENSE_MARGIN closer than the entry's next short answer ("how do get ray to use the
+#: gpu on a m1 mac?" / "Can Ray use the GPU of an Apple M1 or M2 Mac?", 0.88). Set by hand on 150
+#: random fresh pool rows answered without a lead (stop 34): at >= 0.80 the leads read 11 right and 3
+#: wrong. Over the whole pool, 0.84 with the margin gave 45 new leads, about 33 right and 5 wrong (a
+#: "Yes."/"No." to a near proposition: "Can I subclass a Ray actor class?" for a classmethod question);
+#: with the rarest-word test of match_short_answer 12 remain, all right.
+SHORT_ANSWER_DENSE_MIN = 0.84
+SHORT_ANSWER_DENSE_MARGIN = 0.05
 
 # -- choosing among the leaders (curated dev + real dev) --------------------------------------
 RERANK_DEPTH = 3  #: how many of the best-ranked entries are judged

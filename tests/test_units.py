@@ -1375,3 +1375,32 @@ def test_a_short_answer_about_only_one_thing_needs_that_thing_asked():
     assert _short_answer_lead(questions, "how do I shut down a ray cluster", weights) is None
     assert _short_answer_lead(questions, "how do I shut down a worker node of my cluster", weights) == questions[0]
     assert _short_answer_lead(questions, "shut down a single node of my cluster", weights) == questions[0]
+
+
+def test_a_short_answer_about_an_id_needs_a_question_about_ids():
+    questions = ["Is the job ID the same as the submission ID?"]
+    # The kb's weights: "id" is in many entries, "submission" in few.
+    weights = {"job": 1.0, "id": 0.3, "same": 0.5, "submission": 2.0, "submit": 2.0, "local": 1.5, "mode": 1.5}
+    assert _short_answer_lead(questions, "can i use ray job submit in local mode?", weights) is None
+    assert _short_answer_lead(questions, "is the job id the same as the submission id?", weights) == questions[0]
+    nodes = ["How do I find the node ID of each placement group bundle?"]
+    assert _short_answer_lead(nodes, "which node was each placement group bundle placed on") == nodes[0]
+
+
+def test_a_short_answer_whose_question_means_the_same_leads_in_other_words(assistant):
+    # No word of the short answer's question but "actor" and "call": the meaning matches.
+    got = assistant.ask("call another actor from within an actor")
+    assert got.kind == "short-answer"
+    lead = got.answer.split("\n\n")[1]
+    assert "handle" in lead and not lead.startswith("**Yes")  # the bare "Yes." is for a yes/no question
+    # A short answer near in words but not in meaning still does not lead.
+    other = assistant.ask("why does ray print all task exceptions at the end")
+    assert other.kind != "short-answer"
+
+
+def test_stripping_a_yes_keeps_the_case_of_code():
+    from raybot.answer import strip_yes_no
+
+    assert strip_yes_no("No. ray.wait takes only refs.") == "ray.wait takes only refs."
+    assert strip_yes_no("No. ray start --head starts it.") == "ray start --head starts it."
+    assert strip_yes_no("Yes. the handle works.") == "The handle works."
