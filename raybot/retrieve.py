@@ -81,7 +81,8 @@ class Query:
 
 #: Names a pasted snippet defines: ``def f``, ``class C``, ``x = ...`` (not ``==``, not a keyword
 #: argument inside a call, which is preceded by "(" or ",").
-_DEFINED_RE = lazy(r"\b(?:def|class)\s+(\w+)|(?:^|[;\s])(\w+)\s*=(?!=)", re.M)
+#: (An assignment may open an inline code span: "`big_array3 = ray.put(...)`".)
+_DEFINED_RE = lazy(r"\b(?:def|class)\s+(\w+)|(?:^|[;\s`])(\w+)\s*=(?!=)", re.M)
 #: Names that are the user's own even when the snippet does not define them: a remote function or
 #: actor class it calls (``step.remote(...)``, ``Worker.options(...)``) and a string it passes as a
 #: value (``conda="my_env"``, ``name = 'trainer'``).

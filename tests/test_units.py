@@ -1404,3 +1404,10 @@ def test_stripping_a_yes_keeps_the_case_of_code():
     assert strip_yes_no("No. ray.wait takes only refs.") == "ray.wait takes only refs."
     assert strip_yes_no("No. ray start --head starts it.") == "ray start --head starts it."
     assert strip_yes_no("Yes. the handle works.") == "The handle works."
+
+
+def test_an_assignment_that_opens_an_inline_code_span_defines_a_name():
+    from raybot.retrieve import defined_names
+
+    assert "big_array3" in defined_names("for example: `big_array3 = ray.put(np.zeros(10))`, I get an error")
+    assert "num_cpus" not in defined_names("is `num_cpus == 2` true here")
