@@ -259,10 +259,10 @@ def _inflection_known(tok: str, vocab) -> bool:
     return False
 
 
-
 def _content_words(text: str) -> list[str]:
     """The distinct words of ``text`` that carry content: no filler, numbers or words under 3 letters."""
     return [t for t in dict.fromkeys(tokenize(text)) if t not in FILLER and not t.isdigit() and len(t) >= 3]
+
 
 class Retriever:
     """Loads the index once; ``search`` is then a few milliseconds."""
