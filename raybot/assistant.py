@@ -330,7 +330,11 @@ _COMPLAINT = lazy(
     r"|\b(?:hangs?|freezes|is stuck|gets stuck|crash(?:es|ed))\b|\b(?:blocks|waits|runs) forever\b"
     r"|\bkeeps? (?:on )?(?:restarting|crashing|dying|failing|getting killed)\b"
     r"|\b(?:prints?|shows?|returns?|outputs?) nothing\b|\bnever (?:returns?|finishes|ends|starts|exits)\b"
-    r"|\b(?:is|are) empty\b|\b(?:returns?|shows?|gives?) (?:an? )?empty\b",
+    r"|\b(?:is|are) empty\b|\b(?:returns?|shows?|gives?) (?:an? )?empty\b"
+    # A state already seen ("my job status is FAILED and the message just says exit code 1"): they have
+    # it in front of them and want to know why, not how to read it.
+    r"|\b(?:status|state) (?:is|was|says|shows)(?: \w+)? (?:failed|dead|pending|stopped|unhealthy)\b"
+    r"|\b(?:just|only) (?:says|shows|prints|gives)\b",
     re.I,
 )
 _HOW_TO_SA = lazy(r"\s*how (?:do|can|should) (?:i|we|you)\b", re.I)

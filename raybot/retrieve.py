@@ -102,8 +102,20 @@ def defined_names(text: str) -> frozenset[str]:
     return frozenset(names)
 
 
+#: Ray API calls a question names to ask about them ("what does ray.nodes() return?"). Unlike the
+#: calls of _SIGNAL_RES, they count only outside an aside in brackets: "8 tasks with num_cpus=2 on 16
+#: CPUs (ray.cluster_resources()["CPU"] == 16) leave 8 idle, why?" asks about idle CPUs.
+_NAMED_API = lazy(
+    r"\bray\.(?:wait|nodes|cluster_resources|available_resources|get_actor|get_runtime_context|cancel"
+    r"|timeline|get_gpu_ids|is_initialized|method)\b"
+)
+#: A bracketed aside in prose (after a space, so not a call's arguments: "len(ray.nodes())"), which
+#: may hold calls with empty brackets of their own.
+_ASIDE = lazy(r"(?:^|(?<=\s))\((?:[^()]|\(\))+\)")
+
+
 def extract_signals(text: str) -> list[str]:
-    found: list[str] = []
+    found = list(dict.fromkeys(m.group(0).lower() for m in _NAMED_API.finditer(_ASIDE.sub(" ", text))))
     for rx in _SIGNAL_RES:
         for m in rx.finditer(text):
             val = (m.group(1) if m.groups() else m.group(0)).lower()

@@ -93,6 +93,13 @@ def test_huge_question_is_trimmed_with_a_note():
     assert len(q.dense_text.split()) <= 80
 
 
+def test_a_ray_api_call_asked_about_is_a_signal_but_not_one_in_an_aside():
+    assert extract_signals("what does ray.nodes() return and why does it grow?") == ["ray.nodes"]
+    assert extract_signals("print(len(ray.nodes())) shows 3 nodes") == ["ray.nodes"]
+    aside = 'tasks with num_cpus=2 on 16 CPUs (ray.cluster_resources()["CPU"] == 16) leave 8 idle, why?'
+    assert "ray.cluster_resources" not in extract_signals(aside)
+
+
 def test_signals_cover_configs_env_vars_issue_numbers_and_commands():
     sig = extract_signals("RAY_num_workers_soft_limit=2, see #18456 and issue 29162; `ray memory` says max_calls=2")
     for expected in (
@@ -1315,6 +1322,13 @@ def test_something_that_keeps_restarting_is_a_complaint_not_a_how_to():
     questions = ["How do I restart a worker node?"]
     assert _short_answer_lead(questions, "my worker nodes keep restarting") is None
     assert _short_answer_lead(questions, "how do i restart a worker node") == questions[0]
+
+
+def test_a_state_the_user_already_sees_is_a_complaint_not_a_how_to():
+    questions = ["How do I get a job's status from Python?"]
+    assert _short_answer_lead(questions, "my job status is FAILED and the message just says exit code 1") is None
+    assert _short_answer_lead(questions, "the actor state shows DEAD, why") is None
+    assert _short_answer_lead(questions, "how do I get the status of my job from python") == questions[0]
 
 
 def test_objectrefgenerator_is_not_another_form_of_objects():
