@@ -1345,8 +1345,10 @@ class Assistant:
         text = self._entry_text.get(entry_id)
         if text is None:
             e = self.entries[entry_id]
-            parts = [e.title, " ".join(e.tags), *e.questions, *e.sections.values()]
-            parts += [f"{a.question} {a.answer}" for a in e.answers]
+            # What the entry is about (its title, tags and the questions it answers), not a library
+            # named in passing in its text ("Ray's docs point ML workloads (Ray Train, Tune) to the
+            # Jobs API" does not make a notebook entry answer "how do I run a ray train job").
+            parts = [e.title, " ".join(e.tags), *e.questions, *(a.question for a in e.answers)]
             text = self._entry_text[entry_id] = "\n".join(parts)
         if any(pattern.search(text) for _, pattern in named):
             return None
