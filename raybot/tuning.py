@@ -225,7 +225,8 @@ YES_NO_MIN = 0.75
 #: Re-measured again the same day (266 entries; the expected lists re-checked blind against the new
 #: entries, 339 rows): bins 0.4-0.7 read 0.387, 0.7 up 0.648-0.964; the same rows are answered.
 #: Stop 16 (283 entries, weights held, 339 dev + calib rows): bins 0.4-0.7 read 0.305-0.314, 0.7 up
-#: 0.649-0.954; the same bar answers the same bins.
+#: 0.649-0.954; the same bar answers the same bins. Stop 35 (316 entries, 342 rows): bins 0.4-0.7 read
+#: 0.266-0.314, 0.7 up 0.590-0.960; still the same bins. The 0.9 bin (0.675) stays under YES_NO_MIN.
 IN_SCOPE_MIN = 0.55
 
 #: An answer less sure than this says so, before the answer (CLI, Slack) and as ``hedge`` in JSON. The
