@@ -19,8 +19,10 @@ or JSON lines with ``--json``.
 
 Usage:
 
-    python tests/data/tools/fresh_pool.py SLACK.jsonl FULL.jsonl [--grep REGEX] [--json]
-        [--cache DIR] [--count]
+    python tests/data/tools/fresh_pool.py SLACK.jsonl FULL.jsonl [--rerank CSV] [--grep REGEX]
+        [--json] [--cache DIR] [--count]
+
+``--rerank`` adds the third pool file (reranker-corrections.csv, tests/data/README.md).
 
 ``--grep`` keeps fresh questions matching a case-insensitive regular expression; ``--count``
 prints only how many questions were dropped by each test and how many are fresh. ``--cache``
@@ -30,6 +32,7 @@ keeps the pool embeddings in DIR (keyed by the files' sha256) so a second run is
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import html
 import json
@@ -65,6 +68,22 @@ def load_pool(path: Path, name: str) -> list[tuple[str, str]]:
     with path.open(encoding="utf-8") as fh:
         for i, line in enumerate(fh, 1):
             q = json.loads(line)["question"].strip()
+            if MIN_LEN <= len(q) <= MAX_LEN:
+                out.append((f"{name}:{i}", q))
+    return out
+
+
+#: The third pool file (held-out batch 4, stop 42): component-tagged docs-assistant questions.
+RERANK_NAME = "reranker-corrections.csv"
+
+
+def load_csv_pool(path: Path, name: str = RERANK_NAME) -> list[tuple[str, str]]:
+    """The ``question`` column of a CSV pool file, as ``(NAME:ROW, question)``: ROW counts records
+    from 1 after the header (a quoted question may span lines, so it is not the file's line)."""
+    out = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        for i, rec in enumerate(csv.DictReader(fh), 1):
+            q = (rec.get("question") or "").strip()
             if MIN_LEN <= len(q) <= MAX_LEN:
                 out.append((f"{name}:{i}", q))
     return out
@@ -137,14 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="JSON lines {source, question}")
     ap.add_argument("--count", action="store_true", help="print only the counts")
     ap.add_argument("--cache", type=Path, help="directory for cached pool embeddings")
+    ap.add_argument("--rerank", type=Path, help=f"also {RERANK_NAME} (tests/data/README.md, batch 4)")
     args = ap.parse_args(argv)
-    for p in (args.slack, args.full):
+    for p in (args.slack, args.full, *([args.rerank] if args.rerank else [])):
         if not p.is_file():
             print(f"error: no such file: {p}", file=sys.stderr)
             return 2
     pool = load_pool(args.slack, "slack-general-questions.jsonl") + load_pool(
         args.full, "full-questions.jsonl"
     )
+    if args.rerank:
+        pool += load_csv_pool(args.rerank)
     keep, dropped = fresh(pool, args.cache)
     if args.count:
         print(json.dumps({"pool": len(pool), "dropped": dropped, "fresh": len(keep)}))

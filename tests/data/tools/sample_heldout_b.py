@@ -15,6 +15,11 @@ few to read a per-theme figure from. This draws a second batch from questions no
 Batch 3 (stop 17) was drawn the same way, before that stop's kb passes started, from what was left:
 fewer rows per theme and fewer random ones (a themed pick takes what the pool still has).
 
+Batch 4 (stop 42) was drawn from a third file of the same repository, reranker-corrections.csv at
+b59aceb (``--rerank``): 2,906 docs-assistant questions that file holds besides the two pools. Its
+candidates are fresh against every row sampled before and against every question of the two pool files
+(kb passes were written from those), 5 per theme and 40 at random.
+
 Usage (the two files of ray-project/llm-applications named in tests/data/README.md):
 
     python tests/data/tools/sample_heldout_b.py SLACK.jsonl FULL.jsonl --cache DIR [--batch N] [--log LOG]
@@ -39,22 +44,44 @@ from pool_scan import logged_rows  # noqa: E402
 from sample_calib import SOURCE_SUFFIX, dedup_key, pick, row_id  # noqa: E402
 
 #: batch -> (seed, rows per source and theme, random rows per source with no keyword filter)
-BATCHES = {2: (20261216, 4, 20), 3: (20261217, 3, 12)}
+BATCHES = {2: (20261216, 4, 20), 3: (20261217, 3, 12), 4: (20261206, 5, 40)}
+#: Batch 4 comes from a third file of the same repository (tests/data/README.md), not the two pools.
+RERANK_BATCH = 4
+RERANK_SUFFIX = " (ray-project/llm-applications@b59aceb, CC BY 4.0)"
 LOG = Path(__file__).resolve().parent / "fresh_pool_log.md"
 
 
-def draw(slack: Path, full: Path, existing: list[dict], log: Path, cache: Path | None, batch: int = 2) -> list[dict]:
+def draw(
+    slack: Path,
+    full: Path,
+    existing: list[dict],
+    log: Path,
+    cache: Path | None,
+    batch: int = 2,
+    rerank: Path | None = None,
+) -> list[dict]:
     seed, per_theme, random_each = BATCHES[batch]
     pool = fresh_pool.load_pool(slack, "slack-general-questions.jsonl") + fresh_pool.load_pool(
         full, "full-questions.jsonl"
     )
     earlier = [r for r in existing if int(r.get("batch", 1)) < batch]
-    keep, _ = fresh_pool.fresh(pool, cache, [r["question"] for r in earlier])
-    used = logged_rows(log)  # the log names rows in full (FILE.jsonl:N) or short (slack:N)
-    cands = [pool[i] for i in keep if pool[i][0] not in used]
+    suffix = SOURCE_SUFFIX
+    if batch == RERANK_BATCH:
+        # Fresh against every row sampled before AND every question of the two older pool files: kb
+        # passes were written from those, so a near copy of one would not be a fresh question.
+        if rerank is None:
+            raise SystemExit(f"batch {batch} needs --rerank {fresh_pool.RERANK_NAME}")
+        cands_all = fresh_pool.load_csv_pool(rerank)
+        keep, _ = fresh_pool.fresh(cands_all, cache, [r["question"] for r in earlier] + [q for _, q in pool])
+        cands = [cands_all[i] for i in keep]
+        suffix = RERANK_SUFFIX
+    else:
+        keep, _ = fresh_pool.fresh(pool, cache, [r["question"] for r in earlier])
+        used = logged_rows(log)  # the log names rows in full (FILE.jsonl:N) or short (slack:N)
+        cands = [pool[i] for i in keep if pool[i][0] not in used]
     by_source = {
         "slack": [{"src": s, "q": q} for s, q in cands if s.startswith("slack")],
-        "docs": [{"src": s, "q": q} for s, q in cands if s.startswith("full")],
+        "docs": [{"src": s, "q": q} for s, q in cands if not s.startswith("slack")],
     }
     chosen = pick(by_source, {dedup_key(r["question"]) for r in earlier}, seed, per_theme, random_each)
     taken_ids = {r["id"] for r in earlier}
@@ -63,7 +90,7 @@ def draw(slack: Path, full: Path, existing: list[dict], log: Path, cache: Path |
             "id": row_id(c["src"], taken_ids),
             "split": "heldout",
             "batch": batch,
-            "source": c["src"] + SOURCE_SUFFIX,
+            "source": c["src"] + suffix,
             "theme_hint": c["theme_hint"],
             "question": fresh_pool.clean(c["q"]),
         }
@@ -79,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log", type=Path, default=LOG, help="fresh_pool_log.md as of the draw")
     ap.add_argument("--cache", type=Path, help="directory for cached embeddings")
     ap.add_argument("--batch", type=int, choices=sorted(BATCHES), default=2, help="which batch to draw")
+    ap.add_argument("--rerank", type=Path, help=f"{fresh_pool.RERANK_NAME} at b59aceb (batch 4 only)")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--append", action="store_true", help="append the rows to --unlabeled")
     mode.add_argument("--check", action="store_true", help="check the batch's rows in --unlabeled")
@@ -87,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     existing = [json.loads(line) for line in args.unlabeled.read_text("utf-8").splitlines() if line.strip()]
     batch = args.batch
     present = [r for r in existing if int(r.get("batch", 1)) == batch]
-    rows = draw(args.slack, args.full, existing, args.log, args.cache, batch)
+    rows = draw(args.slack, args.full, existing, args.log, args.cache, batch, args.rerank)
     print(f"{len(rows)} held-out batch-{batch} rows drawn (seed {BATCHES[batch][0]})", file=sys.stderr)
     if args.check:
         ok = present == rows
