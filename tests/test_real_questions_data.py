@@ -75,6 +75,11 @@ HELDOUT_B2_SHA256 = "b9a98ac9a214bf161b9fb4ea4ad36fd3d5469f6d6bee27485cc40144958
 # stop's kb passes, labelled blind by two helpers who tune nothing; frozen the same way.
 HELDOUT_B3_FROZEN_SHA256 = "fa0a0adc4f04f8bd1037298c72ca629dbc2a1d6d7b985677529626f758796be7"
 HELDOUT_B3_SHA256 = "9ec2432d7675830313f7f595aafa1deb39f8a99295f8bbfe486356d28eaf9c43"
+# Held-out batch 4 (stop 42, sample_heldout_b.py --batch 4 --rerank): 112 rows of a third source file
+# (reranker-corrections.csv), fresh against every sampled row and both older pool files, drawn before
+# that stop's kb passes and labelled blind by two helpers against a frozen copy of the kb; frozen the same way.
+HELDOUT_B4_FROZEN_SHA256 = "e8ed1b71bdacae709451ead67c4172d3ab82e814b97787abb81ef7d42ba078f6"
+HELDOUT_B4_SHA256 = "4adf9975a1c04cac7b98244404b76eb0722e506f94e622319b9b6bae7ab95f49"
 
 
 def lines() -> list[str]:
@@ -98,8 +103,8 @@ def test_schema(rows):
     assert len(ids) == len(set(ids)), "duplicate ids"
     for r in rows:
         assert set(r) - {"batch"} == KEYS, (r["id"], set(r) ^ KEYS)
-        # Sampling batch: absent for the first draw; 2 and 3 for the held-out rows drawn at stops 16, 17.
-        assert r.get("batch", 1) == 1 or (r["batch"] in (2, 3) and r["split"] == "heldout"), r["id"]
+        # Sampling batch: absent for the first draw; 2, 3 and 4 for the held-out rows drawn at stops 16, 17, 42.
+        assert r.get("batch", 1) == 1 or (r["batch"] in (2, 3, 4) and r["split"] == "heldout"), r["id"]
         assert re.fullmatch(r"rq-[0-9a-f]{8}", r["id"]), r["id"]
         assert r["split"] in SPLITS, r["id"]
         assert r["label"] in {"answer", "decline"}, r["id"]
@@ -139,16 +144,17 @@ def test_split_sizes(rows):
 def test_calib_rows_are_the_calib_sample_and_come_last():
     """Every sampled calib row is labelled or deliberately dropped (a non-question), in sample
     order, after all dev and held-out rows of the first draw (so appending them never moves an
-    older row); the held-out rows of batches 2 and 3 follow them the same way."""
+    older row); the held-out rows of batches 2, 3 and 4 follow them the same way."""
     sample = [json.loads(line) for line in UNLABELED.read_text("utf-8").splitlines()]
     labelled_rows = [json.loads(line) for line in lines()]
     kinds = ["calib" if r["split"] == "calib" else f"b{r.get('batch', 1)}" for r in labelled_rows]
-    order = ["b1", "calib", "b2", "b3"]
-    assert kinds == sorted(kinds, key=order.index), "order must be first draw, calib, batch 2, batch 3"
+    order = ["b1", "calib", "b2", "b3", "b4"]
+    assert kinds == sorted(kinds, key=order.index), "order must be first draw, calib, batch 2, 3, 4"
     for kind, drawn in (
         ("calib", [s["id"] for s in sample if s["split"] == "calib"]),
         ("b2", [s["id"] for s in sample if s.get("batch") == 2]),
         ("b3", [s["id"] for s in sample if s.get("batch") == 3]),
+        ("b4", [s["id"] for s in sample if s.get("batch") == 4]),
     ):
         labelled = [r["id"] for r, k in zip(labelled_rows, kinds, strict=True) if k == kind]
         assert labelled == [i for i in drawn if i in set(labelled)], f"{kind} rows out of sample order"
@@ -198,7 +204,11 @@ def test_heldout_rows_are_frozen():
 
 @pytest.mark.parametrize(
     "batch,frozen,whole",
-    [(2, HELDOUT_B2_FROZEN_SHA256, HELDOUT_B2_SHA256), (3, HELDOUT_B3_FROZEN_SHA256, HELDOUT_B3_SHA256)],
+    [
+        (2, HELDOUT_B2_FROZEN_SHA256, HELDOUT_B2_SHA256),
+        (3, HELDOUT_B3_FROZEN_SHA256, HELDOUT_B3_SHA256),
+        (4, HELDOUT_B4_FROZEN_SHA256, HELDOUT_B4_SHA256),
+    ],
 )
 def test_later_heldout_batches_are_frozen(batch, frozen, whole):
     held = heldout_lines(batch)
