@@ -1342,15 +1342,20 @@ class Assistant:
         named = signatures.libraries_named(" ".join(asks))
         if not named:
             return None
+        e = self.entries[entry_id]
         text = self._entry_text.get(entry_id)
         if text is None:
-            e = self.entries[entry_id]
             # What the entry is about (its title, tags and the questions it answers), not a library
             # named in passing in its text ("Ray's docs point ML workloads (Ray Train, Tune) to the
             # Jobs API" does not make a notebook entry answer "how do I run a ray train job").
-            parts = [e.title, " ".join(e.tags), *e.questions, *(a.question for a in e.answers)]
-            text = self._entry_text[entry_id] = "\n".join(parts)
+            text = self._entry_text[entry_id] = "\n".join([e.title, " ".join(e.tags), *e.questions])
         if any(pattern.search(text) for _, pattern in named):
+            return None
+        # A library named only by one of the entry's short answers ("Why does the Serve CLI fail with
+        # ... 52365?") is covered for the question that short answer answers, not for every question
+        # about that library that lands on the entry ("ray serve http requests on a worker").
+        library_answers = [a for a in e.answers if any(pattern.search(a.question) for _, pattern in named)]
+        if library_answers and match_short_answer(e, query, self.retriever.term_weight) in library_answers:
             return None
         return named[0][0]
 

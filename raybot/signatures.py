@@ -62,7 +62,8 @@ _LIBRARY = lazy(
     | \bfrom\ ray\ import\ (?:tune|serve|train|data|air|workflow)\b
     | (?i:\b(?:rllib|(?:xgboost|lightgbm)\s*[_-]\s*ray|ray\ (?:tune|serve|data(?:sets?)?|train|workflows?))\b)
     | \bFailure\ \#\ ?\d | \bTrials?\b | \bTuner\b | (?<![\w-])tune\.(?!py\b)\w+
-    | (?i:\bserve\ (?:deploy|run|build|status)\b) | @serve\.deployment | (?<![\w-])serve\.(?!py\b)\w+
+    | (?i:\bserve\ (?:deploy|run|build|status|start|shutdown|config)\b)
+    | @serve\.deployment | (?<![\w-])serve\.(?!py\b)\w+
     | (?i:\bserve\ (?:apps?|applications?|models?|deployments?)\b) | (?i:\b(?:run|start|deploy)\ serve\b(?!\.py))
     | \b(?:RolloutWorker|AIRRLTrainer|\w+Trainer|ScalingConfig|RunConfig|TuneConfig)\b
     | \bWorkflows?\ API\b | \bmap_batches\b | \btake_all\b | \bExecutionResources\b

@@ -1034,6 +1034,12 @@ def test_a_library_question_is_not_answered_with_a_core_entry_that_never_names_t
     assert assistant._library_not_covered(prepare_query(train_job), "ray-in-jupyter-notebook") == "Ray Train"
     serve_vs_cluster = prepare_query("what is the difference between ray cluster and ray serve")
     assert assistant._library_not_covered(serve_vs_cluster, "ray-cluster-what-it-is") == "Ray Serve"
+    # A library that only one short answer names is covered for that short answer's question, not for
+    # any question about the library that lands on the entry (stop 42, second pool: rerank:933).
+    serve_cli = prepare_query("serve deploy fails with Failed to connect to Ray at address: http://localhost:52365")
+    assert assistant._library_not_covered(serve_cli, "ray-client-vs-ray-init-address") is None
+    serve_http = prepare_query("how can i allow ray cluster worker to take ray serve http request?")
+    assert assistant._library_not_covered(serve_http, "ray-client-vs-ray-init-address") == "Ray Serve"
     # Only the sentences that ask count: Tune as the user's context does not make it a Tune question.
     story = (
         "I'm using python and windows, and ray hangs on `tune.run()`. "
@@ -1051,6 +1057,7 @@ def test_a_library_question_is_not_answered_with_a_core_entry_that_never_names_t
         ("XGBoostTrainer fails with a placement group timeout", ["xgboost-ray / lightgbm-ray"]),
         ("ScalingConfig(num_workers=4) never starts", ["Ray Train"]),
         ("how to read the ray dataset from S3", ["Ray Data"]),
+        ("serve start without ray cluster from cli", ["Ray Serve"]),
         ("why are my ray::IDLE workers holding memory?", []),
     ],
 )

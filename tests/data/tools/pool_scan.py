@@ -31,7 +31,11 @@ LOG = Path(__file__).resolve().parent / "fresh_pool_log.md"
 #: another checkout (a worktree's main) would be imported instead.
 REPO = Path(__file__).resolve().parents[3]
 ANSWERED = ("entry", "short-answer", "signature")
-_FILES = {"slack": "slack-general-questions.jsonl", "full": "full-questions.jsonl", "rerank": "reranker-corrections.csv"}
+_FILES = {
+    "slack": "slack-general-questions.jsonl",
+    "full": "full-questions.jsonl",
+    "rerank": "reranker-corrections.csv",
+}
 #: A pool row as the log names it: the file name in full or shortened ("slack:309", "full:1598",
 #: "rerank:77" for record 77 of reranker-corrections.csv).
 _LOGGED = re.compile(
