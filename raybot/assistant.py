@@ -547,6 +547,17 @@ _RAY_DOES = lazy(
 _BY_DEFAULT = lazy(r"\b(?:by default|default|automatic(?:ally)?|out[ -]of[ -]the[ -]box)\b", re.I)
 
 
+#: A yes/no question about failing: its yes and no are the other way round from a "can I / does it
+#: work" short answer's.
+#: Only a sentence that opens with "will/would" and asks whether it errors or fails counts ("does ray
+#: retry ... or only if the worker crashes" asks about retries, not about crashing).
+_FAILURE_ASK = lazy(
+    r"(?:^|[.?!]\s+)(?:will|would)\b[^.?!]{0,100}?\b(?:errors?|fail(?:s|ed|ing|ure)?|break(?:s|ing)?|crash(?:es|ing)?)\b",
+    re.I,
+)
+_FAILURE_WORD = lazy(r"\b(?:errors?|fail(?:s|ed|ing|ure)?|break(?:s|ing)?|crash(?:es|ing)?)\b", re.I)
+
+
 def _yes_no_other_ask(sa_question: str, asked: str, sa_answer: str = "") -> bool:
     """A yes/no short answer settles only its own proposition. It does not answer a question that
     names other APIs or settings than its question ("is ray.wait blocking?" is not "Is ray.get
@@ -566,6 +577,10 @@ def _yes_no_other_ask(sa_question: str, asked: str, sa_answer: str = "") -> bool
     # "Can I delete old session directories?" is about what the user may do; "does ray delete old
     # session directories?" asks what Ray does by itself.
     if _USER_MAY.match(sa_question) and _RAY_DOES.search(asked):
+        return True
+    # "Will Ray have errors when two nodes run different Pythons?" asks whether something fails; the
+    # "No." of "Can different nodes run different Ray versions?" would read as "no errors".
+    if _FAILURE_ASK.search(asked.strip()) and not _FAILURE_WORD.search(sa_question):
         return True
     if bool(_BY_DEFAULT.search(sa_question)) == bool(_BY_DEFAULT.search(asked)):
         return False

@@ -422,6 +422,12 @@ def test_a_cli_command_is_a_named_api_for_yes_no_short_answers():
     assert _yes_no_other_ask("Can I delete old Ray session directories?", "does ray delete old session directories")
     assert not _yes_no_other_ask("Can I delete old Ray session directories?", "is it safe to delete old sessions")
     assert not _yes_no_other_ask("Can I use GPUs with Ray?", "does ray support gpus")
+    # Whether something fails is asked the other way round from whether it can be done: "No." to "Can
+    # different nodes run different Ray versions?" would tell "will it error?" that nothing fails.
+    versions = "Can different nodes run different Ray versions?"
+    assert _yes_no_other_ask(versions, "will ray have errors when two nodes have different python versions")
+    assert not _yes_no_other_ask(versions, "can two nodes run different ray versions")
+    assert not _yes_no_other_ask("Will Ray fail with different Python versions?", "will ray fail if pythons differ")
 
 
 def test_turning_off_is_disabling_when_short_answers_are_compared():
