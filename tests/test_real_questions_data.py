@@ -75,7 +75,7 @@ HELDOUT_B2_SHA256 = "b9a98ac9a214bf161b9fb4ea4ad36fd3d5469f6d6bee27485cc40144958
 # stop's kb passes, labelled blind by two helpers who tune nothing; frozen the same way.
 HELDOUT_B3_FROZEN_SHA256 = "fa0a0adc4f04f8bd1037298c72ca629dbc2a1d6d7b985677529626f758796be7"
 HELDOUT_B3_SHA256 = "9ec2432d7675830313f7f595aafa1deb39f8a99295f8bbfe486356d28eaf9c43"
-# Held-out batch 4 (stop 42, sample_heldout_b.py --batch 4 --rerank): 112 rows of a third source file
+# Held-out batch 4 (stop 36, sample_heldout_b.py --batch 4 --rerank): 112 rows of a third source file
 # (reranker-corrections.csv), fresh against every sampled row and both older pool files, drawn before
 # that stop's kb passes and labelled blind by two helpers against a frozen copy of the kb; frozen the same way.
 HELDOUT_B4_FROZEN_SHA256 = "e8ed1b71bdacae709451ead67c4172d3ab82e814b97787abb81ef7d42ba078f6"
@@ -248,8 +248,13 @@ def test_pool_scan_lists_new_answers_that_no_pass_logged(tmp_path):
     spec.loader.exec_module(pool_scan)
 
     log = tmp_path / "log.md"
-    log.write_text("| slack:7 | x | a | b |\n| full-questions.jsonl:9 | y | a | b |\n", "utf-8")
-    assert pool_scan.logged_rows(log) == {"slack-general-questions.jsonl:7", "full-questions.jsonl:9"}
+    rows_named = ["| slack:7 | x | a | b |", "| full-questions.jsonl:9 | y | a | b |", "| rerank:12 | z | a | b |"]
+    log.write_text("\n".join(rows_named) + "\n", "utf-8")
+    assert pool_scan.logged_rows(log) == {
+        "slack-general-questions.jsonl:7",
+        "full-questions.jsonl:9",
+        "reranker-corrections.csv:12",
+    }
     # It scans the raybot of the checkout it is in (a worktree's kb/index), not an editable install's.
     assert (pool_scan.REPO / "raybot" / "__init__.py").is_file() and pool_scan.REPO == ROOT
     q = {"question": "q"}
@@ -274,4 +279,30 @@ def test_pool_scan_lists_new_answers_that_no_pass_logged(tmp_path):
         ("slack-general-questions.jsonl:1", False),
         ("slack-general-questions.jsonl:3", False),
         ("slack-general-questions.jsonl:7", True),
+    ]
+
+
+def test_the_csv_pool_numbers_records_not_lines(tmp_path):
+    """reranker-corrections.csv (held-out batch 4, the second pool): a quoted question may span lines,
+    so a row is named by its record number after the header."""
+    import importlib.util
+    import sys
+
+    sys.path.insert(0, str(DATA / "tools"))
+    try:
+        spec = importlib.util.spec_from_file_location("fresh_pool", DATA / "tools" / "fresh_pool.py")
+        assert spec is not None and spec.loader is not None
+        fresh_pool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(fresh_pool)
+    finally:
+        sys.path.remove(str(DATA / "tools"))
+    csv_file = tmp_path / "pool.csv"
+    csv_file.write_text(
+        'question,tag,correction\n"how do I get the id of\nmy actor, from its handle?",ray-core,\nshort,other,\n'
+        "why does ray.get hang forever,ray-core,\n",
+        "utf-8",
+    )
+    assert fresh_pool.load_csv_pool(csv_file) == [
+        ("reranker-corrections.csv:1", "how do I get the id of\nmy actor, from its handle?"),
+        ("reranker-corrections.csv:3", "why does ray.get hang forever"),
     ]

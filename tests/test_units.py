@@ -1041,7 +1041,7 @@ def test_a_library_question_is_not_answered_with_a_core_entry_that_never_names_t
     serve_vs_cluster = prepare_query("what is the difference between ray cluster and ray serve")
     assert assistant._library_not_covered(serve_vs_cluster, "ray-cluster-what-it-is") == "Ray Serve"
     # A library that only one short answer names is covered for that short answer's question, not for
-    # any question about the library that lands on the entry (stop 42, second pool: rerank:933).
+    # any question about the library that lands on the entry (stop 36, second pool: rerank:933).
     serve_cli = prepare_query("serve deploy fails with Failed to connect to Ray at address: http://localhost:52365")
     assert assistant._library_not_covered(serve_cli, "ray-client-vs-ray-init-address") is None
     serve_http = prepare_query("how can i allow ray cluster worker to take ray serve http request?")

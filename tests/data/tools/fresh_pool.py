@@ -73,7 +73,7 @@ def load_pool(path: Path, name: str) -> list[tuple[str, str]]:
     return out
 
 
-#: The third pool file (held-out batch 4, stop 42): component-tagged docs-assistant questions.
+#: The third pool file (held-out batch 4, stop 36): component-tagged docs-assistant questions.
 RERANK_NAME = "reranker-corrections.csv"
 
 

@@ -15,7 +15,7 @@ few to read a per-theme figure from. This draws a second batch from questions no
 Batch 3 (stop 17) was drawn the same way, before that stop's kb passes started, from what was left:
 fewer rows per theme and fewer random ones (a themed pick takes what the pool still has).
 
-Batch 4 (stop 42) was drawn from a third file of the same repository, reranker-corrections.csv at
+Batch 4 (stop 36) was drawn from a third file of the same repository, reranker-corrections.csv at
 b59aceb (``--rerank``): 2,906 docs-assistant questions that file holds besides the two pools. Its
 candidates are fresh against every row sampled before and against every question of the two pool files
 (kb passes were written from those), 5 per theme and 40 at random.
