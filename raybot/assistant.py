@@ -582,6 +582,10 @@ def _yes_no_other_ask(sa_question: str, asked: str, sa_answer: str = "") -> bool
     # "No." of "Can different nodes run different Ray versions?" would read as "no errors".
     if _FAILURE_ASK.search(asked.strip()) and not _FAILURE_WORD.search(sa_question):
         return True
+    # ... and the other way round: the "Yes." of "Will Ray have errors with different Python versions?"
+    # is a "no" to "does ray client work with different python versions".
+    if _FAILURE_ASK.search(sa_question.strip()) and not _FAILURE_WORD.search(asked):
+        return True
     if bool(_BY_DEFAULT.search(sa_question)) == bool(_BY_DEFAULT.search(asked)):
         return False
     # "Are refs inside a list resolved automatically?" is still answered by "No." to "Are refs inside

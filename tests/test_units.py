@@ -428,6 +428,7 @@ def test_a_cli_command_is_a_named_api_for_yes_no_short_answers():
     assert _yes_no_other_ask(versions, "will ray have errors when two nodes have different python versions")
     assert not _yes_no_other_ask(versions, "can two nodes run different ray versions")
     assert not _yes_no_other_ask("Will Ray fail with different Python versions?", "will ray fail if pythons differ")
+    assert _yes_no_other_ask("Will Ray fail with different Python versions?", "does ray work with different pythons")
 
 
 def test_turning_off_is_disabling_when_short_answers_are_compared():
