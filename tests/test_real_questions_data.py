@@ -58,8 +58,12 @@ THEMES = {
 # Stop 16: a blind check against the seven entries of stop 15 added ray-get-basics to 1 held-out row;
 # one against the three entries of stop 16 added ray-client-auth-metadata-logs to 1 batch-1 row and
 # 1 batch-2 row (the batch-2 digest below is re-pinned for it; its frozen fields did not change).
+# Stop 37 (2026-12-06): a blind check of every answer row against the kb changes since stop 27 (ten
+# new entries, ~670 short answers; three helpers that did not run raybot) added entries to 5 batch-1
+# and 5 batch-2 held-out rows (notes say "kb of 2026-12-06"); both whole-row digests are re-pinned,
+# no frozen field changed.
 # These digests cover batch 1 (the rows without a `batch` field); batch 2 has its own below.
-HELDOUT_SHA256 = "419e466a710df4da6f98dd79a0ef6298e37a2875bd03965e89ab52b1871af096"
+HELDOUT_SHA256 = "07fcee466adcb1b2fcfd5d14363b2ee6d1b9aee90bea82a85f4a7a1020bf3a22"
 # sha256 over the fields that never change for a held-out row (see frozen_digest), equal to the
 # value computed from the rows as committed in 5421eee.
 FROZEN_FIELDS = ("id", "split", "source", "question", "theme", "label", "facts")
@@ -70,7 +74,7 @@ HELDOUT_FROZEN_SHA256 = "8374bcbc590c70e44d5e8d2f686fd1f6a947026876ad546de941e4d
 HELDOUT_B2_FROZEN_SHA256 = "e208cdc2bf7b5b7ed990e88df09bc452cba6d738404747dc0bd4cd50e5153519"
 # stop 23: re-pinned after the blind re-check against the stop 23 entries; frozen fields unchanged
 # stop 24: re-pinned after the blind re-check against the stop 24 entries (one row gained an entry)
-HELDOUT_B2_SHA256 = "b9a98ac9a214bf161b9fb4ea4ad36fd3d5469f6d6bee27485cc40144958f0926"
+HELDOUT_B2_SHA256 = "948f016bdb703526903593ebcce6e0f3d8d91406e8460498b341ec27dad8758a"
 # Held-out batch 3 (stop 17, sample_heldout_b.py --batch 3): 75 fresh pool rows drawn before that
 # stop's kb passes, labelled blind by two helpers who tune nothing; frozen the same way.
 HELDOUT_B3_FROZEN_SHA256 = "fa0a0adc4f04f8bd1037298c72ca629dbc2a1d6d7b985677529626f758796be7"
