@@ -93,6 +93,14 @@ def _signature_pattern(message: str) -> re.Pattern[str]:
 
 
 _BRACKETED_PLACEHOLDER = lazy(r"\(\{[a-z_]+\}\)")
+#: A short answer that opens with "Yes"/"No" followed by punctuation, ...
+_BARE_YES_NO = lazy(r"^\s*(?:yes|no)\s*[.,:;!]", re.I)
+#: ... to a question that asks for a thing, a way or a number ("Which hook ...?", "How many times ...?"), ...
+_NOT_YES_NO_ASK = lazy(r"^\s*(?:which|what|where|when|who|how)\b", re.I)
+#: ... or that offers a second alternative ("..., or is it only a request?", "names or only events?").
+_TWO_WAY_ASK = lazy(
+    r",\s*or\s+(?:is|are|can|could|does|do|did|must|should|will|would|has|have|only|just)\b|\bor only\b", re.I
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -389,6 +397,14 @@ def parse_entry(path: Path) -> tuple[Entry | None, list[Problem]]:
             continue
         if len(sa.answer) > 500:
             bad(kline("answers"), f"short answer is over 500 characters (keep it to 1-3 sentences): {sa.question!r}")
+            continue
+        if _BARE_YES_NO.match(sa.answer) and (_NOT_YES_NO_ASK.match(sa.question) or _TWO_WAY_ASK.search(sa.question)):
+            # "Which hook runs ...?" -> "Yes, roughly" and "Does memory= limit RAM, or is it only a request?"
+            # -> "No." leave the reader to guess which half was answered (the 2026-12-06 audit found eight).
+            bad(
+                kline("answers"),
+                f"short answer opens with a bare yes/no, but its question is not a yes/no one: {sa.question!r}",
+            )
             continue
         answers.append(sa)
 

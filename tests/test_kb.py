@@ -107,3 +107,28 @@ def test_shipped_kb_lints_clean():
     entries, problems = load_kb(ROOT / "kb")
     assert [str(p) for p in problems] == []
     assert len(entries) >= 40
+
+
+def _with_answer(tmp_path, question: str, answer: str) -> list[str]:
+    block = (
+        f'answers:\n  - question: "{question}"\n    answer: "{answer}"\n    source: "https://example.org/soft-limit"\n'
+    )
+    return mutate(tmp_path, "related: [idle-process]", block + "related: [idle-process]")
+
+
+@pytest.mark.parametrize(
+    "question,answer,flagged",
+    [
+        ("Which hook runs once in each worker?", "Yes, roughly: worker_process_setup_hook.", True),
+        ("How many times is setup retried?", "Yes, 3 attempts by default.", True),
+        ("Does memory= limit RAM, or is it only a request?", "No. It is a logical resource.", True),
+        ("Does the timeline show task names or only events?", "Yes, in 2.60.", True),
+        ("Does memory= limit the RAM a task can use?", "No. It is a logical resource.", False),
+        ("Can two or more actors share one CPU?", "Yes. An actor holds 0 CPUs once placed.", False),
+        ("Does memory= limit RAM, or is it only a request?", "It is only a request: a logical resource.", False),
+    ],
+)
+def test_lint_bare_yes_no_to_a_question_that_is_not_yes_no(tmp_path, question, answer, flagged):
+    problems = _with_answer(tmp_path, question, answer)
+    hits = [p for p in problems if "bare yes/no" in p]
+    assert bool(hits) is flagged, problems
