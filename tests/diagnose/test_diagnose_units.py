@@ -300,3 +300,13 @@ def test_recorded_diagnosis_says_what_was_analysed(tmp_path):
         "logs": "raybot diagnose (a logs folder)",
         "paste": "raybot diagnose (a pasted ray status)",
     }
+
+
+@pytest.mark.parametrize("line", ["16.6.93GiB/32.00GiB memory", "./8.0 CPU", "1.2.3/4 CPU", "2.0/. GPU"])
+def test_usage_line_with_a_damaged_number_is_not_a_usage_line(line):
+    """Found by the damaged-recordings property test: a cut through "16.00GiB" and "6.93GiB" left
+    "16.6.93GiB", which float() refused with a traceback."""
+    from raybot.diagnose.collect.status_text import parse_usage_line
+
+    assert parse_usage_line(line) is None
+    assert parse_usage_line("2.0/8.0 CPU") == ("CPU", 2.0, 8.0, None)

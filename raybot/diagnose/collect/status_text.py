@@ -53,8 +53,10 @@ _SIZE = {
     "TiB": 1024**4,
     "PiB": 1024**5,
 }
+#: One number with at most one decimal point: a damaged paste ("16.6.93GiB", ".") is no usage line.
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _USAGE = re.compile(
-    r"^(?P<used>[\d.]+)\s*(?P<uu>[KMGTP]i?B|B)?\s*/\s*(?P<total>[\d.]+)\s*(?P<tu>[KMGTP]i?B|B)?\s+"
+    rf"^(?P<used>{_NUMBER})\s*(?P<uu>[KMGTP]i?B|B)?\s*/\s*(?P<total>{_NUMBER})\s*(?P<tu>[KMGTP]i?B|B)?\s+"
     r"(?P<res>\S+)(?:\s+\((?P<note>.*)\))?$"
 )
 _DEMAND = re.compile(
