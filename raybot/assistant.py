@@ -315,6 +315,22 @@ _YES_NO_OPENING = lazy(
 )
 
 
+#: How a yes/no question is framed: "do I have to / need / must ..." asks whether something is needed,
+#: "is ... enough" whether it suffices. A "Yes."/"No." that settled one frame says the opposite to the
+#: other ("Is opening port 6379 enough?" -> "No." read against "Do I have to open more ports?").
+_NEEDED_FRAME = lazy(r"\b(?:need|needs|needed|have to|has to|must|required?|requires|necessary|mandatory)\b", re.I)
+_ENOUGH_FRAME = lazy(r"\b(?:enough|sufficient|suffices?)\b", re.I)
+
+
+def _yes_no_frame(text: str) -> frozenset[str]:
+    """The frames (``needed``, ``enough``) of the asking sentences of ``text``."""
+    sentences = [x for x in _question_sentences(text) if x.rstrip().endswith("?")] or [text]
+    asks = " ".join(sentences)
+    return frozenset(
+        name for name, pattern in (("needed", _NEEDED_FRAME), ("enough", _ENOUGH_FRAME)) if pattern.search(asks)
+    )
+
+
 #: Words that may stand around a bare exception class name without asking anything else.
 _CLASS_QUESTION_WORDS = frozenset(
     "what is a an the does do mean means meaning error exception ray raised got getting i im explain".split()
@@ -1782,6 +1798,11 @@ class Assistant:
         short = match_short_answer(entry, query, self.retriever.term_weight) if state is None else None
         if short is None and state is None and not judgement.signature:
             short = self._closest_short_answer(entry, query)
+        if short is not None and _yes_no_frame(asked) != _yes_no_frame(short.question):
+            # The answer's "Yes."/"No." settled a question framed the other way round ("Is 6379
+            # enough?" for "do I have to open more ports?", "Can I pass a ref?" for "do I have to
+            # ray.get it first?"): keep what it says, drop the verdict.
+            short = replace(short, answer=compose.strip_yes_no(short.answer))
         if (
             yes_no
             and short is None

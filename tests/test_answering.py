@@ -1093,3 +1093,31 @@ def test_a_yes_no_short_answer_sharing_only_the_setting_name_needs_the_rest_of_t
     assert not _name_only(toks, ["idle_timeout_minutes", "idle", "fraction"])
     ans = assistant.ask("will lowering idle_timeout_minutes free the memory of idle workers")
     assert "fraction" not in ans.answer.split("\n\n")[0] and not ans.answer.lstrip("* ").startswith("Yes")
+
+
+def test_a_yes_or_no_that_settled_a_question_framed_the_other_way_round_is_dropped(assistant):
+    """'Is opening port 6379 enough?' -> 'No.' is right; the same 'No.' read against 'do I have to
+    open more ports?' says the opposite. The answer keeps what it says and drops the verdict."""
+    needed = assistant.ask(
+        "I am running a ray head node on EC2 with port 6379 open, a worker gets a GCS connection error. "
+        "Do I have to enable any additional ports on the head node?"
+    )
+    assert needed.kind == "short-answer" and needed.topic == "ray-ports-and-firewall"
+    body = needed.answer.split("\n\n", 1)[1].lstrip("*")
+    assert body.startswith("Nodes also connect"), body[:80]
+    enough = assistant.ask("Is opening port 6379 enough for worker nodes to join?")
+    assert enough.topic == "ray-ports-and-firewall"
+    assert enough.answer.split("\n\n", 1)[1].lstrip("*").startswith("No."), enough.answer[:200]
+    same = assistant.ask("Do I need to call ray.shutdown()?")
+    assert same.kind == "short-answer"
+    assert re.match(r"\W*(yes|no)\b", same.answer.split("\n\n", 1)[1], re.I), same.answer[:200]
+
+
+def test_yes_no_frames_are_read_from_the_asking_sentences():
+    from raybot.assistant import _yes_no_frame
+
+    assert _yes_no_frame("Do I have to open more ports?") == {"needed"}
+    assert _yes_no_frame("Is opening port 6379 enough for worker nodes to join?") == {"enough"}
+    assert _yes_no_frame("Can I pass an ObjectRef to another task?") == frozenset()
+    # The story around the question does not frame it.
+    assert _yes_no_frame("I need this to run fast. Can I pass an ObjectRef to another task?") == frozenset()
