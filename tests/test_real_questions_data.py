@@ -107,8 +107,13 @@ def test_schema(rows):
     assert len(ids) == len(set(ids)), "duplicate ids"
     for r in rows:
         assert set(r) - {"batch"} == KEYS, (r["id"], set(r) ^ KEYS)
-        # Sampling batch: absent for the first draw; 2, 3 and 4 for the held-out rows drawn at stops 16, 17, 42.
-        assert r.get("batch", 1) == 1 or (r["batch"] in (2, 3, 4) and r["split"] == "heldout"), r["id"]
+        # Sampling batch: absent for the first draw; 2, 3 and 4 for the held-out rows drawn at stops 16, 17, 42;
+        # 5 for the second calib batch (stop 45).
+        assert (
+            r.get("batch", 1) == 1
+            or (r["batch"] in (2, 3, 4) and r["split"] == "heldout")
+            or (r["batch"] == 5 and r["split"] == "calib")
+        ), r["id"]
         assert re.fullmatch(r"rq-[0-9a-f]{8}", r["id"]), r["id"]
         assert r["split"] in SPLITS, r["id"]
         assert r["label"] in {"answer", "decline"}, r["id"]
@@ -148,14 +153,18 @@ def test_split_sizes(rows):
 def test_calib_rows_are_the_calib_sample_and_come_last():
     """Every sampled calib row is labelled or deliberately dropped (a non-question), in sample
     order, after all dev and held-out rows of the first draw (so appending them never moves an
-    older row); the held-out rows of batches 2, 3 and 4 follow them the same way."""
+    older row); the held-out rows of batches 2, 3 and 4 follow them the same way, then the second calib
+    batch (5)."""
     sample = [json.loads(line) for line in UNLABELED.read_text("utf-8").splitlines()]
     labelled_rows = [json.loads(line) for line in lines()]
-    kinds = ["calib" if r["split"] == "calib" else f"b{r.get('batch', 1)}" for r in labelled_rows]
-    order = ["b1", "calib", "b2", "b3", "b4"]
-    assert kinds == sorted(kinds, key=order.index), "order must be first draw, calib, batch 2, 3, 4"
+    kinds = [
+        "calib" if r["split"] == "calib" and "batch" not in r else f"b{r.get('batch', 1)}" for r in labelled_rows
+    ]
+    order = ["b1", "calib", "b2", "b3", "b4", "b5"]
+    assert kinds == sorted(kinds, key=order.index), "order must be first draw, calib, batch 2, 3, 4, calib batch 5"
     for kind, drawn in (
-        ("calib", [s["id"] for s in sample if s["split"] == "calib"]),
+        ("calib", [s["id"] for s in sample if s["split"] == "calib" and "batch" not in s]),
+        ("b5", [s["id"] for s in sample if s.get("batch") == 5]),
         ("b2", [s["id"] for s in sample if s.get("batch") == 2]),
         ("b3", [s["id"] for s in sample if s.get("batch") == 3]),
         ("b4", [s["id"] for s in sample if s.get("batch") == 4]),

@@ -20,6 +20,11 @@ b59aceb (``--rerank``): 2,906 docs-assistant questions that file holds besides t
 candidates are fresh against every row sampled before and against every question of the two pool files
 (kb passes were written from those), 5 per theme and 40 at random.
 
+Batch 5 (stop 39) is not held-out: it is a second **calib** batch (``split: "calib"``), drawn from the same
+third file for the confidence tables alone (181 calib rows left one row moving a bin by ~0.07). Its
+candidates are fresh as for batch 4 and, in addition, not named in tools/fresh_pool_log.md (kb passes read
+that file's rows from stop 36 on), 6 per theme and 60 at random.
+
 Usage (the two files of ray-project/llm-applications named in tests/data/README.md):
 
     python tests/data/tools/sample_heldout_b.py SLACK.jsonl FULL.jsonl --cache DIR [--batch N] [--log LOG]
@@ -44,9 +49,11 @@ from pool_scan import logged_rows  # noqa: E402
 from sample_calib import SOURCE_SUFFIX, dedup_key, pick, row_id  # noqa: E402
 
 #: batch -> (seed, rows per source and theme, random rows per source with no keyword filter)
-BATCHES = {2: (20261216, 4, 20), 3: (20261217, 3, 12), 4: (20261206, 5, 40)}
-#: Batch 4 comes from a third file of the same repository (tests/data/README.md), not the two pools.
-RERANK_BATCH = 4
+BATCHES = {2: (20261216, 4, 20), 3: (20261217, 3, 12), 4: (20261206, 5, 40), 5: (20261218, 6, 60)}
+#: Batches 4 and 5 come from a third file of the same repository (tests/data/README.md), not the two pools.
+RERANK_BATCHES = (4, 5)
+#: Batch 5 is calib rows (the confidence tables), not held-out ones.
+SPLITS = {5: "calib"}
 RERANK_SUFFIX = " (ray-project/llm-applications@b59aceb, CC BY 4.0)"
 LOG = Path(__file__).resolve().parent / "fresh_pool_log.md"
 
@@ -66,7 +73,7 @@ def draw(
     )
     earlier = [r for r in existing if int(r.get("batch", 1)) < batch]
     suffix = SOURCE_SUFFIX
-    if batch == RERANK_BATCH:
+    if batch in RERANK_BATCHES:
         # Fresh against every row sampled before AND every question of the two older pool files: kb
         # passes were written from those, so a near copy of one would not be a fresh question.
         if rerank is None:
@@ -74,6 +81,9 @@ def draw(
         cands_all = fresh_pool.load_csv_pool(rerank)
         keep, _ = fresh_pool.fresh(cands_all, cache, [r["question"] for r in earlier] + [q for _, q in pool])
         cands = [cands_all[i] for i in keep]
+        if batch > RERANK_BATCHES[0]:  # kb passes read this file from stop 36 on (after batch 4's draw)
+            used = logged_rows(log)
+            cands = [c for c in cands if c[0] not in used]
         suffix = RERANK_SUFFIX
     else:
         keep, _ = fresh_pool.fresh(pool, cache, [r["question"] for r in earlier])
@@ -88,7 +98,7 @@ def draw(
     return [
         {
             "id": row_id(c["src"], taken_ids),
-            "split": "heldout",
+            "split": SPLITS.get(batch, "heldout"),
             "batch": batch,
             "source": c["src"] + suffix,
             "theme_hint": c["theme_hint"],
@@ -106,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log", type=Path, default=LOG, help="fresh_pool_log.md as of the draw")
     ap.add_argument("--cache", type=Path, help="directory for cached embeddings")
     ap.add_argument("--batch", type=int, choices=sorted(BATCHES), default=2, help="which batch to draw")
-    ap.add_argument("--rerank", type=Path, help=f"{fresh_pool.RERANK_NAME} at b59aceb (batch 4 only)")
+    ap.add_argument("--rerank", type=Path, help=f"{fresh_pool.RERANK_NAME} at b59aceb (batches 4 and 5)")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--append", action="store_true", help="append the rows to --unlabeled")
     mode.add_argument("--check", action="store_true", help="check the batch's rows in --unlabeled")
@@ -116,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     batch = args.batch
     present = [r for r in existing if int(r.get("batch", 1)) == batch]
     rows = draw(args.slack, args.full, existing, args.log, args.cache, batch, args.rerank)
-    print(f"{len(rows)} held-out batch-{batch} rows drawn (seed {BATCHES[batch][0]})", file=sys.stderr)
+    split = SPLITS.get(batch, "heldout")
+    print(f"{len(rows)} {split} batch-{batch} rows drawn (seed {BATCHES[batch][0]})", file=sys.stderr)
     if args.check:
         ok = present == rows
         print("batch rows match the draw" if ok else "batch rows differ from the draw", file=sys.stderr)
