@@ -1098,6 +1098,17 @@ def advance(st: TopicState, turns: list[Turn]) -> TopicState:
     return st
 
 
+
+#: Letters outside the Latin script that make a question with no readable token a question in another
+#: language rather than a too-short one (two CJK characters already make a word).
+_OTHER_SCRIPT_MIN = 2
+
+
+def _other_script_letters(text: str) -> int:
+    """How many letters of ``text`` are outside ASCII and Latin-1 (CJK, Hangul, Cyrillic, ...)."""
+    return sum(1 for ch in text if ch.isalpha() and ord(ch) > 0x24F)
+
+
 class Assistant:
     def __init__(self, retriever=None, store: ThreadStore | None = None, *, kb_dir=None, index_dir=None):
         self._retriever = retriever
@@ -1952,11 +1963,18 @@ class Assistant:
         return self._deliver(tid, query, state, state.entry, section, "affirm")
 
     def _nothing_to_answer(self, tid: str, query: Query, kind: str) -> Answer:
-        lead = (
-            "There is nothing in this thread for me to continue yet."
-            if kind == "nothing_pending"
-            else "Could you say a bit more? That is too short for me to know what you are after."
-        )
+        if kind == "nothing_pending":
+            lead = "There is nothing in this thread for me to continue yet."
+        elif _other_script_letters(query.raw) >= _OTHER_SCRIPT_MIN:
+            # Not "too short": the question has words, in a script the English-only model and kb
+            # cannot read (a question in Chinese or Korean has no token raybot can look up).
+            lead = (
+                "I can only read questions in English: my search model and knowledge base are English, "
+                "and this question has no English words or Ray names I could look up. Could you ask it in "
+                "English (pasted error messages and code can stay as they are)?"
+            )
+        else:
+            lead = "Could you say a bit more? That is too short for me to know what you are after."
         text = (
             f"{lead} {compose.SCOPE}\n\nFor example:\n\n"
             '- "Why are my ray::IDLE processes not releasing memory?"\n'

@@ -589,6 +589,17 @@ def test_a_reply_that_looked_nothing_up_says_so_in_its_kind(assistant):
     assert thanks.kind == "thanks"
 
 
+def test_a_question_in_another_script_is_told_english_is_needed_not_that_it_is_too_short(assistant):
+    # Real docs-assistant questions in Chinese and Korean have no token the English kb can look up;
+    # they used to be told "That is too short", which is false and gives no way forward.
+    for q in ("Ray是用什么语言实现的？", "Ray가 뭐야? 1-2줄로 요약해줘"):
+        ans = assistant.ask(q)
+        assert (ans.kind, ans.in_scope) == ("clarify", False), q
+        assert "only read questions in English" in ans.answer and "too short" not in ans.answer, q
+    # A short question in English still gets the too-short reply.
+    assert "too short" in assistant.ask("where it use").answer
+
+
 def test_the_six_questions_of_issue_8(assistant):
     """Each gets a right answer or an honest decline/partial, never the nearest topic."""
     q1 = assistant.ask(
