@@ -6,7 +6,7 @@ and must exit 0.
 
 Each example is its own driver process, alone on its cluster while it runs (as before), but the
 selected examples are spread over ``CLUSTERS`` such clusters that run side by side: most of an
-example's time is a new job's worker processes starting, which two clusters overlap. The runs
+example's time is a new job's worker processes starting, which the clusters overlap. The runs
 start when the module's first example test needs them; each test waits for its own example's
 process and asserts on its exit code and output.
 """
