@@ -71,8 +71,8 @@ class AnswerDoc(BaseModel):
     notes: list[str]
     hedge: str | None = Field(
         default=None,
-        description="null, or the one line an answer less sure than 0.75 carries: how often answers that sure "
-        "were right on real questions",
+        description="null, or the one line an answer less sure than 0.7 (tuning.HEDGE_BELOW) carries: "
+        "how often answers that sure were right on real questions",
     )
 
 

@@ -772,7 +772,8 @@ def test_real_question_eval_reports_per_split_and_never_lists_heldout(tmp_path):
     for block in (dev, calib, held):
         assert 0 <= block["wrong_hedged"] <= block["wrong"] and 0 <= block["correct_hedged"] <= block["correct"]
     for m in data["misses"]:  # a listed miss says whether it opened with the not-sure line
-        assert m["hedged"] == (m["in_scope"] and m["confidence"] < 0.75 and m["answer_kind"] != "partial"), m
+        unsure = m["in_scope"] and m["confidence"] < tuning.HEDGE_BELOW and m["answer_kind"] != "partial"
+        assert m["hedged"] == unsure, m
     text = CliRunner().invoke(app, ["eval", "--misses", str(f)], catch_exceptions=False)
     assert text.exit_code == 0, text.output
     assert "calib: 2 questions" in text.stdout and "heldout: 2 questions" in text.stdout
