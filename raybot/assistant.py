@@ -1098,14 +1098,13 @@ def advance(st: TopicState, turns: list[Turn]) -> TopicState:
     return st
 
 
-
 #: Letters outside the Latin script that make a question with no readable token a question in another
 #: language rather than a too-short one (two CJK characters already make a word).
 _OTHER_SCRIPT_MIN = 2
 
 
 def _other_script_letters(text: str) -> int:
-    """How many letters of ``text`` are outside ASCII and Latin-1 (CJK, Hangul, Cyrillic, ...)."""
+    """How many letters of ``text`` lie beyond the Latin blocks (past U+024F: CJK, Hangul, Cyrillic, ...)."""
     return sum(1 for ch in text if ch.isalpha() and ord(ch) > 0x24F)
 
 

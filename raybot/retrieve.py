@@ -215,7 +215,7 @@ FILLER = frozenset(
     update updated information info inside outside across reach reached instead real though although
     eat eats eating hog hogging sit sits sitting take takes taking took lot like bunch tons super
     write writes writing written off don doesn didn isn aren wasn won wouldn shouldn couldn
-    maybe doing during seeing bit unable versus elaborate exactly execute executes executed executing""".split()
+    maybe doing during seeing bit unable versu elaborate exactly execute executed executing""".split()
 )
 _GENERIC_ERROR_SIGNALS = frozenset(
     """valueerror runtimeerror typeerror keyerror assertionerror exception oserror ioerror
