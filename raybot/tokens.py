@@ -12,8 +12,8 @@ from collections import Counter
 
 from raybot.lazyre import lazy
 
-TOKENIZER_VERSION = 6  # 3: "auth" -> "authentication"; 4: "c++" -> "cpp", "monitor.out" -> "monitor_out"; 5: ".log" too
-# 6: a CLI flag "--min-worker-port" is also the identifier "min_worker_port"
+TOKENIZER_VERSION = 7  # 3: "auth" -> "authentication"; 4: "c++" -> "cpp", "monitor.out" -> "monitor_out"; 5: ".log" too
+# 6: a CLI flag "--min-worker-port" is also the identifier "min_worker_port"; 7: "param(s)" -> "parameter"
 
 STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for with from as is are was were be been being
@@ -35,6 +35,7 @@ SYNONYMS = {
     "k8s": "kubernetes",
     "gb": "gib",
     "auth": "authentication",
+    "param": "parameter",
 }
 
 _TOKEN_RE = lazy(r"[a-z_][a-z0-9_]*(?:::[a-z_]+)?|\d+")
@@ -162,8 +163,9 @@ _SHARED_PREFIXES = frozenset({"multi", "inter", "recon", "conte", "trans", "unde
 
 #: Words that are not another form of the word their prefix spells: "asyncio" (the library) is not
 #: "async" (an async actor), so "Can I call asyncio.run ...?" does not answer "can actors have async
-#: methods"; "ObjectRefGenerator" is not "objects".
-_OWN_WORDS = frozenset({"asyncio", "objectrefgenerator"})
+#: methods"; "ObjectRefGenerator" is not "objects"; "collective" (ray.util.collective) is not "collects"
+#: (the usage-stats entry: "Ray collects usage stats" answered a question about collective send).
+_OWN_WORDS = frozenset({"asyncio", "objectrefgenerator", "collective"})
 
 
 def covered(tok: str, terms: set[str]) -> bool:

@@ -1354,6 +1354,8 @@ def test_objectrefgenerator_is_not_another_form_of_objects():
 
     asked = entry_terms("does ray.wait fetch the objects to my node")
     assert not covered("objectrefgenerator", asked)
+    assert not covered("collective", entry_terms("Ray collects usage stats once an hour"))
+    assert covered("collective", entry_terms("ray.util.collective groups"))
     assert covered("object", asked) and covered("scheduling", entry_terms("the scheduler"))
 
 
