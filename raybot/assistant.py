@@ -496,6 +496,20 @@ def _other_call_of_module(sa_question: str, asked: str) -> bool:
     return False
 
 
+_RAY_CALL = lazy(r"\bray\.([a-z_][a-z0-9_]*)\b", re.I)
+#: Calls nearly every Ray program makes; naming them says nothing about which call is asked about.
+_SCAFFOLD_CALLS = frozenset({"remote", "init"})
+
+
+def _other_ray_call(sa_question: str, asked: str) -> bool:
+    """The short answer's question is about one Ray call ("What does ray.wait do with a task that
+    failed?") and the user names another one and not that one ("partial results from ray.get"):
+    the two calls behave differently, and the shared words (task, fail) do not make it the same ask."""
+    ours = {m.lower() for m in _RAY_CALL.findall(sa_question)}
+    theirs = {m.lower() for m in _RAY_CALL.findall(asked)} - _SCAFFOLD_CALLS
+    return bool(ours and theirs and not ours & theirs)
+
+
 def _opposite_asked(sa_question: str, asked: str) -> bool:
     """Does the user's question use one side of a pair of opposites where the short answer's
     question uses only the other side?"""
@@ -893,6 +907,8 @@ def match_short_answer(
             continue  # "How do I shut down only one worker node?" is not "how do I shut down the cluster"
         if _other_call_of_module(sa.question, asked):
             continue  # "can I use asyncio with actors?" is not "Can I call asyncio.run inside an actor method?"
+        if _other_ray_call(sa.question, asked):
+            continue  # "ray.get on a list when one task fails" is not "What does ray.wait do with a task that failed?"
         if _opposite_asked(sa.question, asked):
             continue  # opposite words ("disable" for "enable") would answer the other question
         if _other_id_kind(sa.question, asked):

@@ -1452,3 +1452,12 @@ def test_a_short_answer_chosen_by_meaning_needs_its_rarest_word_asked(assistant)
     # "subclass": its "No." would answer another proposition.
     got = assistant.ask("Can I create a Ray Actor from a classmethod which returns an instance of that class?")
     assert "ActorClassInheritanceException" not in got.answer.split("\n\n")[1]
+
+
+def test_a_short_answer_about_one_ray_call_does_not_answer_a_question_about_another():
+    questions = ["What does ray.wait do with a task that failed?"]
+    # Shared words (task, fail) but another call: ray.get raises where ray.wait does not.
+    assert _short_answer_lead(questions, "what does ray.get do if a task failed") is None
+    assert _short_answer_lead(questions, "what does ray.wait do if a task failed") == questions[0]
+    # Calls every program makes say nothing about which call is asked about.
+    assert _short_answer_lead(questions, "with @ray.remote tasks, what does ray.wait do when a task failed") == questions[0]
