@@ -1460,4 +1460,5 @@ def test_a_short_answer_about_one_ray_call_does_not_answer_a_question_about_anot
     assert _short_answer_lead(questions, "what does ray.get do if a task failed") is None
     assert _short_answer_lead(questions, "what does ray.wait do if a task failed") == questions[0]
     # Calls every program makes say nothing about which call is asked about.
-    assert _short_answer_lead(questions, "with @ray.remote tasks, what does ray.wait do when a task failed") == questions[0]
+    asked = "with @ray.remote tasks, what does ray.wait do when a task failed"
+    assert _short_answer_lead(questions, asked) == questions[0]
