@@ -501,11 +501,14 @@ _RAY_CALL = lazy(r"\bray\.([a-z_][a-z0-9_]*)\b", re.I)
 _SCAFFOLD_CALLS = frozenset({"remote", "init"})
 
 
-def _other_ray_call(sa_question: str, asked: str) -> bool:
+def _other_ray_call(sa_question: str, asked: str, sa_answer: str = "") -> bool:
     """The short answer's question is about one Ray call ("What does ray.wait do with a task that
     failed?") and the user names another one and not that one ("partial results from ray.get"):
-    the two calls behave differently, and the shared words (task, fail) do not make it the same ask."""
-    ours = {m.lower() for m in _RAY_CALL.findall(sa_question)}
+    the two calls behave differently, and the shared words (task, fail) do not make it the same ask.
+    A call the answer's first sentence names counts as the short answer's too ("How do I use
+    try/except with ray.wait?" opens "Put the try around ray.get, not ray.wait")."""
+    first = re.split(r"(?<=[.!?])\s", sa_answer, maxsplit=1)[0]
+    ours = {m.lower() for m in _RAY_CALL.findall(f"{sa_question} {first}")}
     theirs = {m.lower() for m in _RAY_CALL.findall(asked)} - _SCAFFOLD_CALLS
     return bool(ours and theirs and not ours & theirs)
 
@@ -907,7 +910,7 @@ def match_short_answer(
             continue  # "How do I shut down only one worker node?" is not "how do I shut down the cluster"
         if _other_call_of_module(sa.question, asked):
             continue  # "can I use asyncio with actors?" is not "Can I call asyncio.run inside an actor method?"
-        if _other_ray_call(sa.question, asked):
+        if _other_ray_call(sa.question, asked, sa.answer):
             continue  # "ray.get on a list when one task fails" is not "What does ray.wait do with a task that failed?"
         if _opposite_asked(sa.question, asked):
             continue  # opposite words ("disable" for "enable") would answer the other question

@@ -285,6 +285,7 @@ class Retriever:
         self.chunks: list[dict[str, Any]] = loaded.chunks
         self._encoder = encoder
         self._vocab: dict[str, list[str]] | None = None
+        self._identifiers: tuple[str, ...] | None = None
         self._english_near: frozenset[str] | None = None  #: see raybot.typos
         self._vec_cache: dict[str, Any] = {}
         self._terms_cache: dict[str, set[str]] = {}
@@ -506,6 +507,8 @@ class Retriever:
                 continue
             if _inflection_known(tok, self.idf):
                 continue  # "avoiding" when the kb says "avoid": not a word from outside Ray
+            if "_" in tok.strip("_") and self._shortened_identifier(tok):
+                continue  # "idle_timeout" for the kb's idle_timeout_minutes: a setting named short
             # Typos keep their first letter nearly always; comparing within it is 20x cheaper.
             same_start = [w for w in self._vocab.get(tok[0], ()) if abs(len(w) - len(tok)) <= 2]
             if difflib.get_close_matches(tok, same_start, n=1, cutoff=0.8):
@@ -514,6 +517,14 @@ class Retriever:
                 continue  # "ndoe": a short word's swapped letters, which the ratio above misses
             out.append(tok)
         return out
+
+    def _shortened_identifier(self, tok: str) -> bool:
+        """``tok`` is the first words of an identifier the kb uses ("idle_timeout" of
+        "idle_timeout_minutes"): users shorten setting names, and such a name is no sign of a
+        question from outside Ray."""
+        if self._identifiers is None:
+            self._identifiers = tuple(t for t in self.idf if "_" in t.strip("_"))
+        return any(t.startswith(tok + "_") for t in self._identifiers)
 
     def typo_fixes(self, text: str) -> dict[str, str]:
         """Misspelt words of ``text`` and the kb word each stands for (:mod:`raybot.typos`), read

@@ -169,8 +169,12 @@ _OWN_WORDS = frozenset({"asyncio", "objectrefgenerator", "collective"})
 
 
 def covered(tok: str, terms: set[str]) -> bool:
-    """Does an entry whose :func:`entry_terms` are ``terms`` use ``tok`` in some form?"""
-    return tok in terms or any(k in terms for k in stem_keys(tok))
+    """Does an entry whose :func:`entry_terms` are ``terms`` use ``tok`` in some form? A setting
+    named by its first words ("idle_timeout") is covered by the entry that spells it out
+    ("idle_timeout_minutes")."""
+    if tok in terms or any(k in terms for k in stem_keys(tok)):
+        return True
+    return "_" in tok.strip("_") and any(t.startswith(tok + "_") for t in terms)
 
 
 def entry_terms(text: str) -> set[str]:

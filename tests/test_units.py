@@ -1462,3 +1462,9 @@ def test_a_short_answer_about_one_ray_call_does_not_answer_a_question_about_anot
     # Calls every program makes say nothing about which call is asked about.
     asked = "with @ray.remote tasks, what does ray.wait do when a task failed"
     assert _short_answer_lead(questions, asked) == questions[0]
+    # A call named by the answer's first sentence is the short answer's too.
+    from raybot.assistant import _other_ray_call
+
+    sa_q, sa_a = "How do I use try/except with ray.wait?", "Put the try around ray.get, not ray.wait: it never raises."
+    assert not _other_ray_call(sa_q, "try except around ray.get", sa_a)
+    assert _other_ray_call(sa_q, "try except around ray.put", sa_a)
