@@ -1468,3 +1468,12 @@ def test_a_short_answer_about_one_ray_call_does_not_answer_a_question_about_anot
     sa_q, sa_a = "How do I use try/except with ray.wait?", "Put the try around ray.get, not ray.wait: it never raises."
     assert not _other_ray_call(sa_q, "try except around ray.get", sa_a)
     assert _other_ray_call(sa_q, "try except around ray.put", sa_a)
+
+
+def test_a_setting_named_by_its_first_words_is_covered_by_the_entry_that_spells_it_out():
+    from raybot.tokens import covered, entry_terms
+
+    terms = entry_terms("Set idle_timeout_minutes in the cluster YAML.")
+    assert covered("idle_timeout", terms)
+    # Only whole leading words: "timeout_minutes" is not how anyone shortens it, nor is "idle_time".
+    assert not covered("timeout_minutes", terms) and not covered("idle_time", terms)
