@@ -496,7 +496,13 @@ def _other_call_of_module(sa_question: str, asked: str) -> bool:
     return False
 
 
-_RAY_CALL = lazy(r"\bray\.([a-z_][a-z0-9_]*)\b", re.I)
+_RAY_CALL = lazy(r"\bray\.([a-z_][a-z0-9_]*)\b(?!\.)", re.I)
+#: Ray's top-level calls that behave differently from one another (modules such as ray.util or
+#: ray.experimental, and ray._private paths, name no call of their own).
+_RAY_CALLS = frozenset(
+    "get wait put kill cancel get_actor shutdown available_resources cluster_resources nodes timeline get_gpu_ids"
+    " get_runtime_context is_initialized remote init method".split()
+)
 #: Calls nearly every Ray program makes; naming them says nothing about which call is asked about.
 _SCAFFOLD_CALLS = frozenset({"remote", "init"})
 
@@ -508,8 +514,8 @@ def _other_ray_call(sa_question: str, asked: str, sa_answer: str = "") -> bool:
     A call the answer's first sentence names counts as the short answer's too ("How do I use
     try/except with ray.wait?" opens "Put the try around ray.get, not ray.wait")."""
     first = re.split(r"(?<=[.!?])\s", sa_answer, maxsplit=1)[0]
-    ours = {m.lower() for m in _RAY_CALL.findall(f"{sa_question} {first}")}
-    theirs = {m.lower() for m in _RAY_CALL.findall(asked)} - _SCAFFOLD_CALLS
+    ours = {m.lower() for m in _RAY_CALL.findall(f"{sa_question} {first}")} & _RAY_CALLS
+    theirs = {m.lower() for m in _RAY_CALL.findall(asked)} & _RAY_CALLS - _SCAFFOLD_CALLS
     return bool(ours and theirs and not ours & theirs)
 
 

@@ -293,6 +293,12 @@ def test_codecheck_reads_json_configs_and_yaml_sections():
         ("How to read the ray dataset from S3", True),
         ("can ray datasets stream from a bucket?", True),
         ("my dataset is put in the ray object store with ray.put", False),
+        ("can I pass a deployment handle to multiple actors", True),
+        ("how can I kill a ray deployment?", True),
+        ("can I use ray.wait on a workflow task", True),
+        ("how Ray cluster deployment on AWS with docker images works", False),
+        ("in an aks deployment, how does prometheus reach the discovery file", False),
+        ("how do I run a ray task in my data processing workflow", False),
     ],
 )
 def test_library_context(text, library):
@@ -1065,6 +1071,8 @@ def test_a_library_question_is_not_answered_with_a_core_entry_that_never_names_t
         ("ScalingConfig(num_workers=4) never starts", ["Ray Train"]),
         ("how to read the ray dataset from S3", ["Ray Data"]),
         ("serve start without ray cluster from cli", ["Ray Serve"]),
+        ("how can I have one deployment per cluster node", ["Ray Serve"]),
+        ("why does the next workflow function get the object itself", ["Ray Workflows"]),
         ("why are my ray::IDLE workers holding memory?", []),
     ],
 )
