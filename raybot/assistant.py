@@ -1133,6 +1133,19 @@ def _other_script_letters(text: str) -> int:
     return sum(1 for ch in text if ch.isalpha() and ord(ch) > 0x24F)
 
 
+def _mostly_other_script(query: Query) -> bool:
+    """A question written mostly in another script ("如何获取已存在的actor"): its few Latin words
+    ("actor") are all ranking can read, and the answer they pick is a guess about the rest. A pasted
+    message or a Ray identifier ("worker.get_objects", "RAY_IGNORE_UNHANDLED_ERRORS") is still
+    something to look up, so those questions are answered as usual."""
+    other = _other_script_letters(query.raw)
+    if other < _OTHER_SCRIPT_MIN or query.message:
+        return False
+    latin = sum(1 for ch in query.raw if ch.isascii() and ch.isalpha())
+    named = [s for s in query.signals if "_" in s or "." in s or s.endswith("error")]
+    return other >= latin and not named
+
+
 class Assistant:
     def __init__(self, retriever=None, store: ThreadStore | None = None, *, kb_dir=None, index_dir=None):
         self._retriever = retriever
@@ -1294,6 +1307,8 @@ class Assistant:
                 tid, query, composed, intent="sources", in_scope=True, conf=state.confidence, topic=state.entry
             )
         if kind == "nothing_pending" or (kind == "question" and not tokenize(query.text) and not query.signals):
+            return self._nothing_to_answer(tid, query, kind)
+        if kind == "question" and _mostly_other_script(query):
             return self._nothing_to_answer(tid, query, kind)
         if kind == "section" and state.entry:
             return self._deliver(tid, query, state, state.entry, intent.section or "Details", kind)
@@ -1992,10 +2007,14 @@ class Assistant:
         elif _other_script_letters(query.raw) >= _OTHER_SCRIPT_MIN:
             # Not "too short": the question has words, in a script the English-only model and kb
             # cannot read (a question in Chinese or Korean has no token raybot can look up).
+            what = (
+                "most of this question is in another language"
+                if tokenize(query.text) or query.signals
+                else "this question has no English words or Ray names I could look up"
+            )
             lead = (
-                "I can only read questions in English: my search model and knowledge base are English, "
-                "and this question has no English words or Ray names I could look up. Could you ask it in "
-                "English (pasted error messages and code can stay as they are)?"
+                f"I can only read questions in English: my search model and knowledge base are English, and "
+                f"{what}. Could you ask it in English (pasted error messages and code can stay as they are)?"
             )
         else:
             lead = "Could you say a bit more? That is too short for me to know what you are after."

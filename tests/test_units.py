@@ -1485,3 +1485,13 @@ def test_a_setting_named_by_its_first_words_is_covered_by_the_entry_that_spells_
     assert covered("idle_timeout", terms)
     # Only whole leading words: "timeout_minutes" is not how anyone shortens it, nor is "idle_time".
     assert not covered("timeout_minutes", terms) and not covered("idle_time", terms)
+
+
+def test_a_question_mostly_in_another_script_is_asked_again_in_english(assistant):
+    # "How do I get an existing actor?": only "actor" is readable, and ranking would guess the rest.
+    ans = assistant.ask("如何获取已存在的actor")
+    assert not ans.in_scope and ans.kind == "clarify"
+    assert "I can only read questions in English" in ans.answer and "another language" in ans.answer
+    # A Ray name or a pasted message is still looked up.
+    named = assistant.ask("RAY_IGNORE_UNHANDLED_ERRORS=1是什么意思")
+    assert named.in_scope and named.topic == "task-exceptions-raytaskerror"
