@@ -21,7 +21,7 @@ from raybot.errors import StoreError, ThreadNotFound, UsageError
 from raybot.lazyre import lazy
 from raybot.retrieve import FILLER, Hit, Query, prepare_query, tokenize
 from raybot.threads import Thread, ThreadStore, Turn, check_thread_id, new_thread_id
-from raybot.tokens import covered, stem_keys
+from raybot.tokens import covered, term_keys
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -284,7 +284,7 @@ def asks_default(text: str) -> bool:
 
 
 def _stems(tokens: list[str]) -> set[str]:
-    return set(tokens) | {k for t in tokens for k in stem_keys(t)}
+    return set(tokens) | {k for t in tokens for k in term_keys(t)}
 
 
 _covered = covered
@@ -496,7 +496,7 @@ def _other_call_of_module(sa_question: str, asked: str) -> bool:
     return False
 
 
-_RAY_CALL = lazy(r"\bray\.([a-z_][a-z0-9_]*)\b(?!\.)", re.I)
+_RAY_CALL = lazy(r"\bray\.([a-z_][a-z0-9_]*)\b", re.I)
 #: Ray's top-level calls that behave differently from one another (modules such as ray.util or
 #: ray.experimental, and ray._private paths, name no call of their own).
 _RAY_CALLS = frozenset(

@@ -437,7 +437,7 @@ def lexical_tables(entries: list[Entry], chunk_texts: list[str]) -> dict[str, An
     """
     from collections import Counter
 
-    from raybot.tokens import entry_terms, tokenize, topic_words
+    from raybot.tokens import tokenize, topic_words
 
     postings: dict[str, list[int]] = {}
     doc_len: list[int] = []
@@ -448,7 +448,7 @@ def lexical_tables(entries: list[Entry], chunk_texts: list[str]) -> dict[str, An
             postings.setdefault(term, []).extend((i, n))
     df: Counter[str] = Counter()
     for e in entries:
-        df.update(t for t in entry_terms(e.text()) if not t.startswith(("~", "^")))
+        df.update(set(tokenize(e.text())))  # each entry counts once per word it uses
     topic: Counter[str] = Counter()
     for e in entries:
         topic.update(topic_words(" ".join([e.title, " ".join(e.tags)])))

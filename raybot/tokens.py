@@ -168,19 +168,36 @@ _SHARED_PREFIXES = frozenset({"multi", "inter", "recon", "conte", "trans", "unde
 _OWN_WORDS = frozenset({"asyncio", "objectrefgenerator", "collective"})
 
 
+def identifier_prefixes(tok: str) -> tuple[str, ...]:
+    """Keys for the first words of an identifier, two words at least: "<idle_timeout" for
+    "idle_timeout_minutes". Users shorten setting names; :func:`covered` looks a shortened name up
+    under these keys (a set lookup, not a scan of every term)."""
+    core = tok.strip("_")
+    if core.count("_") < 2:
+        return ()
+    start = len(tok) - len(tok.lstrip("_"))
+    cuts = [i for i, ch in enumerate(tok) if ch == "_" and i > start and "_" in tok[start:i]]
+    return tuple("<" + tok[:i] for i in cuts if i < len(tok.rstrip("_")))
+
+
 def covered(tok: str, terms: set[str]) -> bool:
     """Does an entry whose :func:`entry_terms` are ``terms`` use ``tok`` in some form? A setting
     named by its first words ("idle_timeout") is covered by the entry that spells it out
     ("idle_timeout_minutes")."""
     if tok in terms or any(k in terms for k in stem_keys(tok)):
         return True
-    return "_" in tok.strip("_") and any(t.startswith(tok + "_") for t in terms)
+    return "_" in tok.strip("_") and "<" + tok in terms
+
+
+def term_keys(tok: str) -> tuple[str, ...]:
+    """What a word of a text adds to its term set besides itself (:func:`entry_terms`)."""
+    return stem_keys(tok) + identifier_prefixes(tok)
 
 
 def entry_terms(text: str) -> set[str]:
-    """What an entry's text addresses: its tokens plus the :func:`stem_keys` of each word."""
+    """What an entry's text addresses: its tokens plus the :func:`term_keys` of each word."""
     toks = set(tokenize(text))
-    return toks | {k for t in toks for k in stem_keys(t)}
+    return toks | {k for t in toks for k in term_keys(t)}
 
 
 def term_counts(text: str) -> list[list]:

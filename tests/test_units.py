@@ -1476,6 +1476,9 @@ def test_a_short_answer_about_one_ray_call_does_not_answer_a_question_about_anot
     sa_q, sa_a = "How do I use try/except with ray.wait?", "Put the try around ray.get, not ray.wait: it never raises."
     assert not _other_ray_call(sa_q, "try except around ray.get", sa_a)
     assert _other_ray_call(sa_q, "try except around ray.put", sa_a)
+    # A call that ends the user's sentence is still named ("... ray.get."), and module paths are no calls.
+    assert _other_ray_call("What does ray.wait do with a failed task?", "My code fails in ray.get.")
+    assert not _other_ray_call("How do I use ray.util.queue?", "Is ray.util.ActorPool thread safe?")
 
 
 def test_a_setting_named_by_its_first_words_is_covered_by_the_entry_that_spells_it_out():
