@@ -319,3 +319,28 @@ def test_the_csv_pool_numbers_records_not_lines(tmp_path):
         ("reranker-corrections.csv:1", "how do I get the id of\nmy actor, from its handle?"),
         ("reranker-corrections.csv:3", "why does ray.get hang forever"),
     ]
+
+
+def test_kb_regress_asks_every_kb_question_and_lists_moves():
+    """The regression-set tool asks each entry's question lines and short-answer questions, owned by
+    that entry, and lists a question whose answer moved (kind, entry or lead), not an unchanged one."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("kb_regress", DATA / "tools" / "kb_regress.py")
+    assert spec is not None and spec.loader is not None
+    kb_regress = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kb_regress)
+    from raybot.kb import load_kb
+
+    entries, _ = load_kb(DATA / "kb_small")
+    asks = kb_regress.asks(DATA / "kb_small")
+    for e in entries:
+        for q in [*e.questions, *(a.question for a in e.answers)]:
+            assert q in asks
+    assert set(asks.values()) <= {e.id for e in entries}
+    row = {"owner": "a", "kind": "entry", "entry": "a", "lead": "x"}
+    before = {"q1": row, "q2": row}
+    after = {"q1": row, "q2": {**row, "entry": "b"}, "q3": row}
+    lines = kb_regress.diff(before, after)
+    assert len(lines) == 2 and lines[0].startswith("MOVED [a] q2") and lines[1].startswith("NEW   [a] q3")
+    assert kb_regress._other(after) == 1
