@@ -344,3 +344,6 @@ def test_kb_regress_asks_every_kb_question_and_lists_moves():
     lines = kb_regress.diff(before, after)
     assert len(lines) == 2 and lines[0].startswith("MOVED [a] q2") and lines[1].startswith("NEW   [a] q3")
     assert kb_regress._other(after) == 1
+    # The lead skips an entry answer's title line: which short answer leads shows in what follows it.
+    assert kb_regress._lead("### Title\n\n**5 minutes.** The rest") == "**5 minutes.** The rest"
+    assert kb_regress._lead("That is not in my knowledge base.") == "That is not in my knowledge base."

@@ -11,7 +11,7 @@ Usage (from the repository root):
     python tests/data/tools/kb_regress.py diff BEFORE.json AFTER.json
 
 ``scan`` writes ``{question: {owner, kind, entry, lead}}`` where ``owner`` is the entry that
-names the question and ``lead`` the answer's first 100 characters. ``diff`` lists the questions
+names the question and ``lead`` the answer's first 100 characters after its title. ``diff`` lists the questions
 whose kind, entry or lead changed, and counts the ones answered from an entry other than
 their owner in each file.
 """
@@ -50,9 +50,18 @@ def scan(kb_dir: Path) -> dict[str, dict]:
             "owner": owner,
             "kind": ans.kind,
             "entry": j.entry if j is not None else None,
-            "lead": " ".join(ans.answer.split())[:100],
+            "lead": _lead(ans.answer),
         }
     return out
+
+
+def _lead(answer: str) -> str:
+    """The answer's first 100 characters after its title line (an answer from an entry opens
+    with the entry's title, which says nothing about which short answer, if any, leads)."""
+    lines = answer.strip().splitlines()
+    if lines and lines[0].startswith("#"):
+        lines = lines[1:]
+    return " ".join(" ".join(lines).split())[:100]
 
 
 def diff(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
