@@ -69,6 +69,7 @@ _LIBRARY = lazy(
     | \bWorkflows?\ API\b | \bmap_batches\b | \btake_all\b | \bExecutionResources\b
     | (?i:\bdeployment\ ?handles?\b | \bray\ deployments?\b | \bdeployments?\ per\ (?:cluster\ )?node\b)
     | (?i:\bworkflow\ (?:tasks?|functions?|steps?|storage)\b)
+    | \b(?:DD-?)?PPO\b | (?i:\bray\ trainers?\b)
     """
 )
 
@@ -139,7 +140,7 @@ def library_context(text: str) -> list[str]:
 #: that library (an entry that speaks about Tune trials may answer a Tune question's Core part).
 _LIBRARY_OF: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     ("Ray Tune", lazy(r"tune|trial|failure #", re.I), lazy(r"\btune\b|\btuner\b|\btrials?\b", re.I)),
-    ("RLlib", lazy(r"rllib|rollout|airrl", re.I), lazy(r"\brllib\b", re.I)),
+    ("RLlib", lazy(r"rllib|rollout|airrl|ppo", re.I), lazy(r"\brllib\b", re.I)),
     ("Ray Serve", lazy(r"serve|deployment", re.I), lazy(r"\bserve\b", re.I)),
     ("Ray Workflows", lazy(r"workflow", re.I), lazy(r"\bworkflows?\b", re.I)),
     (

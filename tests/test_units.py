@@ -299,6 +299,9 @@ def test_codecheck_reads_json_configs_and_yaml_sections():
         ("how Ray cluster deployment on AWS with docker images works", False),
         ("in an aks deployment, how does prometheus reach the discovery file", False),
         ("how do I run a ray task in my data processing workflow", False),
+        ("Is it possible to run multiple workers on a single GPU with DD-PPO?", True),
+        ("How to specify memory in Ray Trainer resource?", True),
+        ("my upload stopped, can I resume it from a Ray task?", False),
     ],
 )
 def test_library_context(text, library):
