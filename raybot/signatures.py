@@ -83,6 +83,8 @@ class SignatureHit:
     position: int = 0  #: where an exact match starts in the paste
     end: int = 0  #: where an exact match ends in the paste
     part: bool = False  #: only a run of the message's words was pasted (its start cut off, say)
+    #: the paste holds the message's whole first sentence, which no other entry's message opens with
+    opening: bool = False
 
 
 def pasted_message(text: str) -> str:
@@ -396,19 +398,19 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
                 start = re.search(r"\W+".join(map(re.escape, lit[:3])), text, re.I)
                 hits.append(SignatureHit(entry.id, sig, False, share, start.start() if start else 0))
                 continue
-            covered = _part_copy(sig, seq, grams) if id(sig) in part_candidates else 0
-            if covered:
-                hits.append(SignatureHit(entry.id, sig, False, covered / len(lit), 0, part=True))
-                continue
             opening = openings.get(id(sig))
             m = (
                 opening.pattern().search(text)
                 if opening is not None and all(w in low for w in _needles(opening))
                 else None
             )
+            covered = _part_copy(sig, seq, grams) if id(sig) in part_candidates else 0
+            if covered:
+                hits.append(SignatureHit(entry.id, sig, False, covered / len(lit), 0, part=True, opening=bool(m)))
+                continue
             if m:
                 share = len(literal_words(opening)) / len(lit)
-                hits.append(SignatureHit(entry.id, sig, False, share, m.start(), part=True))
+                hits.append(SignatureHit(entry.id, sig, False, share, m.start(), part=True, opening=True))
     # Ray's messages open with a line their variants share ("Failed to retrieve object ...")
     # and say what happened after it: the match that starts later is the more specific one.
     # At the same place, a signature with a placeholder filled in ("Could not read

@@ -284,6 +284,19 @@ def test_a_short_ask_beside_a_paste_gets_the_short_answer_about_it(assistant):
     assert "The process is dead" not in lead and "The process is still alive" not in lead
 
 
+def test_the_first_sentence_of_a_known_message_alone_is_answered_by_its_signature(assistant):
+    # "The actor died because its node has died." is how ActorDiedError's cause line opens (the
+    # node id follows). Ranking alone put a max_restarts entry first, whose question lines also say
+    # "died because its node died"; the message is what was pasted, so its entry answers.
+    for text in (
+        "The actor died because its node has died.",
+        'I get "The actor died because its node has died" what does it mean',
+    ):
+        ans = assistant.ask(text)
+        assert ans.kind == "signature" and ans.entries[0] == "actor-died-error", (text, ans.kind, ans.entries)
+        assert "Node Id: {node_id}" in ans.answer  # the whole message is shown, marked as known
+
+
 def test_a_short_signature_is_not_found_with_a_distinctive_word_missing(shipped_retriever):
     from raybot import signatures
 
