@@ -481,11 +481,15 @@ _NARROWING = (
 )
 
 
-def _narrowed_noun(sa_question: str, asked: str) -> bool:
-    """Does the user narrow a noun of the short answer's question ("the head node" for "a node")
-    that the short answer leaves plain?"""
+def _narrowed_noun(sa_question: str, asked: str, sa_answer: str = "") -> bool:
+    """Does the user narrow a noun of the short answer's question ("a detached actor" for "an
+    actor") that the short answer leaves plain? (One whose answer names the narrower thing, as
+    "How do I keep an actor running after my script ends?" -> "Create it detached ...", is about it.)"""
     return any(
-        narrowed.search(asked) and noun.search(sa_question) and not qualifier.search(sa_question)
+        narrowed.search(asked)
+        and noun.search(sa_question)
+        and not qualifier.search(sa_question)
+        and not qualifier.search(sa_answer)
         for narrowed, noun, qualifier in _NARROWING
     )
 
@@ -928,7 +932,7 @@ def match_short_answer(
             continue  # "Does X work without Y?" -> "No." would say the opposite to "does X need Y?"
         if _MULTI_NODE.search(sa.question) and not _NAMES_NODES.search(asked):
             continue  # "can a task request 2 gpus" is not "Can one task use GPUs on two nodes?"
-        if _narrowed_noun(sa.question, asked):
+        if _narrowed_noun(sa.question, asked, sa.answer):
             continue  # "what happens to a detached actor when the driver exits" is not "... to actors ...?"
         if _compared_to_other(sa.question, asked):
             continue  # "fewer larger objects than lots of smaller ones" is not "bigger than the object store"
@@ -1776,7 +1780,12 @@ class Assistant:
             part_ok = not matched[0].part or matched[1].signature_bin == "clean"
             # The whole first sentence of one entry's message, and nothing else asked ("The actor
             # died because its node has died."): that message, whatever the ranking's nearest topic.
-            opening = matched[0].opening and matched[1].signature_bin == "clean"
+            # (Not against a lookup that named its entry outright, such as an issue by its number.)
+            opening = (
+                matched[0].opening
+                and matched[1].signature_bin == "clean"
+                and judgement.confidence < tuning.SIGNATURE_CONFIDENCE
+            )
             if (same or opening or judgement.confidence < matched[1].confidence) and part_ok:
                 if same:
                     matched[1].confidence = max(matched[1].confidence, judgement.confidence)

@@ -83,7 +83,8 @@ class SignatureHit:
     position: int = 0  #: where an exact match starts in the paste
     end: int = 0  #: where an exact match ends in the paste
     part: bool = False  #: only a run of the message's words was pasted (its start cut off, say)
-    #: the paste holds the message's whole first sentence, which no other entry's message opens with
+    #: the paste holds the message's whole first sentence, a fixed one (no placeholder) that no other
+    #: entry's message opens with
     opening: bool = False
 
 
@@ -371,6 +372,8 @@ def _part_copy(sig: Signature, seq: list[str], grams: set[tuple[str, ...]]) -> i
 def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
     """Signatures found in ``text``: exact matches, then near-complete copies (cut off at the
     end of a line, or missing a word), best first."""
+    from raybot.kb import PLACEHOLDER_RE
+
     hits: list[SignatureHit] = []
     words = set(_words(text))
     seq = _words(_URL.sub(" ", text))
@@ -404,13 +407,17 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
                 if opening is not None and all(w in low for w in _needles(opening))
                 else None
             )
+            # A fixed first sentence (no placeholder) found whole names this one message.
+            fixed = m is not None and opening is not None and PLACEHOLDER_RE.search(opening.text) is None
             covered = _part_copy(sig, seq, grams) if id(sig) in part_candidates else 0
             if covered:
-                hits.append(SignatureHit(entry.id, sig, False, covered / len(lit), 0, part=True, opening=bool(m)))
+                hits.append(SignatureHit(entry.id, sig, False, covered / len(lit), 0, part=True, opening=fixed))
                 continue
             if m:
                 share = len(literal_words(opening)) / len(lit)
-                hits.append(SignatureHit(entry.id, sig, False, share, m.start(), part=True, opening=True))
+                hits.append(
+                    SignatureHit(entry.id, sig, False, share, m.start(), part=True, opening=fixed)
+                )
     # Ray's messages open with a line their variants share ("Failed to retrieve object ...")
     # and say what happened after it: the match that starts later is the more specific one.
     # At the same place, a signature with a placeholder filled in ("Could not read
