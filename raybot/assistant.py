@@ -467,33 +467,6 @@ _NAMES_NODES = lazy(r"\b(?:nodes?|machines?|hosts?|head|workers?|cluster|multi-?
 _THAN = lazy(r"\bthan\s+(?:the\s+|a\s+|an\s+|my\s+|its\s+|one\s+)?([\w-]+(?:\s+[\w-]+)?)", re.I)
 
 
-#: A word before a noun that makes another thing of it: a detached actor outlives its driver; an
-#: async or threaded actor runs calls at once. A short answer about the plain noun does not answer
-#: the narrowed one. ("The head node" for "a node" was tried too, stop 43: it cost a right lead on
-#: the calib rows, and the head-node questions seen are answered by head-node-failure's own lines.)
-_NARROWING = (
-    (lazy(r"\bdetached actors?\b", re.I), lazy(r"\bactors?\b", re.I), lazy(r"\bdetached\b", re.I)),
-    (
-        lazy(r"\b(?:async|asyncio|threaded) actors?\b", re.I),
-        lazy(r"\bactors?\b", re.I),
-        lazy(r"\b(?:async\w*|thread\w*|concurren\w*)\b", re.I),
-    ),
-)
-
-
-def _narrowed_noun(sa_question: str, asked: str, sa_answer: str = "") -> bool:
-    """Does the user narrow a noun of the short answer's question ("a detached actor" for "an
-    actor") that the short answer leaves plain? (One whose answer names the narrower thing, as
-    "How do I keep an actor running after my script ends?" -> "Create it detached ...", is about it.)"""
-    return any(
-        narrowed.search(asked)
-        and noun.search(sa_question)
-        and not qualifier.search(sa_question)
-        and not qualifier.search(sa_answer)
-        for narrowed, noun, qualifier in _NARROWING
-    )
-
-
 def _compared_to_other(sa_question: str, asked: str) -> bool:
     """Both compare with "than", but with different things: "Can ray.put store an object bigger
     than the object store?" is no answer to "better to store fewer larger objects than lots of
@@ -932,8 +905,6 @@ def match_short_answer(
             continue  # "Does X work without Y?" -> "No." would say the opposite to "does X need Y?"
         if _MULTI_NODE.search(sa.question) and not _NAMES_NODES.search(asked):
             continue  # "can a task request 2 gpus" is not "Can one task use GPUs on two nodes?"
-        if _narrowed_noun(sa.question, asked, sa.answer):
-            continue  # "what happens to a detached actor when the driver exits" is not "... to actors ...?"
         if _compared_to_other(sa.question, asked):
             continue  # "fewer larger objects than lots of smaller ones" is not "bigger than the object store"
         if _HOW_MANY_SA.match(sa.question) and not _ASKS_AMOUNT.search(asked):

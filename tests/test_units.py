@@ -359,21 +359,6 @@ def test_fact_yes_no_questions(question, fact):
     assert asks_fact_yes_no(question) is fact
 
 
-def test_a_short_answer_about_a_plain_noun_does_not_answer_a_narrowed_one():
-    from raybot.assistant import _narrowed_noun
-
-    # A detached actor outlives its driver; "What happens to actors when the driver exits?" says
-    # the opposite about it.
-    plain = "What happens to actors when the driver that created them exits?"
-    assert _narrowed_noun(plain, "what happens to a detached actor when the driver exits")
-    assert not _narrowed_noun(plain, "what happens to my actors when the driver exits")
-    assert not _narrowed_noun("Does a detached actor survive its driver?", "what happens to a detached actor")
-    # An async actor runs calls at once; a short answer that names concurrency already speaks of it.
-    assert _narrowed_noun("How many calls does an actor run at a time?", "how many calls can an async actor run")
-    assert not _narrowed_noun("What is the default max_concurrency of an async actor?", "async actor max calls")
-    assert not _narrowed_noun("How do I stop a task?", "how do I stop a detached actor")  # no actor to narrow
-
-
 def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     from raybot.assistant import _opposite_asked, _zero_mismatch
 
