@@ -35,10 +35,14 @@ def cited_literal(url: str) -> str | None:
     lines = (WHEEL / m.group(1)).read_text("utf-8").splitlines()[lo - 1 : hi]
     out = []
     for line in lines:
+        # A line that opens a call it does not close ('"... {} ...".format(') ends in a TokenError;
+        # the tokens read before it still hold the literal.
+        toks = []
         try:
-            toks = list(tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline))
+            for tok in tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline):
+                toks.append(tok)
         except tokenize.TokenError:
-            toks = []
+            pass
         for tok in toks:
             if tok.type == tokenize.STRING:
                 body = tok.string
