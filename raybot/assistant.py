@@ -111,7 +111,8 @@ class Judgement:
 
 _YES_NO = lazy(
     # A bracketed subject line before the question ("[Resources] Is it ...?") ends a sentence too.
-    r"(?:^|[.?!,;:\])]\s*|\b(?:and|but|so|if|then|also|that|whether)\s+)"
+    # Not after "that": "make a task run only on nodes that have it?" is a relative clause.
+    r"(?:^|[.?!,;:\])]\s*|\b(?:and|but|so|if|then|also|whether)\s+)"
     r"(?:is|are|does|do|did|can|could|will|would|should|shall|has|have|was|were|isn't|aren't|doesn't|don't|"
     # A dot inside a name ("ray.get", "2.60") does not end the question.
     r"won't|can't|must)\s+(?:it|there|this|that|i|we|you|they|ray|the|a|an|my|our|these|those|\w+)\b"
@@ -343,6 +344,8 @@ _COMPLAINT = lazy(
     r"\b(?:doesn'?t|does not|didn'?t|did not|won'?t|will not|isn'?t|is not|aren'?t|are not)\s+(?:\w+\s+)?"
     r"(?:work|stop|start|run|do|finish|return|exit|die|get|show|connect|scale|release|free|kill)\w*\b"
     r"|\bdoes nothing\b|\bnothing happens\b|\bnot (?:working|loading|responding|opening)\b"
+    # "can't open the dashboard from the host": they tried, and it failed.
+    r"|\b(?:can'?t|cannot|unable to|couldn'?t|could not)\s+(?:open|reach|access|connect to)\b"
     r"|\b(?:hangs?|freezes|is stuck|gets stuck|crash(?:es|ed))\b|\b(?:blocks|waits|runs) forever\b"
     r"|\bkeeps? (?:on )?(?:restarting|crashing|dying|failing|getting killed)\b"
     r"|\b(?:prints?|shows?|returns?|outputs?) nothing\b|\bnever (?:returns?|finishes|ends|starts|exits)\b"
@@ -813,6 +816,10 @@ _ACTION_PHRASES = (
     (lazy(r"\boff by default\b", re.I), "disabled by default"),
     (lazy(r"\bbigger\b", re.I), "larger"),  # "an object bigger than the store" is "larger than"
     (lazy(r"\bconstructors?\b", re.I), "__init__ constructor"),  # an actor's constructor is its __init__
+    # To rotate a token is to replace it: "rotate the auth token" asks "How do I replace the auth token?".
+    (lazy(r"\brotat(?:e|es|ed|ing)\b(?=(?:\s+\w+){0,3}?\s+(?:auth|token)\b)", re.I), "replace"),
+    # "my job stays in PENDING for a long time" is "Why is my Ray job stuck in PENDING?"
+    (lazy(r"\b(?:stays?|staying|stayed|remains?|remaining|remained)\s+in\s+(?:the\s+)?pending\b", re.I), "stuck in pending"),
 )
 
 
@@ -934,6 +941,8 @@ def match_short_answer(
             continue  # "ray.cancel doesn't stop my actor task": they did what "How do I cancel ...?" says
         if why_asked and _HOW_TO_SA.match(sa.question):
             continue  # "why did ray kill my task ...?" is not "How do I set memory for a task?"
+        if re.match(r"\s*how long\b", asked, re.I) and re.match(r"\s*why\b", sa.question, re.I):
+            continue  # "how long can a job stay in pending" asks for a time, not for a cause
         if how_asked and re.match(r"\s*why\b", sa.question, re.I):
             continue  # "how to submit source code with ray job?" is not "Why does ray job submit keep running?"
         if yes_no and re.match(r"\s*(?:where|who)\b", sa.question, re.I):

@@ -91,6 +91,9 @@ _USER_NAME_RE = lazy(
     # A loop's variable and the name it iterates over, in code only (the loop header's ":" or a
     # comprehension's "]" / ")"): prose such as "for users in Django" names what is asked about.
     r"|\bfor\s+(\w+)\s+in\s+(\w+)(?=\s*[:\])])"
+    # The functions (and class) around a nested one in a pickle error's qualified name:
+    # "Can't pickle local object 'Trainer.fill_mode.<locals>.<lambda>'".
+    r"|\b(?:(\w+)\.)?(\w+)\.<locals>"
 )
 
 
@@ -114,7 +117,18 @@ _NAMED_API = lazy(
 _ASIDE = lazy(r"(?:^|(?<=\s))\((?:[^()]|\(\))+\)")
 
 
+#: Ray doing something, not the CLI command: "when does ray start spilling", "will ray stop the
+#: workers", "does ray start a new worker for each task". (After "does", "ray start" followed by a
+#: noun of its own, "why does ray start fail", is still the command.)
+_RAY_DOES = lazy(
+    r"\b(?:does|did|do|will|would|can|could|should|may|might|when|then|makes?)\s+ray\s+(?:start|stop)\s+"
+    r"(?=(?:to|the|a|an|new|more|any|all|automatically|[a-z]+ing)\b)",
+    re.I,
+)
+
+
 def extract_signals(text: str) -> list[str]:
+    text = _RAY_DOES.sub(" ", text)
     found = list(dict.fromkeys(m.group(0).lower() for m in _NAMED_API.finditer(_ASIDE.sub(" ", text))))
     for rx in _SIGNAL_RES:
         for m in rx.finditer(text):

@@ -45,7 +45,9 @@ _TRAILING_ASK = lazy(
     r"any|anyone)\b[^.!]*$)",
     re.I,
 )
-_QUOTED = lazy(r'"([^"\n]{30,600})"|“([^”\n]{30,600})”')
+#: (Single quotes too, when no letter or apostrophe touches them: "logging 'Objects ... hung.' What" but
+#: not the apostrophes of "don't ... it's".)
+_QUOTED = lazy(r'"([^"\n]{30,600})"|“([^”\n]{30,600})”|(?<![\w\'])\'([^\'\n]{30,600})\'(?![\w\'])')
 #: Backtick spans, taken in pairs from the left: in "`ray.wait()` does not raise while `ray.get()`
 #: does", the text between two spans is the user's own words, not a quoted message.
 _BACKTICKED = lazy(r"(?<!`)`([^`\n]+)`(?!`)")
@@ -117,7 +119,7 @@ _MESSAGE_WORDS = lazy(
     r"\b(?:errors?|exceptions?|fail(?:s|ed|ure)?|cannot|can't|could not|couldn't|unable|warn(?:ing)?|"
     r"timed? ?out|timeout|died|dead|dying|kill(?:ed|ing)?|lost|refused|denied|invalid|unexpected(?:ly)?|"
     r"exceed(?:s|ed)?|missing|no such|not (?:found|registered|ready|exist|supported|available)|"
-    r"exit(?:s|ed)?|crash(?:ed)?|oom|out of memory|hanging|deprecated|aborted?|segmentation)\b",
+    r"exit(?:s|ed)?|crash(?:ed)?|oom|out of memory|hanging|hung|deprecated|aborted?|segmentation)\b",
     re.I,
 )
 _CODE_LIKE = lazy(
