@@ -819,7 +819,10 @@ _ACTION_PHRASES = (
     # To rotate a token is to replace it: "rotate the auth token" asks "How do I replace the auth token?".
     (lazy(r"\brotat(?:e|es|ed|ing)\b(?=(?:\s+\w+){0,3}?\s+(?:auth|token)\b)", re.I), "replace"),
     # "my job stays in PENDING for a long time" is "Why is my Ray job stuck in PENDING?"
-    (lazy(r"\b(?:stays?|staying|stayed|remains?|remaining|remained)\s+in\s+(?:the\s+)?pending\b", re.I), "stuck in pending"),
+    (
+        lazy(r"\b(?:stays?|staying|stayed|remains?|remaining|remained)\s+in\s+(?:the\s+)?pending\b", re.I),
+        "stuck in pending",
+    ),
 )
 
 

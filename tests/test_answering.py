@@ -1175,3 +1175,33 @@ def test_yes_no_frames_are_read_from_the_asking_sentences():
     assert _yes_no_frame("Can I pass an ObjectRef to another task?") == frozenset()
     # The story around the question does not frame it.
     assert _yes_no_frame("I need this to run fast. Can I pass an ObjectRef to another task?") == frozenset()
+
+
+@pytest.mark.parametrize(
+    "question, opening",
+    [
+        # Stop 45, issue #35271: "start" of "I start Ray" took "How do I start the Ray dashboard?".
+        (
+            "I start Ray inside a docker container with ray start --head and can't open the dashboard from the "
+            "host on port 8265. What do I need to set?",
+            "Inside the container the dashboard binds to localhost",
+        ),
+        # Issue #22217: the "No." of "Does the autoscaler scale on CPU or memory usage?" answered another
+        # proposition.
+        (
+            "Cluster with min 0 and max 5 workers; my job waits for 3 nodes to appear but worker nodes never "
+            "scale up. Does autoscaling only happen when there is a resource demand?",
+            "Yes.",
+        ),
+        # Issue #16551: a choice between "only when full" and "earlier".
+        (
+            "Does Ray only start spilling objects to disk when the object store is completely full, or can it "
+            "spill earlier?",
+            "Earlier, by default",
+        ),
+    ],
+)
+def test_issue_pool_questions_get_the_short_answer_to_what_they_ask(assistant, question, opening):
+    ans = assistant.ask(question)
+    assert ans.kind == "short-answer"
+    assert ans.answer.split("**", 2)[1].startswith(opening)

@@ -1501,3 +1501,70 @@ def test_a_question_mostly_in_another_script_is_asked_again_in_english(assistant
     # A Ray name or a pasted message is still looked up.
     named = assistant.ask("RAY_IGNORE_UNHANDLED_ERRORS=1是什么意思")
     assert named.in_scope and named.topic == "task-exceptions-raytaskerror"
+
+
+@pytest.mark.parametrize(
+    "question, command",
+    [
+        ("at what percent does ray start spilling", None),
+        ("will ray stop the idle workers after a while", None),
+        ("does ray start a new worker for each task", None),
+        ("why does ray start fail on my laptop", "ray start"),
+        ("does ray start --head need sudo", "ray start"),
+        ("ray stop killing my processes takes long", "ray stop"),
+    ],
+)
+def test_ray_doing_something_is_not_the_ray_command(question, command):
+    # Stop 45: "at what percent does ray start spilling" was read as the `ray start` command and
+    # answered from ray-start-command; the spilling entry never reached the ranking.
+    found = [s for s in extract_signals(question) if s in ("ray start", "ray stop")]
+    assert found == ([command] if command else [])
+
+
+@pytest.mark.parametrize(
+    "question, yes_no",
+    [
+        ("how do I make a task run only on nodes that have it?", False),
+        ("How can I get the worker that is currently running a specific task?", False),
+        ("I read that ray spills objects. Is that true for actors too?", True),
+    ],
+)
+def test_a_relative_clause_with_that_is_no_yes_no_question(question, yes_no):
+    from raybot.assistant import is_yes_no
+
+    # Issue #36016's question ("... nodes that have it?") got "I can't answer that yes or no".
+    assert is_yes_no(question) is yes_no
+
+
+def test_the_functions_around_a_local_object_in_a_pickle_error_are_the_users():
+    from raybot.retrieve import defined_names
+
+    names = defined_names("fails with Can't pickle local object 'Trainer.fill_mode.<locals>.<lambda>'. why?")
+    assert {"trainer", "fill_mode"} <= names
+    assert "locals" not in names and "lambda" not in names
+
+
+def test_a_message_in_single_quotes_is_a_paste_but_apostrophes_are_not():
+    from raybot.signatures import pasted_message
+
+    logged = (
+        "my actor keeps logging 'Objects 00618f are still not local after 224s. If this message continues "
+        "to print, ray.get() is likely hung.' What does it mean?"
+    )
+    assert pasted_message(logged).startswith("Objects 00618f are still not local")
+    assert pasted_message("I don't know why it's failing, the worker can't start and it's been an hour") == ""
+
+
+@pytest.mark.parametrize(
+    "text, same",
+    [
+        ("my job stays in PENDING for an hour", "stuck in pending"),
+        ("the job remained in the pending state", "stuck in pending"),
+        ("how do I rotate the ray auth token", "replace the ray auth token"),
+        ("how are the log files rotated", "rotated"),
+    ],
+)
+def test_two_ways_to_say_one_action(text, same):
+    from raybot.assistant import _same_action
+
+    assert same in _same_action(text).lower()
