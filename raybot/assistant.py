@@ -594,10 +594,18 @@ _BY_DEFAULT = lazy(r"\b(?:by default|default|automatic(?:ally)?|out[ -]of[ -]the
 #: Only a sentence that opens with "will/would" and asks whether it errors or fails counts ("does ray
 #: retry ... or only if the worker crashes" asks about retries, not about crashing).
 _FAILURE_ASK = lazy(
-    r"(?:^|[.?!]\s+)(?:will|would)\b[^.?!]{0,100}?\b(?:errors?|fail(?:s|ed|ing|ure)?|break(?:s|ing)?|crash(?:es|ing)?)\b",
+    r"(?:^|[.?!]\s+)(?:will|would)\b(?:[^.?!]|\.(?=\w)){0,100}?\b(?:errors?|fail(?:s|ed|ing|ure)?|break(?:s|ing)?|crash(?:es|ing)?"
+    r"|hang(?:s|ing)?|deadlock(?:s|ed)?|freez(?:e|es|ing))\b"
+    # "Can calling ray.get inside a remote function make my application hang?" asks whether it fails,
+    # which the "Yes." of "Can I call ray.get inside a task?" does not settle.
+    r"|(?:^|[.?!]\s+)(?:can|could)\b(?:[^.?!]|\.(?=\w)){0,100}?\b(?:hang(?:s|ing)?|deadlock(?:s|ed)?|freez(?:e|es|ing))\b",
     re.I,
 )
-_FAILURE_WORD = lazy(r"\b(?:errors?|fail(?:s|ed|ing|ure)?|break(?:s|ing)?|crash(?:es|ing)?)\b", re.I)
+_FAILURE_WORD = lazy(
+    r"\b(?:errors?|fail(?:s|ed|ing|ure)?|break(?:s|ing)?|crash(?:es|ing)?|hang(?:s|ing)?|deadlock(?:s|ed)?"
+    r"|freez(?:e|es|ing)|stuck)\b",
+    re.I,
+)
 
 
 def _yes_no_other_ask(sa_question: str, asked: str, sa_answer: str = "") -> bool:
@@ -952,6 +960,8 @@ def match_short_answer(
             continue  # "can I set the job's entrypoint resources?" is not told where the entrypoint runs
         if re.match(r"\s*where\b", sa.question, re.I) and not _ASKS_PLACE.search(asked):
             continue  # "what does 'Spilled 2048 MiB' mean?" is not told where spilled objects go
+        if yes_no and re.match(r"\s*why\b", sa.question, re.I) and _FAILURE_ASK.search(asked.strip()):
+            continue  # "can ray.get in a task make my app hang?" wants a yes or no, not why an actor hangs
         if fact_yes_no and re.match(r"\s*why\b", sa.question, re.I):
             continue  # "does ray serialize numpy arrays zero-copy?" wants a yes or no, not "Because ..." or a place
         if definition and _HOW_OR_WHY.search(sa.question):

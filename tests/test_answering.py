@@ -1193,6 +1193,13 @@ def test_yes_no_frames_are_read_from_the_asking_sentences():
             "scale up. Does autoscaling only happen when there is a resource demand?",
             "Yes.",
         ),
+        # Issue #1273: "can ... make my application hang?" took the "Yes." of "Can I call ray.get inside
+        # a task?", then the actor self-call answer.
+        (
+            "A task calls ray.wait on its own subtasks and I see more tasks running than I have CPUs. Can "
+            "calling ray.wait or ray.get inside a remote function make my application hang?",
+            "Not for lack of CPUs",
+        ),
         # Issue #16551: a choice between "only when full" and "earlier".
         (
             "Does Ray only start spilling objects to disk when the object store is completely full, or can it "

@@ -1568,3 +1568,14 @@ def test_two_ways_to_say_one_action(text, same):
     from raybot.assistant import _same_action
 
     assert same in _same_action(text).lower()
+
+
+def test_asking_whether_something_hangs_is_not_settled_by_a_yes_about_doing_it():
+    from raybot.assistant import _yes_no_other_ask
+
+    # Issue #1273's question got the "Yes." of "Can I call ray.get inside a task or remote function?".
+    asked = "Can calling ray.wait or ray.get inside a remote function make my application hang?"
+    assert _yes_no_other_ask("Can I call ray.get inside a task or remote function?", asked)
+    assert not _yes_no_other_ask("Can calling ray.get inside a Ray task deadlock or hang?", asked)
+    # ... and a short answer about hanging does not answer a plain "can I".
+    assert _yes_no_other_ask("Can calling ray.get inside a Ray task deadlock?", "can I call ray.get inside a task?")
