@@ -592,7 +592,8 @@ _BY_DEFAULT = lazy(r"\b(?:by default|default|automatic(?:ally)?|out[ -]of[ -]the
 #: A yes/no question about failing: its yes and no are the other way round from a "can I / does it
 #: work" short answer's.
 #: Only a sentence that opens with "will/would" and asks whether it errors or fails counts ("does ray
-#: retry ... or only if the worker crashes" asks about retries, not about crashing).
+#: retry ... or only if the worker crashes" asks about retries, not about crashing), or one that opens
+#: with "can/could" and asks whether it hangs ("can calling ray.get in a task make my app hang?").
 _FAILURE_ASK = lazy(
     r"(?:^|[.?!]\s+)(?:will|would)\b(?:[^.?!]|\.(?=\w)){0,100}?\b(?:errors?|fail(?:s|ed|ing|ure)?|break(?:s|ing)?|crash(?:es|ing)?"
     r"|hang(?:s|ing)?|deadlock(?:s|ed)?|freez(?:e|es|ing))\b"
