@@ -1212,3 +1212,18 @@ def test_issue_pool_questions_get_the_short_answer_to_what_they_ask(assistant, q
     ans = assistant.ask(question)
     assert ans.kind == "short-answer"
     assert ans.answer.split("**", 2)[1].startswith(opening)
+
+
+@pytest.mark.parametrize(
+    "question, opening",
+    [
+        # "stays in PENDING" is "stuck in PENDING" (stop 45, issue #29921) ...
+        ("my ray job remains in pending, why?", "PENDING means its entrypoint has not started yet"),
+        # ... but "how long can a job stay in pending" asks for a time, not for the cause.
+        ("how long can a ray job stay in pending before it fails", "15 minutes by default"),
+    ],
+)
+def test_a_job_staying_in_pending_gets_the_cause_and_how_long_gets_the_time(assistant, question, opening):
+    ans = assistant.ask(question)
+    assert ans.kind == "short-answer" and ans.topic == "job-submission-status-stop"
+    assert ans.answer.split("**", 2)[1].startswith(opening)
