@@ -75,9 +75,16 @@ def _english_words() -> Mapping[str, int]:
     return SpellChecker(distance=1).word_frequency.dictionary
 
 
+#: The last letters an inflected ending of ``_ENDINGS`` can end with: a word that ends otherwise is
+#: English only as it stands (this check saves most of the index build's typo-table time).
+_ENDING_LAST = frozenset(end[-1] for end, _ in _ENDINGS)
+
+
 def _is_english(word: str, english: Mapping[str, int]) -> bool:
     if word in english:
         return True
+    if word[-1:] not in _ENDING_LAST:
+        return False
     return any(
         word.endswith(end) and len(word) - len(end) >= 3 and word[: -len(end)] + back in english
         for end, back in _ENDINGS
