@@ -137,6 +137,42 @@ def display_code(text: str) -> str:
     return re.sub(r"^```(\w+)[ \t]+runnable[ \t]*$", r"```\1", text, flags=re.M)
 
 
+_CODE_SPAN = lazy(r"(`+)(.+?)\1")
+#: A word Markdown would read as emphasis: a dunder name ("__init__", "handle.__ray_ready__.remote()")
+#: or starred arguments ("**kwargs", "*args").
+_EMPHASIS_WORD = lazy(r"__\w+__|^\*{1,2}[A-Za-z_]")
+
+
+def code_words(text: str) -> str:
+    """Plain text (a short answer) with its dunder names and ``*args``/``**kwargs`` put in code spans,
+    so that Markdown shows ``__init__`` as written instead of a bold "init". Existing code spans are
+    left alone; the surrounding punctuation stays outside the span."""
+    out: list[str] = []
+    last = 0
+    for m in _CODE_SPAN.finditer(text):
+        out.append(_code_words_plain(text[last : m.start()]))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(_code_words_plain(text[last:]))
+    return "".join(out)
+
+
+def _code_words_plain(text: str) -> str:
+    def one(token: str) -> str:
+        core, head, tail = token, "", ""
+        while core and core[-1] in ".,;:!?'\"" or (core.endswith(")") and core.count(")") > core.count("(")):
+            tail = core[-1] + tail
+            core = core[:-1]
+        while core and core[0] in "'\"" or (core.startswith("(") and core.count("(") > core.count(")")):
+            head += core[0]
+            core = core[1:]
+        if core and "`" not in core and _EMPHASIS_WORD.search(core):
+            return f"{head}`{core}`{tail}"
+        return token
+
+    return "".join(one(t) if not t.isspace() else t for t in re.split(r"(\s+)", text))
+
+
 def trim_words(text: str, limit: int) -> tuple[str, bool]:
     """Cut Markdown after whole paragraphs/list items once ``limit`` words are reached."""
     blocks = re.split(r"\n(?=\s*(?:[-*] |\d+\. )|\n)", text)
@@ -354,7 +390,7 @@ def compose_entry(
     parts.append(f"### {entry.title}")
     first_urls = list(first_urls or [])
     if short is not None:
-        parts.append(f"**{short.answer}**")
+        parts.append(f"**{code_words(short.answer)}**")
         first_urls.append(short.source)
     elif direct:
         parts.append(f"**{direct}**")

@@ -703,10 +703,12 @@ _COMPARISON_SA = lazy(r"\bdifference\b|\bvs\.?\b|\bversus\b|\bcompar", re.I)
 #: between the head node and a worker node?" is about head and worker nodes, and "difference between"
 #: alone must not make it the answer to "difference between Kubernetes and Ray".
 _FRAME_WORDS = frozenset({"default", "difference", "between", "versus", "compare", "comparison"})
-#: "Will it wait forever or error out?": the user names two outcomes; a "Yes." or "No." picks
-#: neither. (Not "... or not?", and not a list of things inside one ask: "pip or conda".)
+#: "Will it wait forever or error out?", "Do the calls to my actor wait while it restarts, or fail?": the
+#: user names two outcomes; a "Yes." or "No." picks neither. (Not "... or not?", and not a list of
+#: things inside one ask: "pip or conda".)
 _OUTCOME_CHOICE = lazy(
-    r"(?:^|[.?!]\s+)(?:will|would|does|do|is|are|should)\s+(?:it|they|ray|this|that)\s+\w+[^.?!]*"
+    r"(?:^|[.?!]\s+)(?:will|would|does|do|is|are|should)\s+(?:it|they|ray|this|that|calls|tasks|jobs|requests|(?:my|the|our|these|those)\s+\w+)"
+    r"(?:\s+(?:to|of|on|in)\s+(?:my|the|an?|our|its)?\s*\w+)?\s+\w+[^.?!]*"
     r"\bor\b(?!\s+not\b)\s+\w+[^.?!]*\?\s*$",
     re.I,
 )
@@ -943,8 +945,8 @@ def match_short_answer(
             continue  # the task ID is no answer to "how do I get the node id"
         if capability and is_yes_no(sa.question) and asks_fact_yes_no(sa.question):
             continue  # "is there a way to reserve memory?" is not settled by "No." about another fact
-        if is_yes_no(sa.question) and choice:
-            continue  # "Yes." or "No." is no answer to "A or B?"
+        if is_yes_no(sa.question) and choice and not _OUTCOME_CHOICE.search(sa.question):
+            continue  # "Yes." or "No." is no answer to "A or B?" (a short answer to "A or B?" is)
         if is_yes_no(sa.question) and _yes_no_other_ask(sa.question, asked, sa.answer):
             continue  # its "Yes."/"No." settles another proposition
         if _TURN_OFF.search(sa.question) and not _TURN_OFF_ASKED.search(asked) and len(asked.split()) > 3:

@@ -1227,3 +1227,18 @@ def test_a_job_staying_in_pending_gets_the_cause_and_how_long_gets_the_time(assi
     ans = assistant.ask(question)
     assert ans.kind == "short-answer" and ans.topic == "job-submission-status-stop"
     assert ans.answer.split("**", 2)[1].startswith(opening)
+
+
+@pytest.mark.parametrize(
+    ("question", "opening"),
+    [
+        # "Do the calls wait ..., or fail?" names two outcomes: the "Not necessarily." of "Does an actor
+        # restart on the same node?" picks neither; the short answer to that same choice does (stop 46).
+        ("Do calls to my actor wait while it restarts, or fail?", "They fail unless retries cover the restart"),
+        ("Does an actor restart on the same node?", "Not necessarily"),
+    ],
+)
+def test_a_choice_between_two_outcomes_gets_the_short_answer_that_picks_one(assistant, question, opening):
+    ans = assistant.ask(question)
+    assert ans.kind == "short-answer" and ans.topic == "actor-restarts-and-task-retries"
+    assert ans.answer.split("**", 2)[1].startswith(opening)

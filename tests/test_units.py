@@ -8,7 +8,7 @@ import pytest
 from helpers import DATA
 
 from raybot import codecheck, intents
-from raybot.answer import Offer, compose_entry, display_code, next_offer, trim_words
+from raybot.answer import Offer, code_words, compose_entry, display_code, next_offer, trim_words
 from raybot.kb import Entry
 from raybot.retrieve import MAX_QUESTION_CHARS, extract_signals, prepare_query, tokenize
 
@@ -252,6 +252,21 @@ def test_compose_first_answer_trims_details_and_offers_next():
     assert c.offer == Offer("e1", "Steps", "Want steps?")
     assert c.markdown.rstrip().endswith("Want steps?")
     assert next_offer(ENTRY, {"Answer", "Steps"}).section == "Example"
+
+
+def test_a_short_answer_shows_dunder_names_and_starred_args_as_written():
+    # Short answers are plain text inside the bold lead: "__init__" must not turn into a bold "init".
+    from raybot.kb import ShortAnswer
+    from raybot.render import markdown_lines
+
+    sa = ShortAnswer("q?", "Its state is rebuilt by __init__ (pass **kwargs; a*b stays).", "https://example.org")
+    c = compose_entry(ENTRY, sections=["Answer"], short=sa)
+    assert "**Its state is rebuilt by `__init__` (pass `**kwargs`; a*b stays).**" in c.markdown
+    shown = "\n".join(line.plain for line in markdown_lines(c.markdown, width=80, sources=[], color=False))
+    assert "__init__" in shown and "**kwargs" in shown
+    assert code_words("already `__init__`, and ray.get(h.__ray_ready__.remote()).") == (
+        "already `__init__`, and `ray.get(h.__ray_ready__.remote())`."
+    )
 
 
 def test_display_code_hides_runnable_marker_and_trim_keeps_whole_items():
