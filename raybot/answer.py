@@ -282,7 +282,7 @@ def cited_sources(entries: list[Entry], shown_text: str, first: list[str] | None
 
 
 def sources_markdown(sources: list[Source], more: int = 0) -> str:
-    text = "**Sources:**\n" + "\n".join(f"- {s.title}: <{s.url}>" for s in sources)
+    text = "**Sources:**\n" + "\n".join(f"- {code_words(s.title)}: <{s.url}>" for s in sources)
     if more:
         text += f'\n- *({more} more: ask "more sources")*'
     return text
@@ -387,7 +387,7 @@ def compose_entry(
     parts: list[str] = []
     if lead:
         parts.append(lead)
-    parts.append(f"### {entry.title}")
+    parts.append(f"### {code_words(entry.title)}")
     first_urls = list(first_urls or [])
     if short is not None:
         parts.append(f"**{code_words(short.answer)}**")
@@ -427,7 +427,7 @@ def compose_entry(
         parts.append(vl)
     shown.update(newly)
     if see_also:
-        parts.append("**See also:** " + "; ".join(f"{e.title} (`{e.id}`)" for e in see_also))
+        parts.append("**See also:** " + "; ".join(f"{code_words(e.title)} (`{e.id}`)" for e in see_also))
     srcs, more = cited_sources([entry, *(see_also or [])], "\n".join(parts), first_urls)
     parts.append(sources_markdown(srcs, more))
     offer = next_offer(entry, shown, related, prefer_offer)
@@ -446,8 +446,8 @@ def compose_entry(
 def compose_sources(entry: Entry, shown: list[str] | None = None) -> Composed:
     """Every source of ``entry`` (the answer to "more sources")."""
     pool = sources_of([entry])
-    lines = [f"All sources of *{entry.title}* (`{entry.id}`):"]
-    lines += [f"- {s.title}: <{s.url}>" for s in pool]
+    lines = [f"All sources of *{code_words(entry.title)}* (`{entry.id}`):"]
+    lines += [f"- {code_words(s.title)}: <{s.url}>" for s in pool]
     extra = [a.source for a in entry.answers if a.source not in {s.url for s in pool}]
     extra += [g.source for g in entry.signatures if g.source not in {s.url for s in pool} and g.source not in extra]
     if extra:
@@ -462,7 +462,7 @@ def compose_out_of_scope(question: str, closest: list[Entry], lead: str | None =
         lines.append(SCOPE)
     if closest:
         lines.append("The closest entries I have (they may not answer your question):")
-        lines.append("\n".join(f"- {e.title} (`{e.id}`)" for e in closest))
+        lines.append("\n".join(f"- {code_words(e.title)} (`{e.id}`)" for e in closest))
         lines.append("Ask `raybot kb show ID` to read one.")
     lines.append(
         "For anything else, the Ray documentation (https://docs.ray.io) and the Ray forum are the places to ask."
@@ -484,7 +484,7 @@ def compose_partial(entry: Entry, missing: list[str], yes_no_question: str | Non
         head = "**I don't have an answer to that.**"
         gap = f"It does not address {what}, which your question asks about."
     text = (
-        f"{head} The closest I have is *{entry.title}* (`{entry.id}`). {gap}\n\n"
+        f"{head} The closest I have is *{code_words(entry.title)}* (`{entry.id}`). {gap}\n\n"
         f"Read it with `raybot kb show {entry.id}` if it still helps; for the rest, the Ray documentation "
         "(https://docs.ray.io) and the Ray forum are the places to ask."
     )

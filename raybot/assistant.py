@@ -1955,8 +1955,9 @@ class Assistant:
         if intent == "section" and section != "Answer" and section in state.seen.get(entry_id, set()):
             offer = compose.next_offer(entry, state.seen.get(entry_id, set()) | state.shown)
             text = (
-                f"I showed the {compose.SECTION_TITLES[section].lower()} of *{entry.title}* earlier in "
-                f"this thread (scroll up, or `raybot kb show {entry_id}`)."
+                f"I showed the {compose.SECTION_TITLES[section].lower()} of "
+                f"*{compose.code_words(entry.title)}* earlier in this thread "
+                f"(scroll up, or `raybot kb show {entry_id}`)."
             )
             if offer:
                 text += f"\n\n{offer.text}"
@@ -1982,7 +1983,7 @@ class Assistant:
             )
             if alt is None:
                 text = (
-                    f"The entry *{entry.title}* has no {compose.SECTION_TITLES[section].lower()} "
+                    f"The entry *{compose.code_words(entry.title)}* has no {compose.SECTION_TITLES[section].lower()} "
                     "section, and none of its related entries has one."
                 )
                 offer = compose.next_offer(entry, state.shown)
@@ -1996,9 +1997,10 @@ class Assistant:
                 return self._answer(
                     tid, query, composed, intent=intent, in_scope=True, conf=state.confidence, topic=entry_id
                 )
-            lead = (
-                lead or ""
-            ) + f"*{entry.title}* has no {compose.SECTION_TITLES[section].lower()}; this related entry does:"
+            lead = (lead or "") + (
+                f"*{compose.code_words(entry.title)}* has no {compose.SECTION_TITLES[section].lower()}; "
+                "this related entry does:"
+            )
             target = alt
         composed = compose.compose_entry(
             target,
@@ -2203,7 +2205,8 @@ class Assistant:
         if "Example" in state.seen.get(pattern.id, set()):
             text = (
                 findings_md + f"\n\nCompare your code with the working pattern shown earlier in this thread "
-                f"(*{pattern.title}*, `raybot kb show {pattern.id}`): the difference is in the lines above."
+                f"(*{compose.code_words(pattern.title)}*, `raybot kb show {pattern.id}`): "
+                "the difference is in the lines above."
             )
             offer = compose.next_offer(pattern, state.seen.get(pattern.id, set()))
             composed = Composed(

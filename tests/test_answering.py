@@ -1191,7 +1191,7 @@ def test_yes_no_frames_are_read_from_the_asking_sentences():
         (
             "Cluster with min 0 and max 5 workers; my job waits for 3 nodes to appear but worker nodes never "
             "scale up. Does autoscaling only happen when there is a resource demand?",
-            "Yes.",
+            "Yes, apart from the min_workers floor",
         ),
         # Issue #1273: "can ... make my application hang?" took the "Yes." of "Can I call ray.get inside
         # a task?", then the actor self-call answer.

@@ -264,6 +264,9 @@ def test_a_short_answer_shows_dunder_names_and_starred_args_as_written():
     assert "**Its state is rebuilt by `__init__` (pass `**kwargs`; a*b stays).**" in c.markdown
     shown = "\n".join(line.plain for line in markdown_lines(c.markdown, width=80, sources=[], color=False))
     assert "__init__" in shown and "**kwargs" in shown
+    titled = Entry.from_record({**ENTRY_RECORD, "title": "Actor stuck: its __init__ is still running"})
+    heading = compose_entry(titled, sections=["Answer"]).markdown.split("\n", 1)[0]
+    assert heading == "### Actor stuck: its `__init__` is still running"
     assert code_words("already `__init__`, and ray.get(h.__ray_ready__.remote()).") == (
         "already `__init__`, and `ray.get(h.__ray_ready__.remote())`."
     )
