@@ -146,7 +146,8 @@ _EMPHASIS_WORD = lazy(r"__\w+__|^\*{1,2}[A-Za-z_]")
 def code_words(text: str) -> str:
     """Plain text (a short answer) with its dunder names and ``*args``/``**kwargs`` put in code spans,
     so that Markdown shows ``__init__`` as written instead of a bold "init". Existing code spans are
-    left alone; the surrounding punctuation stays outside the span."""
+    left alone; the surrounding punctuation stays outside the span. (Not ``sanitize.md_literal``: its
+    backslashes would stay in the JSON answer text and break the words the eval looks for.)"""
     out: list[str] = []
     last = 0
     for m in _CODE_SPAN.finditer(text):

@@ -237,8 +237,10 @@ def test_signature_placeholders_and_whitespace():
         ('my tasks fail with "the worker exited unexpectedly during start", why', True),
         ('what does "ActorDiedError: the actor died" mean', False),
         ('getting "[2026-01-05 10:00:00] raylet.cc:120 node lost"', False),
-        ('what does "the actor died because its owner has died and then it tried to restart it '
-         'but failed" mean', False),
+        (
+            'what does "the actor died because its owner has died and then it tried to restart it but failed" mean',
+            False,
+        ),
     ],
 )
 def test_a_few_quoted_words_are_retyped_not_pasted(question, retyped):
@@ -262,8 +264,12 @@ def test_a_retyped_message_is_answered_by_ranking_not_called_unknown(assistant):
         # "disable" is "turn off": not the "Yes." of "Can the OOM killer kill actors, not only tasks?"
         ("can i disable the oom killer", "oom-killer", "RAY_memory_monitor_refresh_ms=0", "actors included"),
         # A how-to sharing only the topic does not answer a yes/no about a fact.
-        ("is a placement group released when the driver exits", "placement-group-bundles-nodes",
-         "lifetime='detached'", "ray list placement-groups"),
+        (
+            "is a placement group released when the driver exits",
+            "placement-group-bundles-nodes",
+            "lifetime='detached'",
+            "ray list placement-groups",
+        ),
     ],
 )
 def test_disable_is_turn_off_and_topic_how_tos_do_not_answer_yes_no(assistant, question, entry, must, must_not):
@@ -273,7 +279,7 @@ def test_disable_is_turn_off_and_topic_how_tos_do_not_answer_yes_no(assistant, q
 
 
 def test_a_short_ask_beside_a_paste_gets_the_short_answer_about_it(assistant):
-    """"is this harmful?" after a retyped registration-timeout line: the message is known without
+    """ "is this harmful?" after a retyped registration-timeout line: the message is known without
     its pid, and the short answer that says whether it is harmful leads, not "what does it mean"
     nor another warning's "No, not by itself"."""
     ans = assistant.ask(
@@ -1119,7 +1125,7 @@ def test_a_paste_whose_only_known_word_is_rpcerror_is_not_recognised(assistant):
 
 
 def test_an_issue_question_about_nothing_asks_what_is_meant(assistant):
-    """"is there an upstream issue for this?" as a thread's first message: "this" names nothing, so
+    """ "is there an upstream issue for this?" as a thread's first message: "this" names nothing, so
     raybot asks for the problem instead of saying it has no issue entry about it (h34c)."""
     ans = assistant.ask("is there an upstream issue for this?")
     assert "Which problem do you mean?" in ans.answer and "no GitHub issue entry" not in ans.answer
@@ -1215,30 +1221,28 @@ def test_issue_pool_questions_get_the_short_answer_to_what_they_ask(assistant, q
 
 
 @pytest.mark.parametrize(
-    "question, opening",
+    ("question", "topic", "opening"),
     [
         # "stays in PENDING" is "stuck in PENDING" (stop 45, issue #29921) ...
-        ("my ray job remains in pending, why?", "PENDING means its entrypoint has not started yet"),
+        ("my ray job remains in pending, why?", "job-submission-status-stop", "PENDING means its entrypoint"),
         # ... but "how long can a job stay in pending" asks for a time, not for the cause.
-        ("how long can a ray job stay in pending before it fails", "15 minutes by default"),
-    ],
-)
-def test_a_job_staying_in_pending_gets_the_cause_and_how_long_gets_the_time(assistant, question, opening):
-    ans = assistant.ask(question)
-    assert ans.kind == "short-answer" and ans.topic == "job-submission-status-stop"
-    assert ans.answer.split("**", 2)[1].startswith(opening)
-
-
-@pytest.mark.parametrize(
-    ("question", "opening"),
-    [
+        (
+            "how long can a ray job stay in pending before it fails",
+            "job-submission-status-stop",
+            "15 minutes by default",
+        ),
         # "Do the calls wait ..., or fail?" names two outcomes: the "Not necessarily." of "Does an actor
-        # restart on the same node?" picks neither; the short answer to that same choice does (stop 46).
-        ("Do calls to my actor wait while it restarts, or fail?", "They fail unless retries cover the restart"),
-        ("Does an actor restart on the same node?", "Not necessarily"),
+        # restart on the same node?" picks neither; the short answer to that same choice does (stop 46) ...
+        (
+            "Do calls to my actor wait while it restarts, or fail?",
+            "actor-restarts-and-task-retries",
+            "They fail unless retries cover the restart",
+        ),
+        # ... and the plain yes/no question still gets its own.
+        ("Does an actor restart on the same node?", "actor-restarts-and-task-retries", "Not necessarily"),
     ],
 )
-def test_a_choice_between_two_outcomes_gets_the_short_answer_that_picks_one(assistant, question, opening):
+def test_the_short_answer_to_the_kind_of_question_asked_leads(assistant, question, topic, opening):
     ans = assistant.ask(question)
-    assert ans.kind == "short-answer" and ans.topic == "actor-restarts-and-task-retries"
+    assert ans.kind == "short-answer" and ans.topic == topic
     assert ans.answer.split("**", 2)[1].startswith(opening)
