@@ -337,6 +337,28 @@ def _content_words(text: str) -> set[str]:
     return {w.strip(".'-") for w in _CONTENT_WORD.findall(text.lower())} - _FILLER_WORDS
 
 
+def _still_open(text: str) -> bool:
+    """Does ``text`` end inside a parenthesis, a quotation or a code span?"""
+    return (
+        text.count("(") > text.count(")")
+        or text.count('"') % 2 == 1
+        or text.count("“") > text.count("”")
+        or text.count("`") % 2 == 1
+    )
+
+
+def whole_sentences(paragraph: str) -> list[str]:
+    """The sentences of ``paragraph``, never cut inside a parenthesis, quotation or code span: a quoted
+    message such as ("owner is unknown ... Owners not found ...") holds a "... O" that is no sentence end."""
+    out: list[str] = []
+    for piece in _SENTENCE_END.split(paragraph):
+        if out and _still_open(out[-1]):
+            out[-1] += " " + piece
+        else:
+            out.append(piece)
+    return out
+
+
 def drop_repeated_sentences(text: str, said: str, *, cover: float = 0.8, min_words: int = 5) -> str:
     """``text`` without the prose sentences that only repeat ``said`` (the short answer printed
     above it): a sentence goes when ``cover`` of its content words (at least ``min_words``) are in
@@ -348,7 +370,7 @@ def drop_repeated_sentences(text: str, said: str, *, cover: float = 0.8, min_wor
             out.append(para)
             continue
         kept = []
-        for sent in _SENTENCE_END.split(para):
+        for sent in whole_sentences(para):
             words = _content_words(sent)
             new = words - said_words
             # A number or a name (setting, API) the short answer lacks keeps the sentence.

@@ -776,6 +776,26 @@ def test_a_sentence_the_short_answer_already_said_is_not_repeated():
         assert drop_repeated_sentences(kept, said) == kept
 
 
+def test_a_quoted_message_is_never_cut_into_two_sentences():
+    # "... Owners" inside a quotation is no sentence end: dropping only its second half as a repeat of the short
+    # answer left an open quotation and parenthesis on screen (stop 47, objectref-across-ray-sessions).
+    from raybot.answer import drop_repeated_sentences, whole_sentences
+
+    text = (
+        'After a new ray.init(), ray.get(old_ref) raised ValueError at once ("You are trying to access Ray objects '
+        'whose owner is unknown ... Owners not found for objects [...]"), with or without a timeout. '
+        "Recreate the data in the new session."
+    )
+    assert len(whole_sentences(text)) == 2
+    said = "Owners not found for objects: with or without a timeout, ray.get did not hang."
+    out = drop_repeated_sentences(text, said)
+    assert out.count('"') % 2 == 0 and out.count("(") == out.count(")")
+    assert out.endswith("Recreate the data in the new session.")
+    # Sentences outside quotes still split as before.
+    parts = whole_sentences("One. Two (a. B) three. Four `x. Y` five.")
+    assert parts == ["One.", "Two (a. B) three.", "Four `x. Y` five."]
+
+
 def test_swapped_neighbour_letters_are_a_typo_not_an_unknown_word(shipped_retriever):
     from raybot.retrieve import swapped_letters
 
