@@ -1431,11 +1431,16 @@ class Assistant:
         elif (
             (quoted := _quoted_words(query))
             and not hit.exact
-            and self.retriever.message_share(quoted, hit.entry) < tuning.RETYPED_MESSAGE_MIN_SHARE
+            and (
+                self.retriever.message_share(quoted, hit.entry) < tuning.RETYPED_MESSAGE_MIN_SHARE
+                or not self.retriever.message_words_together(quoted, hit.entry)
+            )
         ):
             # A message quoted from memory that no signature matched: ranking may answer it, but
             # only from an entry that speaks of the message's own words, not one that shares the
-            # rest of the question ("grpc ... through a proxy").
+            # rest of the question ("grpc ... through a proxy"), and uses its rarest word beside the
+            # words the message puts next to it (not "Exception iterating responses" for
+            # "Exception iterating requests!").
             j.confidence = min(j.confidence, tuning.IN_SCOPE_MIN - 0.01)
         elif self._names_only_its_class(query, hit.entry):
             # "ObjectFetchTimedOutError" alone, or "what is X?": a class name embeds poorly, but the

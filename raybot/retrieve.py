@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from raybot import tuning, typos
 from raybot.lazyre import lazy
-from raybot.tokens import STOPWORDS, covered, entry_terms, term_counts, tokenize, topic_words  # noqa: F401  (re-exported)
+from raybot.tokens import STOPWORDS, covered, entry_terms, stem_keys, term_counts, tokenize, topic_words  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -290,6 +290,11 @@ def _content_words(text: str) -> list[str]:
     return [t for t in dict.fromkeys(tokenize(text)) if t not in FILLER and not t.isdigit() and len(t) >= 3]
 
 
+def _word_keys(tok: str) -> tuple[str, ...]:
+    """A word and the keys its other forms share (tokens.stem_keys)."""
+    return (tok, *stem_keys(tok))
+
+
 class Retriever:
     """Loads the index once; ``search`` is then a few milliseconds."""
 
@@ -301,6 +306,7 @@ class Retriever:
         self._vocab: dict[str, list[str]] | None = None
         self._identifiers: tuple[str, ...] | None = None
         self._english_near: frozenset[str] | None = None  #: see raybot.typos
+        self._token_cache: dict[str, list[str]] = {}
         self._vec_cache: dict[str, Any] = {}
         self._terms_cache: dict[str, set[str]] = {}
         self._df: dict[str, int] = {}
@@ -453,6 +459,33 @@ class Retriever:
         if not words or total <= 0:
             return 1.0
         return sum(self.term_weight(t) for t in words if covered(t, terms)) / total
+
+    def message_words_together(self, message: str, entry_id: str) -> bool:
+        """Does the entry use a quoted message's rarest word next to (within a few tokens of) the
+        words that stand next to it in the message? "Exception iterating requests!" is not the
+        message an entry quotes as "Exception iterating responses: ..." even though that entry
+        uses all three words somewhere."""
+        words = _content_words(message)
+        if len(words) < 2:
+            return True
+        rare = max(words, key=self.term_weight)
+        i = words.index(rare)
+        neighbours = [set(_word_keys(w)) for w in words[max(0, i - 1) : i] + words[i + 1 : i + 2]]
+        want = set(_word_keys(rare))
+        toks = self._entry_tokens(entry_id)
+        n = tuning.MESSAGE_NEIGHBOUR_TOKENS
+        for j, tok in enumerate(toks):
+            if want.intersection(_word_keys(tok)):
+                around = [t for t in toks[max(0, j - n) : j + n + 1] if t != tok]
+                if all(any(keys.intersection(_word_keys(t)) for t in around) for keys in neighbours):
+                    return True
+        return False
+
+    def _entry_tokens(self, entry_id: str) -> list[str]:
+        toks = self._token_cache.get(entry_id)
+        if toks is None:
+            toks = self._token_cache[entry_id] = tokenize(self._entry_text(entry_id))
+        return toks
 
     def _entry_text(self, entry_id: str) -> str:
         text = self._text_cache.get(entry_id)

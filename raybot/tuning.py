@@ -63,6 +63,9 @@ RETYPED_MESSAGE_MAX_WORDS = 10
 #: stop 33: a dev row quoting a gRPC error (share 0.16) is declined at any bar from 0.25; 0.35 and 0.5 also
 #: declined one right calib answer and no wrong one.
 RETYPED_MESSAGE_MIN_SHARE = 0.25
+#: A quoted message's rarest word must stand within this many tokens of one of its neighbours in the
+#: message somewhere in the answering entry (retrieve.Retriever.message_words_together).
+MESSAGE_NEIGHBOUR_TOKENS = 4
 #: A paste that stops after a message's first sentence is that message when the sentence has this many
 #: literal words (and no other entry's message opens the same way). Set by hand: 4 would also admit
 #: generic openings such as "Lost reference to actor"; with 5 the whole-pool scan moved no row (2026-12-04).

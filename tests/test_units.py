@@ -1431,6 +1431,12 @@ def test_a_quoted_message_is_answered_only_by_an_entry_that_uses_its_words(assis
     assert _quoted_words(prepare_query(q)) == "Exception iterating requests!"
     # The TLS and Ray Client entry shares "grpc", "head" and "proxy" with the question, never the message.
     assert not assistant.ask(q).in_scope
+    # The Ray Client entry quotes a sibling message, "Exception iterating responses: Server startup
+    # failed.", so it uses all three words, but not "iterating" beside "requests".
+    retriever = assistant.retriever
+    assert retriever.message_share("Exception iterating requests!", "ray-client-server-startup-failed") == 1.0
+    assert not retriever.message_words_together("Exception iterating requests!", "ray-client-server-startup-failed")
+    assert retriever.message_words_together("Exception iterating responses", "ray-client-server-startup-failed")
     # A message typed from memory that an entry does explain keeps its answer.
     known = 'what does "the actor died because its owner has died" mean'
     ans = assistant.ask(known)
