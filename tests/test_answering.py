@@ -1236,7 +1236,7 @@ def test_issue_pool_questions_get_the_short_answer_to_what_they_ask(assistant, q
         (
             "Do calls to my actor wait while it restarts, or fail?",
             "actor-restarts-and-task-retries",
-            "They fail unless retries cover the restart",
+            "It depends on the actor's own max_task_retries",
         ),
         # ... and the plain yes/no question still gets its own.
         ("Does an actor restart on the same node?", "actor-restarts-and-task-retries", "Not necessarily"),
