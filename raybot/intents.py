@@ -113,7 +113,8 @@ SECTION_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 _ISSUES = lazy(
     r"\b(search|find|look(?:ing)? (?:up|for)|list|show|which|what|any|are there|is there|known)\b.{0,40}?"
-    r"\b(issues?|bugs?|prs?|pull requests?|tickets?|reports?)\b|"
+    # "reports" only as a plural noun: "what does Ray report" uses the verb ("bug report" has "bug").
+    r"\b(issues?|bugs?|prs?|pull requests?|tickets?|reports)\b|"
     r"\bissues? (?:about|on|for|where|mentioning|that mention)\b|"
     r"^(?:and |what about |how about )?(?:issues?|bugs?|prs?)\b",
     re.I,
@@ -201,7 +202,7 @@ def wanted_section(text: str) -> str | None:
 
 
 def issue_term(text: str) -> str | None:
-    noun = re.search(r"\b(?:issues?|bugs?|prs?|pull requests?|tickets?|reports?)\b", text, re.I)
+    noun = re.search(r"\b(?:issues?|bugs?|prs?|pull requests?|tickets?|reports)\b", text, re.I)
     rest = text[noun.end() :] if noun else text
     m = _ISSUE_TERM.search(rest)
     term = m.group(1) if m else ""

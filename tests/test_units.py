@@ -158,6 +158,9 @@ def test_a_cli_flag_is_the_identifier_of_its_setting():
         ("and how do I check it worked?", "contextual", None),
         ("@RunLLM Search for issues where num_workers_soft_limit is mentioned", "issues", None),
         ("which issues discuss max_calls?", "issues", None),
+        ("are there any bug reports about raylet crashes?", "issues", None),
+        # "report" here is what Ray does, not a bug report to search for.
+        ("My task crashed with a segmentation fault: what does Ray report and where is the stack?", "question", None),
         ("different question: what does ray memory show?", "new_topic", None),
         ("What may be the cause of ray idle consuming a lot of cpu?", "question", None),
         ("thanks!", "thanks", None),
