@@ -435,6 +435,21 @@ _OPPOSITES = (
         lazy(r"\b(?:less|fewer|lower|smaller) than\b|\bbelow\b|\bfraction", re.I),
         lazy(r"\b(?:more|greater|higher|larger|bigger) than\b|\babove\b", re.I),
     ),
+    # Looking is not changing: "how can I check how much object store memory is left on a node" is
+    # not "How do I set the object store size?" (kb_regress, stop 48). Only the asking forms count:
+    # "I checked ..." reports what was done, and "see" opens too many complaints ("I see ...").
+    (
+        lazy(
+            r"\bcheck(?:s|ing)?\b(?! (?:out|in)\b)|\bmonitor(?:s|ing)?\b|\bfind out\b|\binspect\w*|\bview\b"
+            r"|\bhow much\b(?: \w+){0,5} (?:left|used|free|available|remaining|in use)\b",
+            re.I,
+        ),
+        lazy(
+            r"\bset(?:s|ting)?\b(?! of\b)|\bincreas\w*|\braise\b|\bchang(?:e|es|ing)\b|\bconfigur\w*|\breduc\w*"
+            r"|\bdecreas\w*|\boverrid\w*",
+            re.I,
+        ),
+    ),
 )
 
 #: Tasks are retried and actors restarted by different rules: "does ray restart tasks killed by

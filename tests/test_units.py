@@ -405,6 +405,13 @@ def test_a_short_answer_is_not_led_by_the_opposite_of_what_was_asked():
     assert _opposite_asked(kills, "does a detached actor survive ray stop")
     assert _opposite_asked(kills, "will my detached actor keep running after ray stop")
     assert not _opposite_asked(kills, "are detached actors killed by ray stop")
+    # Looking is not changing (stop 48's kb_regress: a "check" question led by the "set" answer).
+    size = "How do I set the object store size?"
+    assert _opposite_asked(size, "how can I check how much object store memory is left on a specific node")
+    assert _opposite_asked("How can I check the object store usage of each node?", "how do I increase the object store")
+    assert not _opposite_asked(size, "how do I change the object store size")
+    assert not _opposite_asked(size, "I checked ray status, how do I set a bigger object store?")
+    assert not _opposite_asked(size, "how do I set it, and how can I check it took effect")
 
     # Zero is not just another value of a setting.
     zero = "What happens if I set num_cpus=0 on a task?"
