@@ -438,6 +438,31 @@ def find(entries: dict[str, Entry], text: str) -> list[SignatureHit]:
             -h.signature.literal_chars(),
         )
     )
+    return _prefer_cut_specific(hits)
+
+
+def _prefer_cut_specific(hits: list[SignatureHit]) -> list[SignatureHit]:
+    """A general message whose last placeholder takes the rest of the line ("Failed to register
+    worker to Raylet: {error}") matches any paste that opens like it, also one cut off inside a
+    more specific message that opens the same way ("... to Raylet: Invalid: Invalid: No available
+    ports", without its last sentence). When the paste goes on with that specific message's words
+    past where the general one's fixed text ends, the specific one is what was pasted."""
+    from raybot.kb import PLACEHOLDER_RE
+
+    if not hits or not hits[0].exact:
+        return hits
+    general = hits[0].signature
+    if not re.search(r"\}\W*$", general.text) or PLACEHOLDER_RE.search(general.text) is None:
+        return hits
+    opening = literal_words(general)
+    for i, h in enumerate(hits[1:], start=1):
+        lit = literal_words(h.signature)
+        if not h.part or lit[: len(opening)] != opening:
+            continue
+        covered = round(h.score * len(lit))
+        # Three words past the shared opening: more than a status code ("Invalid: Invalid:").
+        if covered >= len(opening) + 3:
+            return [h, *hits[:i], *hits[i + 1 :]]
     return hits
 
 

@@ -94,6 +94,24 @@ def test_a_filled_in_signature_ranks_before_its_family():
     assert [h.entry for h in other][:1] == ["job-client-dashboard-not-in-gcs"]
 
 
+def test_a_cut_specific_message_ranks_before_the_general_one_it_opens_like():
+    """ "Failed to register worker to Raylet: {error}" matches any registration failure; a paste cut
+    after "No available ports" is the port-range message, whose last sentence is missing."""
+    entries = {e.id: e for e in SHIPPED}
+    cut = (
+        "(pid=4242) core_worker_process.cc:247: Failed to register worker to Raylet: "
+        "Invalid: Invalid: No available ports"
+    )
+    hits = signatures.find(entries, cut)
+    assert [h.entry for h in hits][:2] == ["worker-port-range-exhausted", "failed-to-register-worker-raylet"]
+    # Another status after the shared opening keeps the general message first.
+    other = signatures.find(entries, "Failed to register worker to Raylet: IOError: Connection reset by peer")
+    assert other[0].entry == "failed-to-register-worker-raylet"
+    # Only the shared opening pasted: nothing says which of them it is, so the general one.
+    opening = signatures.find(entries, "Failed to register worker to Raylet: Invalid: Invalid:")
+    assert opening[0].entry == "failed-to-register-worker-raylet"
+
+
 def test_a_message_quoted_inside_another_ranks_after_it():
     """A gRPC status inside the "Status: ..." part of a Ray message is part of that message: the
     enclosing message's entry comes first, though the quoted text starts later in the paste."""
