@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from raybot import addresses, intents, signatures, tuning
+from raybot import addresses, intents, language, signatures, tuning
 from raybot import answer as compose
 from raybot.answer import Answer, Composed, Offer
 from raybot.errors import StoreError, ThreadNotFound, UsageError
@@ -1862,6 +1862,13 @@ class Assistant:
                 if docs
                 else None
             )
+            if lead is None and language.looks_non_english(query.raw):
+                # Nothing matched, maybe only because the kb and the embedding model are English.
+                lead = (
+                    "**That is not in my knowledge base, as far as I can tell**: my entries and the way I "
+                    "match questions are in English, and your question seems not to be. Asking it in "
+                    "English may find an answer."
+                )
             composed = compose.compose_out_of_scope(query.text, closest, lead=lead)
         ans = self._answer(
             tid, query, composed, intent=intent, in_scope=False, conf=judgement.confidence, topic=None, hits=hits

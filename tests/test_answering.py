@@ -1264,3 +1264,14 @@ def test_the_short_answer_to_the_kind_of_question_asked_leads(assistant, questio
     ans = assistant.ask(question)
     assert ans.kind == "short-answer" and ans.topic == topic
     assert ans.answer.split("**", 2)[1].startswith(opening)
+
+
+def test_a_declined_question_in_another_language_says_english_may_help(assistant):
+    """The kb and the embedding model are English: a German question that matches nothing is
+    declined with the hint to ask in English; an English one that matches nothing is not."""
+    german = assistant.ask("Wie viele Worker startet ray, wenn ich nichts einstelle?")
+    assert german.in_scope is False
+    assert "in English may find an answer" in german.answer, german.answer
+    english = assistant.ask("How do I bake sourdough bread with a cluster of ovens?")
+    assert english.in_scope is False
+    assert "not in my knowledge base" in english.answer and "English" not in english.answer

@@ -1633,3 +1633,26 @@ def test_asking_whether_something_hangs_is_not_settled_by_a_yes_about_doing_it()
     assert not _yes_no_other_ask("Can calling ray.get inside a Ray task deadlock or hang?", asked)
     # ... and a short answer about hanging does not answer a plain "can I".
     assert _yes_no_other_ask("Can calling ray.get inside a Ray task deadlock?", "can I call ray.get inside a task?")
+
+
+def test_a_question_in_another_language_is_told_from_english():
+    from raybot.language import looks_non_english
+
+    for other in (
+        "Wie viele Worker startet ray?",
+        "如何在 k8s raycluster 中管理 python 依赖",
+        "как запустить dashboard через консоль",
+        "RayJob은 작업이 완료되면 결과가 어디에 남아?",
+        "¿Cómo puedo limitar la memoria de un actor en Ray?",
+        "Comment est-ce que je peux arrêter un acteur?",
+    ):
+        assert looks_non_english(other), other
+    for english in (
+        "why do my ray::IDLE workers keep 2GB",
+        "my workers die, is the object store full?",
+        "how to use ray.get with a list",
+        "ok",
+        # Code and URLs are not prose: a German variable name or a docs path says nothing.
+        "what does `ist_fertig = ray.wait(refs)` return? see https://docs.ray.io/de/la/les/des",
+    ):
+        assert not looks_non_english(english), english
