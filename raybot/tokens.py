@@ -12,8 +12,9 @@ from collections import Counter
 
 from raybot.lazyre import lazy
 
-TOKENIZER_VERSION = 7  # 3: "auth" -> "authentication"; 4: "c++" -> "cpp", "monitor.out" -> "monitor_out"; 5: ".log" too
+TOKENIZER_VERSION = 8  # 3: "auth" -> "authentication"; 4: "c++" -> "cpp", "monitor.out" -> "monitor_out"; 5: ".log" too
 # 6: a CLI flag "--min-worker-port" is also the identifier "min_worker_port"; 7: "param(s)" -> "parameter"
+# 8: "ulimit -n" -> "ulimit_n" (and "ulimit"), so the one letter that says which limit is kept
 
 STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for with from as is are was were be been being
@@ -45,12 +46,17 @@ _TOKEN_RE = lazy(r"[a-z_][a-z0-9_]*(?:::[a-z_]+)?|\d+")
 #: identifier that also yields its stem ("monitor_out" and "monitor").
 #: A CLI flag of several words ("--object-store-memory") names the same setting as the Python
 #: keyword ("object_store_memory"): it becomes that identifier, which also yields its parts.
+#: ``ulimit -n`` (open files) and ``ulimit -u`` (processes) differ only in a letter too short to be
+#: a token: the pair becomes ``ulimit_n`` (a soft/hard ``-S``/``-H`` before the letter is dropped).
 _BEFORE_TOKENS = lazy(
     r"\bc\+\+|\b([a-z][a-z0-9_]*)\.(out|err|log)\b|(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)+)\b"
+    r"|\bulimit\s+-[hs]?([a-z])\b"
 )
 
 
 def _rewrite(m: re.Match[str]) -> str:
+    if m.group(4) is not None:
+        return f" ulimit_{m.group(4)} "
     if m.group(3) is not None:
         return f" {m.group(3).replace('-', '_')} "
     return " cpp " if m.group(1) is None else f" {m.group(1)}_{m.group(2)} "

@@ -1275,3 +1275,11 @@ def test_a_declined_question_in_another_language_says_english_may_help(assistant
     english = assistant.ask("How do I bake sourdough bread with a cluster of ovens?")
     assert english.in_scope is False
     assert "not in my knowledge base" in english.answer and "English" not in english.answer
+
+
+def test_the_ulimit_letter_picks_the_limit(assistant):
+    """ulimit -n (open files) and ulimit -u (processes) are different limits with different entries."""
+    files = assistant.ask("what ulimit -n should I set for ray")
+    assert files.in_scope and files.topic == "file-descriptor-limit", files.topic
+    procs = assistant.ask("what ulimit -u does ray need")
+    assert procs.in_scope and procs.topic == "thread-limit-resource-temporarily-unavailable", procs.topic

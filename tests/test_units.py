@@ -129,6 +129,15 @@ def test_tokenize_keeps_cpp_log_file_names_and_ray_get():
     assert "dashboard_log" in tokenize("where is dashboard.log")
 
 
+def test_tokenize_keeps_which_ulimit_was_asked():
+    # "what ulimit -n should I set" was led by the ulimit -u short answer: the letter that says which
+    # limit is too short to be a token (tokenizer 8).
+    assert {"ulimit_n", "ulimit"} <= set(tokenize("what ulimit -n should I set for ray"))
+    assert "ulimit_n" not in tokenize("what ulimit -u does ray need")
+    assert "ulimit_n" in tokenize("ulimit -Hn 65536")  # hard limit of -n
+    assert tokenize("the ulimit is too low") == ["ulimit", "low"]
+
+
 def test_a_cli_flag_is_the_identifier_of_its_setting():
     # "--min-worker-port" in an entry is what "min_worker_port" asks about (tokenizer 6).
     toks = tokenize("ray start --min-worker-port=10002 --object-store-memory 8000000000 --block")
