@@ -899,7 +899,13 @@ def match_short_answer(
     fact_yes_no = yes_no and asks_fact_yes_no(asked)
     # "Is there a way to tell ray that this actor needs 8 GB?" asks for a way, which a "No." about
     # another fact ("Can setting memory= keep it from being OOM killed?") denies by mistake.
-    capability = yes_no and bool(re.search(r"\bis there (?:a|any)(?: \w+)? way\b|\bis it possible\b", asked, re.I))
+    capability = yes_no and bool(
+        re.search(
+            r"\bis there (?:a|an|any)(?: \w+)? (?:way|api|method|function|command|tool)s?\b|\bis it possible\b",
+            asked,
+            re.I,
+        )
+    )
     # "Should I better run my own cluster or use Kubernetes?" asks for a recommendation between two
     # ways; "Are attributes added to the object store or kept in the process?" can still take a "No.".
     choice = bool(
@@ -980,6 +986,8 @@ def match_short_answer(
             continue  # "what does 'Spilled 2048 MiB' mean?" is not told where spilled objects go
         if yes_no and re.match(r"\s*why\b", sa.question, re.I) and _FAILURE_ASK.search(asked.strip()):
             continue  # "can ray.get in a task make my app hang?" wants a yes or no, not why an actor hangs
+        if capability and re.match(r"\s*why\b", sa.question, re.I):
+            continue  # "is there an api to check the nodes joined?" asks for a way, not why ray status says X
         if fact_yes_no and re.match(r"\s*why\b", sa.question, re.I):
             continue  # "does ray serialize numpy arrays zero-copy?" wants a yes or no, not "Because ..." or a place
         if definition and _HOW_OR_WHY.search(sa.question):

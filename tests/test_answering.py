@@ -1283,3 +1283,22 @@ def test_the_ulimit_letter_picks_the_limit(assistant):
     assert files.in_scope and files.topic == "file-descriptor-limit", files.topic
     procs = assistant.ask("what ulimit -u does ray need")
     assert procs.in_scope and procs.topic == "thread-limit-resource-temporarily-unavailable", procs.topic
+
+
+def test_is_there_an_api_is_not_answered_with_a_why(assistant):
+    """ "Is there an API / a command to ...?" asks for a way: the short answer "Why does ray status
+    print No cluster status after ray up?" shares its words but gives a reason (found by g49b, stop 49:
+    a question about an API for checking that worker nodes joined got that reason)."""
+    from raybot.assistant import match_short_answer
+    from raybot.retrieve import prepare_query
+
+    entry = assistant.entries["ray-status-output"]
+
+    def chosen(question):
+        sa = match_short_answer(entry, prepare_query(question), assistant.retriever.term_weight)
+        return sa.question if sa else None
+
+    why = "Why does ray status print No cluster status after ray up?"
+    assert chosen("is there an api to check that ray status prints every cluster node after ray up?") != why
+    assert chosen("is there a command that prints the cluster status after ray up?") != why
+    assert chosen("why does ray status print no cluster status after ray up") == why
