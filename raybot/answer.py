@@ -309,11 +309,19 @@ def next_offer(
     return None
 
 
-_YES_NO_OPENER = lazy(r"^\s*(?:\*\*)?(?:yes|no)\b[.,:;!]?(?:\*\*)?\s*", re.I)
+#: A verdict: "Yes." / "**No.**" / "No," or a qualified one ("Yes for Ray Client: ...", "No on 2.60.0:
+#: ..."). Not "No" opening a noun phrase: "No fixed cap ...", "No standing all-to-all mesh." say the
+#: opposite without their first word.
+_YES_NO_OPENER = lazy(
+    r"^\s*(?:\*\*)?(?:yes|no)(?:[.,:;!](?:\*\*)?|\*\*[.,:;!]?"
+    r"|(?=\s+(?:for|on|in|by|when|unless|if|as|with|since|from|at|only|but|except)\b))\s*",
+    re.I,
+)
 
 
 def strip_yes_no(text: str) -> str:
-    """Drop a leading "Yes." / "No." that answered the entry's own question, not the user's."""
+    """Drop a leading "Yes." / "No." that answered the entry's own question, not the user's; a
+    "No" that opens a noun phrase ("No fixed cap in 2.60.0") is content and stays."""
     m = _YES_NO_OPENER.match(text)
     if not m:
         return text

@@ -1514,6 +1514,21 @@ def test_stripping_a_yes_keeps_the_case_of_code():
     assert strip_yes_no("Yes. the handle works.") == "The handle works."
 
 
+def test_stripping_a_verdict_never_strips_a_no_that_opens_a_noun_phrase():
+    """kb_regress, stop 49: "No standing all-to-all mesh." lost its "No" when the user's question was
+    framed the other way round, and read "Standing all-to-all mesh." (the opposite)."""
+    from raybot.answer import strip_yes_no
+
+    mesh = "No standing all-to-all mesh. Every raylet ..."
+    assert strip_yes_no(mesh) == mesh
+    assert strip_yes_no("No fixed cap in 2.60.0: chunks of 5 MiB.") == "No fixed cap in 2.60.0: chunks of 5 MiB."
+    assert strip_yes_no("**No.** It is not.") == "It is not."
+    assert strip_yes_no("**Yes**, it always does.") == "It always does."
+    # A qualified verdict loses only its yes or no.
+    assert strip_yes_no("Yes for Ray Client: one port.") == "For Ray Client: one port."
+    assert strip_yes_no("No on 2.60.0: it was removed.") == "On 2.60.0: it was removed."
+
+
 def test_an_assignment_that_opens_an_inline_code_span_defines_a_name():
     from raybot.retrieve import defined_names
 
