@@ -862,6 +862,17 @@ def _same_action(text: str) -> str:
 _CLASS_NAME_TOKEN = lazy(r"[a-z]{4,}(?:error|exception)")
 
 
+def _mostly_identifiers(asked: str, identifiers: list[str]) -> bool:
+    """Do the missing identifiers make up most of the question's words (beyond the call's own
+    punctuation)? "ray.get_runtime_context().get_runtime_env_string()" is one; "how do I use
+    get_runtime_env_string in a task when the job has a working_dir" is not."""
+    words = re.findall(r"[A-Za-z_][\w.]*", asked)
+    if not words or len(words) > tuning.IDENTIFIER_ASK_MAX_WORDS:
+        return False
+    named = sum(1 for w in words if any(i in w.lower() for i in identifiers))
+    return named > 0 and named * 2 >= len(words)
+
+
 def _name_only(toks: list[str], hit: list[str]) -> bool:
     """Are the shared words one identifier of the question and its parts, nothing else?"""
     for ident in (t for t in toks if "_" in t or "::" in t or _CLASS_NAME_TOKEN.fullmatch(t)):
@@ -1464,6 +1475,11 @@ class Assistant:
             # rest of the question ("grpc ... through a proxy"), and uses its rarest word beside the
             # words the message puts next to it (not "Exception iterating responses" for
             # "Exception iterating requests!").
+            j.confidence = min(j.confidence, tuning.IN_SCOPE_MIN - 0.01)
+        elif ident and _mostly_identifiers(query.ask_text or query.text, ident):
+            # The ask is little more than an API the entry never names ("ray.get_runtime_context()
+            # .get_runtime_env_string()"): what the entry says of its neighbours is not what that
+            # call does, so the answer is a partial that names it (issue #8: the key ask covered).
             j.confidence = min(j.confidence, tuning.IN_SCOPE_MIN - 0.01)
         elif self._names_only_its_class(query, hit.entry):
             # "ObjectFetchTimedOutError" alone, or "what is X?": a class name embeds poorly, but the
