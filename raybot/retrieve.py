@@ -724,6 +724,8 @@ class Retriever:
                 score -= demote  # how/why questions want the explanation, not the ticket
             # Absolute similarity matters too: keep weak matches from floating up on rank alone.
             score += dense_weight * max(dense, 0.0)
+            if dense >= tuning.VERBATIM_DENSE:
+                score += tuning.VERBATIM_BONUS  # the kb asks this very question (tuning.VERBATIM_DENSE)
             hits.append(Hit(e, meta.title, meta.kind, score, dense, lex_best.get(e, 0.0), exact, section))
         hits.sort(key=lambda h: (-h.score, h.entry))
         return hits[:k]

@@ -16,6 +16,12 @@ LEXICAL_RRF_WEIGHT = 1.5  #: BM25 rank's weight against the dense rank (was 0.8;
 ISSUE_DEMOTION = 0.012  #: issue entries sink unless the question asks about issues
 EXACT_ERROR_BONUS = 0.04  #: an error class named in the question and in the entry's surface
 EXACT_BONUS = 0.02  #: any other identifier (config name, env var, command, issue number)
+#: A question the kb itself asks word for word (an entry's question line or short-answer question,
+#: cosine >= VERBATIM_DENSE) ranks that entry up by VERBATIM_BONUS: "What is the Ray object store?"
+#: (object-store-vs-heap-memory, cosine 1.0) had lost to ray-put-basics by 0.003 on its many
+#: object-store chunks (kb_regress, stop 49).
+VERBATIM_DENSE = 0.985
+VERBATIM_BONUS = 0.01
 EXACT_BONUS_WITH_ERROR = 0.01  #: identifiers next to an error class (hints inside a paste)
 DENSE_SCORE_WEIGHT = 0.1  #: absolute similarity added to the fused score
 #: Entries are ranked by more than their one best chunk: the dense rank uses best cosine +

@@ -1302,3 +1302,11 @@ def test_is_there_an_api_is_not_answered_with_a_why(assistant):
     assert chosen("is there an api to check that ray status prints every cluster node after ray up?") != why
     assert chosen("is there a command that prints the cluster status after ray up?") != why
     assert chosen("why does ray status print no cluster status after ray up") == why
+
+
+def test_a_question_the_kb_asks_word_for_word_ranks_its_entry_first(assistant):
+    """kb_regress, stop 49: "What is the Ray object store?" is a short-answer question of
+    object-store-vs-heap-memory, but ray-put-basics, with many object-store chunks, outranked it by
+    0.003 (tuning.VERBATIM_BONUS)."""
+    ans = assistant.ask("What is the Ray object store?")
+    assert ans.in_scope and ans.topic == "object-store-vs-heap-memory", ans.topic
