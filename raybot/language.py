@@ -23,13 +23,13 @@ _ENGLISH = frozenset(
     "you it this that with for of and not to from have has get run my me there".split()
 )
 #: Frequent words of German, French, Spanish, Portuguese and Italian that are not English words
-#: ("die", "as", "a", "on", "son" left out: English uses them too).
+#: ("die", "as", "a", "on", "son", "non" left out: English uses them too, "non-blocking").
 _OTHER = frozenset(
     "der das ist wie warum nicht und ich ein eine mein meine wird werden kann können viele welche "
     "le la les est comment pourquoi je une des avec pour dans sur mon ne pas "
     "el los las es cómo como por qué porque para con una mi muy puedo "
     "não uma meu minha você são isso "
-    "il di che non sono perché della".split()
+    "il di che sono perché della".split()
 )
 _CODE = re.compile(r"```.*?```|`[^`]*`|https?://\S+", re.S)
 _WORD = re.compile(r"[^\W\d_]+", re.U)

@@ -1676,6 +1676,7 @@ def test_a_question_in_another_language_is_told_from_english():
         "my workers die, is the object store full?",
         "how to use ray.get with a list",
         "ok",
+        "non-blocking vs non-deterministic tasks",  # "non" is an English prefix too
         # Code and URLs are not prose: a German variable name or a docs path says nothing.
         "what does `ist_fertig = ray.wait(refs)` return? see https://docs.ray.io/de/la/les/des",
     ):
