@@ -329,7 +329,8 @@ def strip_yes_no(text: str) -> str:
     if not rest:
         return text
     first = rest.split(None, 1)[0]
-    if re.search(r"[._()`=]", first) or first == "ray":
+    # A dot inside the word marks code ("ray.wait"); a sentence's full stop after it does not ("never.").
+    if re.search(r"[_()`=]|\.\w", first) or first == "ray":
         return rest  # code keeps its case: "ray.wait takes ...", "ray start --head ...", not "Ray.wait"
     return rest[:1].upper() + rest[1:]
 

@@ -234,7 +234,8 @@ def yes_no_clause(text: str) -> str:
 #: "Is there a way to ...?", "is it possible to ...?", "can I ...?": a how-to question in yes/no
 #: form. The entry that explains how answers it; no yes or no has to be settled first.
 _HOW_IN_YES_NO_FORM = lazy(
-    r"\b(?:is|are)\s+there\s+(?:a|an|any)\s+(?:\w+\s+)?(?:way|option|setting|method|api|command|flag|tool)s?\b"
+    r"\b(?:is|are)\s+there\s+(?:a|an|any)\s+(?:\w+\s+)?(?:way|option|setting|method|api|command|flag|tool"
+    r"|doc|docs|document|documentation|guide|page|tutorial|example|explanation)s?\b"
     r"|\bis\s+it\s+possible\b|\b(?:can|could)\s+(?:i|we|you|one)\b"
     r"|\b(?:does|do|would|will|might)\s+(?:anyone|anybody|someone|you)\s+(?:happen\s+to\s+)?know\b"
     # "Do you have any advice for me?": a request for help, not a yes/no about a fact.
@@ -253,6 +254,16 @@ _HOW_IN_YES_NO_FORM = lazy(
     r"|\b(?:is|are)\s+there\s+(?:a|an|any)\s+(?:\w+\s+)?(?:channel|forum|slack|place|group)s?\b"
     r"|\b(?:is|am)\s+(?:this|i|here)\s+(?:in\s+)?(?:the\s+)?(?:right|correct|best|proper)\s+"
     r"(?:place|channel|forum|spot)\b",
+    re.I,
+)
+
+
+#: "Has anyone else seen this?", "anyone had luck with ...?": asking whether others met the problem.
+_SOCIAL_ASK = lazy(
+    r"\b(?:has|have|did)\s+(?:anyone|anybody|someone|somebody|any\s+of\s+you)(?:\s+else)?\s+(?:\w+\s+)?"
+    r"(?:seen|had|run|ran|come|encountered|experienced|faced|hit|noticed|met|tried|gotten|got)\b"
+    r"|\b(?:anyone|anybody|someone|somebody)(?:\s+else)?\s+(?:has|have|had)\s+(?:\w+\s+)?"
+    r"(?:seen|had|run|ran|come|encountered|experienced|faced|hit|noticed|met|tried|gotten|got|luck)\b",
     re.I,
 )
 
@@ -912,11 +923,16 @@ def match_short_answer(
     # another fact ("Can setting memory= keep it from being OOM killed?") denies by mistake.
     capability = yes_no and bool(
         re.search(
-            r"\bis there (?:a|an|any)(?: \w+)? (?:way|api|method|function|command|tool)s?\b|\bis it possible\b",
+            r"\bis there (?:a|an|any)(?: \w+)? (?:way|api|method|function|command|tool"
+            r"|doc|docs|document|documentation|guide|page|tutorial|example|explanation)s?\b"
+            r"|\bis it possible\b",
             asked,
             re.I,
         )
     )
+    # "Has anyone run into this?" asks for company (and, really, for a fix): a "Yes."/"No." that
+    # settles a fact of the entry answers a question nobody asked.
+    social = yes_no and not fact_yes_no and bool(_SOCIAL_ASK.search(asked))
     # "Should I better run my own cluster or use Kubernetes?" asks for a recommendation between two
     # ways; "Are attributes added to the object store or kept in the process?" can still take a "No.".
     choice = bool(
@@ -977,6 +993,8 @@ def match_short_answer(
             continue  # the task ID is no answer to "how do I get the node id"
         if capability and is_yes_no(sa.question) and asks_fact_yes_no(sa.question):
             continue  # "is there a way to reserve memory?" is not settled by "No." about another fact
+        if social and _YES_NO_OPENING.match(sa.answer):
+            continue  # "has anyone run into slow scale-up?" is not settled by "Yes, the schema accepts 0"
         if is_yes_no(sa.question) and choice and not _OUTCOME_CHOICE.search(sa.question):
             continue  # "Yes." or "No." is no answer to "A or B?" (a short answer to "A or B?" is)
         if is_yes_no(sa.question) and _yes_no_other_ask(sa.question, asked, sa.answer):

@@ -1304,6 +1304,33 @@ def test_is_there_an_api_is_not_answered_with_a_why(assistant):
     assert chosen("why does ray status print no cluster status after ray up") == why
 
 
+def test_has_anyone_seen_this_gets_no_verdict_about_another_fact(assistant):
+    """ "Has anyone run into ...?" asks whether others met the problem (and for a fix), not a fact of
+    the entry: a short answer opening with "Yes."/"No." settles a question nobody asked (stop 50: a
+    slow scale-up story naming upscaling_speed was told "Yes, the schema accepts 0")."""
+    from raybot.assistant import _YES_NO_OPENING, match_short_answer
+    from raybot.retrieve import prepare_query
+
+    entry = assistant.entries["autoscaler-upscaling-speed"]
+    for question in (
+        "has anyone run into scale up taking forever? upscaling_speed is 100 and nodes still come one by one",
+        "has anybody else seen slow autoscaling even with a big upscaling_speed?",
+    ):
+        sa = match_short_answer(entry, prepare_query(question), assistant.retriever.term_weight)
+        assert sa is None or not _YES_NO_OPENING.match(sa.answer), (question, sa.question)
+    # A yes/no question about the fact itself still gets its verdict.
+    sa = match_short_answer(entry, prepare_query("can I set upscaling_speed to 0?"), assistant.retriever.term_weight)
+    assert sa is not None and _YES_NO_OPENING.match(sa.answer), sa
+
+
+def test_is_there_a_doc_is_a_request_for_a_way_not_a_fact_yes_no():
+    from raybot.assistant import asks_fact_yes_no
+
+    assert not asks_fact_yes_no("Is there a document that explains what a worker is?")
+    assert not asks_fact_yes_no("is there any guide for setting up the worker port range")
+    assert asks_fact_yes_no("Is there a limit on the number of worker ports?")
+
+
 def test_a_question_the_kb_asks_word_for_word_ranks_its_entry_first(assistant):
     """kb_regress, stop 49: "What is the Ray object store?" is a short-answer question of
     object-store-vs-heap-memory, but ray-put-basics, with many object-store chunks, outranked it by

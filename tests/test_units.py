@@ -1512,6 +1512,7 @@ def test_stripping_a_yes_keeps_the_case_of_code():
     assert strip_yes_no("No. ray.wait takes only refs.") == "ray.wait takes only refs."
     assert strip_yes_no("No. ray start --head starts it.") == "ray start --head starts it."
     assert strip_yes_no("Yes. the handle works.") == "The handle works."
+    assert strip_yes_no("No, never. It stays.") == "Never. It stays."  # a full stop is not code
 
 
 def test_stripping_a_verdict_never_strips_a_no_that_opens_a_noun_phrase():
