@@ -1331,6 +1331,25 @@ def test_is_there_a_doc_is_a_request_for_a_way_not_a_fact_yes_no():
     assert asks_fact_yes_no("Is there a limit on the number of worker ports?")
 
 
+def test_a_why_short_answer_only_explains_the_symptom_that_was_asked_about(assistant):
+    """A question that does not say why and names other things ("exit code", "down") is not led by
+    "Why does ray status print No cluster status after ray up?" (stop 50, found by a helper); the
+    symptom said as a statement still gets the explanation."""
+    from raybot.assistant import match_short_answer
+    from raybot.retrieve import prepare_query
+
+    entry = assistant.entries["ray-status-output"]
+    why = "Why does ray status print No cluster status after ray up?"
+
+    def chosen(question):
+        sa = match_short_answer(entry, prepare_query(question), assistant.retriever.term_weight)
+        return sa.question if sa else None
+
+    assert chosen("ray status exit code when cluster is down") != why
+    assert chosen("ray status prints no cluster status after ray up") == why
+    assert chosen("why does ray status say no cluster status") == why
+
+
 def test_a_question_the_kb_asks_word_for_word_ranks_its_entry_first(assistant):
     """kb_regress, stop 49: "What is the Ray object store?" is a short-answer question of
     object-store-vs-heap-memory, but ray-put-basics, with many object-store chunks, outranked it by
