@@ -299,16 +299,6 @@ def _stems(tokens: list[str]) -> set[str]:
     return set(tokens) | {k for t in tokens for k in term_keys(t)}
 
 
-def _asks_beyond(sa_question: str, asked: str, weight: Callable[[str], float]) -> bool:
-    """Do most of the asker's own words (by distinctiveness) fall outside ``sa_question``? A "Why
-    ...?" short answer explains a symptom; a question that did not say why and names other things
-    ("exit code", "down") is asking about those things, not for that explanation."""
-    sa = _stems(tokenize(sa_question))
-    own = [t for t in dict.fromkeys(tokenize(asked)) if t not in FILLER]
-    total = sum(weight(t) for t in own)
-    outside = sum(weight(t) for t in own if not (_stems([t]) & sa))
-    return total > 0 and outside / total > tuning.WHY_SA_OUTSIDE_SHARE
-
 
 _covered = covered
 
@@ -1026,8 +1016,6 @@ def match_short_answer(
             continue  # "what does 'Spilled 2048 MiB' mean?" is not told where spilled objects go
         if yes_no and re.match(r"\s*why\b", sa.question, re.I) and _FAILURE_ASK.search(asked.strip()):
             continue  # "can ray.get in a task make my app hang?" wants a yes or no, not why an actor hangs
-        if re.match(r"\s*why\b", sa.question, re.I) and not why_asked and _asks_beyond(sa.question, asked, weight):
-            continue  # "ray status exit code when cluster is down" is not "Why does ray status print No cluster status?"
         if capability and re.match(r"\s*why\b", sa.question, re.I):
             continue  # "is there an api to check the nodes joined?" asks for a way, not why ray status says X
         if fact_yes_no and re.match(r"\s*why\b", sa.question, re.I):

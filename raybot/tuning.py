@@ -133,10 +133,6 @@ SHORT_ANSWER_DENSE_MIN = 0.84
 SHORT_ANSWER_DENSE_MARGIN = 0.05
 
 # -- choosing among the leaders (curated dev + real dev) --------------------------------------
-#: A "Why ...?" short answer is not given to a question that does not ask why when more than this
-#: share of the question's own words (weighted by distinctiveness) is not in the short answer's
-#: question (stop 50; chosen on the kb's own questions with kb_regress, see the commit).
-WHY_SA_OUTSIDE_SHARE = 0.5
 RERANK_DEPTH = 3  #: how many of the best-ranked entries are judged
 RERANK_MIN_GAIN = 0.05  #: a runner-up replaces the leader when its raw score is this much higher
 
